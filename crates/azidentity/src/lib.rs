@@ -1,1 +1,38 @@
-//! placeholder
+//! Microsoft Entra ID authentication for Rust: the credentials of Python `azure-identity`,
+//! async-first, with a single-flight token cache.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), azidentity::Error> {
+//! use azidentity::{ClientSecretCredential, TokenCredential, TokenRequestOptions};
+//! let credential = ClientSecretCredential::new(
+//!     "tenant-id", "client-id", "secret".into(), Default::default())?;
+//! let token = credential
+//!     .get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default())
+//!     .await?;
+//! println!("expires {}", token.expires_on);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod authority;
+mod cache;
+mod credential;
+mod credentials;
+mod entra;
+mod env_vars;
+mod error;
+mod options;
+mod pipeline;
+pub mod platform;
+mod secret;
+
+pub use authority::{AzureAuthorityHosts, KnownAuthorities};
+pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
+pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredentialOptions};
+pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
+pub use env_vars::EnvironmentVariables;
+pub use error::{ChainAttempt, Error, ErrorKind, HttpErrorDetails};
+pub use options::{ClientOptions, RetryOptions};
+pub use platform::{Env, HttpOptions, Platform};
+pub use secret::Secret;

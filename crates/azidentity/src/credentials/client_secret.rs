@@ -1,0 +1,62 @@
+//! `ClientSecretCredential`: a service principal authenticating with a client secret.
+
+use crate::entra::confidential::{ClientAuth, ConfidentialClient};
+use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+
+const NAME: &str = "ClientSecretCredential";
+
+/// Options for [`ClientSecretCredential`].
+#[derive(Debug, Clone, Default)]
+pub struct ClientSecretCredentialOptions {
+    /// Authority, tenants, retries and platform.
+    pub client_options: ClientOptions,
+}
+
+/// Authenticates a service principal with a client secret (the OAuth client credentials grant).
+/// Tokens are cached in memory per tenant, scopes and CAE mode; concurrent requests for the same
+/// token share one request.
+#[derive(Debug)]
+pub struct ClientSecretCredential {
+    client: ConfidentialClient,
+}
+
+impl ClientSecretCredential {
+    /// A credential for the app `client_id` in `tenant_id`. Fails when the tenant id is invalid,
+    /// the client id or secret is empty, or the authority is not https.
+    pub fn new(
+        tenant_id: &str,
+        client_id: &str,
+        client_secret: Secret,
+        options: ClientSecretCredentialOptions,
+    ) -> Result<Self, Error> {
+        if client_secret.is_empty() {
+            return Err(Error::config(
+                NAME,
+                "client_secret is empty; pass the value of one of the app registration's \
+                 client secrets",
+            ));
+        }
+        let client = ConfidentialClient::new(
+            NAME,
+            tenant_id,
+            client_id,
+            ClientAuth::Secret(client_secret),
+            &options.client_options,
+        )?;
+        Ok(ClientSecretCredential { client })
+    }
+}
+
+impl TokenCredential for ClientSecretCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        Box::pin(self.client.get_token(scopes, options))
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}

@@ -1,0 +1,97 @@
+//! Confidential clients: an app authenticating as itself (client credentials grant), with the
+//! in-memory cache in front.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{EntraClient, claims};
+use crate::authority;
+use crate::cache::{KeyRef, TokenCache};
+use crate::{AccessToken, ClientOptions, Error, Secret, TokenRequestOptions};
+
+/// How the app proves its identity.
+pub(crate) enum ClientAuth {
+    Secret(Secret),
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientAuth::Secret(_) => f.write_str("ClientAuth::Secret(***)"),
+        }
+    }
+}
+
+/// Client credentials grant plus cache, shared by the service principal credentials.
+#[derive(Debug)]
+pub(crate) struct ConfidentialClient {
+    entra: EntraClient,
+    auth: ClientAuth,
+    cache: Arc<TokenCache>,
+}
+
+impl ConfidentialClient {
+    pub(crate) fn new(
+        credential: &'static str,
+        tenant_id: &str,
+        client_id: &str,
+        auth: ClientAuth,
+        options: &ClientOptions,
+    ) -> Result<Self, Error> {
+        let entra = EntraClient::new(credential, tenant_id, client_id, options)?;
+        Ok(ConfidentialClient {
+            entra,
+            auth,
+            cache: Arc::new(TokenCache::new(options.platform.clock().clone())),
+        })
+    }
+
+    pub(crate) async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken, Error> {
+        let credential = self.entra.credential();
+        if scopes.is_empty() {
+            authority::validate_scopes(credential, scopes)?;
+        }
+        let tenant = self.entra.resolve_tenant(options.tenant_id.as_deref())?;
+        let key = KeyRef {
+            tenant,
+            scopes,
+            cae: options.enable_cae,
+            partition: "",
+        };
+        let bypass = options
+            .claims
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        self.cache
+            .get_or_fetch(key, bypass, || self.fetch(tenant, scopes, options))
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        tenant: &str,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken, Error> {
+        authority::validate_scopes(self.entra.credential(), scopes)?;
+        let endpoint = self.entra.token_endpoint(tenant).await?;
+        let scope = scopes.join(" ");
+        let claims = claims::merge(options.claims.as_deref(), options.enable_cae);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("client_id", self.entra.client_id()),
+            ("grant_type", "client_credentials"),
+            ("scope", &scope),
+        ];
+        match &self.auth {
+            ClientAuth::Secret(secret) => form.push(("client_secret", secret.secret())),
+        }
+        if let Some(claims) = &claims {
+            form.push(("claims", claims));
+        }
+        Ok(self.entra.request_token(endpoint, &form).await?.token)
+    }
+}

@@ -1,0 +1,285 @@
+//! Reading token service answers: successful token responses and Entra's error shape.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use super::advice;
+use crate::cache::policy;
+use crate::{AccessToken, Error, HttpErrorDetails, Secret};
+
+/// Fields that hold credentials and are replaced by `***` wherever a body is quoted.
+const SECRET_FIELDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "password",
+    "token",
+    "accessToken",
+];
+
+/// A successful token response.
+#[derive(Debug)]
+pub(crate) struct TokenResponse {
+    pub token: AccessToken,
+}
+
+/// An integer that services send as a number or a string.
+fn int_field(body: &Map<String, Value>, name: &str) -> Option<i64> {
+    match body.get(name)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn str_field(body: &Map<String, Value>, name: &str) -> Option<String> {
+    body.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Parses a 2xx answer from a token endpoint. `requested_at` is when the request was sent:
+/// `expires_in` counts from then.
+pub(crate) fn parse_token(
+    credential: &'static str,
+    service: &str,
+    body: &Bytes,
+    requested_at: OffsetDateTime,
+) -> Result<TokenResponse, Error> {
+    let unexpected = |what: &str| {
+        Error::failed(
+            credential,
+            format!(
+                "unexpected response from {service}: {what}. Body (secrets removed): {}",
+                redact_body(body)
+            ),
+        )
+    };
+    let json: Value = serde_json::from_slice(body).map_err(|_| {
+        if body.is_empty() {
+            Error::failed(credential, format!("no response content from {service}"))
+        } else {
+            unexpected("the body is not JSON")
+        }
+    })?;
+    let Value::Object(map) = json else {
+        return Err(unexpected("the body is not a JSON object"));
+    };
+    let access_token = match map.get("access_token") {
+        Some(Value::String(t)) if !t.is_empty() => Secret::new(t.clone()),
+        _ => return Err(unexpected("it has no access_token")),
+    };
+    let expires_on = match (int_field(&map, "expires_on"), int_field(&map, "expires_in")) {
+        (Some(on), _) => OffsetDateTime::from_unix_timestamp(on)
+            .map_err(|_| unexpected("expires_on is out of range"))?,
+        (None, Some(seconds)) if (0..=100 * 365 * 86_400).contains(&seconds) => {
+            requested_at + Duration::seconds(seconds)
+        }
+        (None, Some(_)) => return Err(unexpected("expires_in is out of range")),
+        (None, None) => return Err(unexpected("it has neither expires_in nor expires_on")),
+    };
+    let refresh_on = policy::refresh_on(requested_at, expires_on, int_field(&map, "refresh_in"));
+    let token_type = str_field(&map, "token_type").unwrap_or_else(|| "Bearer".to_owned());
+    Ok(TokenResponse {
+        token: AccessToken {
+            token: access_token,
+            expires_on,
+            refresh_on,
+            token_type,
+        },
+    })
+}
+
+/// Turns a non-2xx answer into an error naming the Entra error, its AADSTS code, and what to do.
+pub(crate) fn parse_error(
+    credential: &'static str,
+    service: &str,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+) -> Error {
+    let mut details = HttpErrorDetails {
+        status,
+        body: redact_body(body),
+        ..HttpErrorDetails::default()
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    details.correlation_id = header("x-ms-correlation-id").or_else(|| header("client-request-id"));
+    details.trace_id = header("x-ms-request-id");
+    let parsed = serde_json::from_slice::<Value>(body).ok();
+    if let Some(Value::Object(map)) = &parsed {
+        details.error = str_field(map, "error");
+        details.description = str_field(map, "error_description").map(|d| redact_text(&d));
+        details.error_codes = map
+            .get("error_codes")
+            .and_then(Value::as_array)
+            .map(|codes| codes.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        details.correlation_id = str_field(map, "correlation_id").or(details.correlation_id);
+        details.trace_id = str_field(map, "trace_id").or(details.trace_id);
+    }
+    let message = match (&details.error, &parsed) {
+        (Some(error), _) => {
+            let headline = details
+                .description
+                .as_deref()
+                .and_then(|d| d.lines().next())
+                .unwrap_or("");
+            let code = details.error_codes.first().copied();
+            format!(
+                "{service} returned HTTP {status} ({error}) {headline}{}. {}",
+                details
+                    .correlation_id
+                    .as_deref()
+                    .map(|c| format!(" [correlation id {c}]"))
+                    .unwrap_or_default(),
+                advice::for_error(error, code)
+            )
+        }
+        (None, Some(_)) => format!(
+            "{service} returned HTTP {status} with an unexpected JSON body: {}",
+            details.body
+        ),
+        (None, None) => {
+            let content_type = header("content-type").unwrap_or_else(|| "no content type".into());
+            let snippet: String = details.body.chars().take(120).collect();
+            format!(
+                "{service} returned HTTP {status} with a non-JSON body ({content_type}): \
+                 {snippet:?}. A proxy or gateway may be answering instead of the service, or \
+                 the service is unavailable; check HTTPS_PROXY and the authority host, then \
+                 try again"
+            )
+        }
+    };
+    Error::failed(credential, message).with_http(details)
+}
+
+/// The body as text with secret-bearing JSON fields replaced, cut to 2 KiB.
+pub(crate) fn redact_body(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(mut json) => {
+            redact_json(&mut json);
+            json.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let mut cut: String = text.chars().take(2048).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+fn redact_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                if SECRET_FIELDS.contains(&name.as_str()) {
+                    *field = Value::String("***".into());
+                } else {
+                    redact_json(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// Service descriptions occasionally echo a JWT; anything that looks like one is replaced.
+fn redact_text(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            let looks_like_jwt = parts.len() == 3
+                && parts[0].starts_with("eyJ")
+                && parts.iter().all(|p| p.len() > 8);
+            if looks_like_jwt { "***" } else { word }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn parses_expiry_forms() {
+        let body =
+            Bytes::from(r#"{"access_token":"tok","expires_in":"3600","token_type":"Bearer"}"#);
+        let r = parse_token("X", "S", &body, now()).unwrap();
+        assert_eq!(r.token.expires_on, now() + Duration::seconds(3600));
+        assert_eq!(r.token.refresh_on, None);
+        let body = Bytes::from(r#"{"access_token":"tok","expires_on":1800000100,"expires_in":5}"#);
+        assert_eq!(
+            parse_token("X", "S", &body, now())
+                .unwrap()
+                .token
+                .expires_on
+                .unix_timestamp(),
+            1_800_000_100
+        );
+        let body = Bytes::from(r#"{"access_token":"tok","expires_in":86400}"#);
+        let r = parse_token("X", "S", &body, now()).unwrap();
+        assert_eq!(r.token.refresh_on, Some(now() + Duration::hours(12)));
+    }
+
+    #[test]
+    fn malformed_success_bodies_are_errors_without_secrets() {
+        for body in [
+            r#"{"access_token":"sekrit-token"}"#,
+            r#"{"expires_in":3600}"#,
+            r#"{"access_token":"sekrit-token","expires_in":-5}"#,
+            "[1,2]",
+            "<html>",
+            "",
+        ] {
+            let e = parse_token("X", "S", &Bytes::from(body), now()).unwrap_err();
+            assert!(!e.to_string().contains("sekrit-token"), "{e}");
+        }
+    }
+
+    #[test]
+    fn entra_errors_carry_codes_and_advice() {
+        let body = Bytes::from(
+            r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: t\r\nCorrelation ID: c","error_codes":[7000215],"correlation_id":"c-1","trace_id":"t-1"}"#,
+        );
+        let e = parse_error(
+            "ClientSecretCredential",
+            "Microsoft Entra ID",
+            401,
+            &http::HeaderMap::new(),
+            &body,
+        );
+        let http = e.http().unwrap();
+        assert_eq!(http.aadsts().as_deref(), Some("AADSTS7000215"));
+        assert_eq!(http.correlation_id.as_deref(), Some("c-1"));
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "HTTP 401 (invalid_client) AADSTS7000215: Invalid client secret provided."
+            )
+        );
+        assert!(text.contains("secret"), "{text}");
+        let html = parse_error(
+            "X",
+            "S",
+            503,
+            &http::HeaderMap::new(),
+            &Bytes::from("<html>busy</html>"),
+        );
+        assert!(html.to_string().contains("non-JSON"));
+    }
+}

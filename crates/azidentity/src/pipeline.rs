@@ -1,0 +1,249 @@
+//! Sending requests to token services: common headers, retries with backoff and `Retry-After`,
+//! and turning transport failures into credential errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use time::OffsetDateTime;
+
+use crate::platform::{Clock, HttpClient, TransportErrorKind};
+use crate::{ClientOptions, EnvironmentVariables, Error, RetryOptions};
+
+const USER_AGENT: &str = concat!("azsdk-rust-azidentity/", env!("CARGO_PKG_VERSION"));
+
+/// A request that can be sent more than once (retries rebuild it).
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub method: http::Method,
+    pub url: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+impl Outgoing {
+    pub(crate) fn get(url: String) -> Self {
+        Outgoing {
+            method: http::Method::GET,
+            url,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    pub(crate) fn form_post(url: String, form: &[(&str, &str)]) -> Self {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        Outgoing {
+            method: http::Method::POST,
+            url,
+            headers: vec![(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )],
+            body: Bytes::from(body),
+        }
+    }
+}
+
+/// The shared sender for one credential.
+#[derive(Debug, Clone)]
+pub(crate) struct Pipeline {
+    http: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    retry: RetryOptions,
+    user_agent: HeaderValue,
+}
+
+impl Pipeline {
+    pub(crate) fn new(credential: &'static str, options: &ClientOptions) -> Result<Self, Error> {
+        let http = options.platform.http_client().map_err(|e| {
+            Error::config(
+                credential,
+                format!("the HTTP transport could not be set up: {e}"),
+            )
+        })?;
+        let agent = match options
+            .platform
+            .env()
+            .non_empty(EnvironmentVariables::AZURE_HTTP_USER_AGENT)
+        {
+            Some(extra) => format!("{USER_AGENT} {extra}"),
+            None => USER_AGENT.to_owned(),
+        };
+        let user_agent =
+            HeaderValue::from_str(&agent).unwrap_or_else(|_| HeaderValue::from_static(USER_AGENT));
+        Ok(Pipeline {
+            http,
+            clock: options.platform.clock().clone(),
+            retry: options.retry.clone(),
+            user_agent,
+        })
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Sends with retries. Returns the last HTTP response, whatever its status; errors only when
+    /// no response arrived.
+    pub(crate) async fn send(
+        &self,
+        credential: &'static str,
+        request: &Outgoing,
+    ) -> Result<http::Response<Bytes>, Error> {
+        let request_id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("0"));
+        let mut attempt = 0u32;
+        loop {
+            let result = self.http.send(self.build(request, &request_id)).await;
+            let delay = match &result {
+                Ok(response) if is_retriable_status(response.status().as_u16()) => self.delay(
+                    attempt + 1,
+                    retry_after(response.headers(), self.clock.now()),
+                ),
+                Ok(_) => None,
+                Err(e) if e.kind != TransportErrorKind::TooLarge => self.delay(attempt + 1, None),
+                Err(_) => None,
+            };
+            match (result, delay) {
+                (Ok(response), None) => return Ok(response),
+                (Err(e), None) => {
+                    return Err(Error::failed(
+                        credential,
+                        format!(
+                            "no usable answer from {}: {e}. Check the network, proxy settings \
+                             (HTTPS_PROXY) and the authority host",
+                            host_of(&request.url)
+                        ),
+                    )
+                    .with_source(e));
+                }
+                (outcome, Some(wait)) => {
+                    tracing::debug!(
+                        credential,
+                        attempt = attempt + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        status = outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                        "retrying a token service request"
+                    );
+                    self.clock.sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn build(&self, request: &Outgoing, request_id: &HeaderValue) -> http::Request<Bytes> {
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(request.url.as_str());
+        if let Some(headers) = builder.headers_mut() {
+            headers.insert(http::header::USER_AGENT, self.user_agent.clone());
+            headers.insert(
+                HeaderName::from_static("x-ms-client-request-id"),
+                request_id.clone(),
+            );
+            headers.insert(
+                http::header::ACCEPT,
+                HeaderValue::from_static("application/json"),
+            );
+            for (name, value) in &request.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        builder.body(request.body.clone()).unwrap_or_else(|_| {
+            // Only an unparsable URL gets here; callers build URLs from validated parts. Send a
+            // request the transport will refuse rather than panic.
+            let mut fallback = http::Request::new(Bytes::new());
+            *fallback.uri_mut() = http::Uri::from_static("https://invalid.invalid/");
+            fallback
+        })
+    }
+
+    /// The wait before retry `n` (1-based), or `None` when retries are used up.
+    fn delay(&self, n: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if n > self.retry.max_retries {
+            return None;
+        }
+        let backoff = if n <= 1 {
+            Duration::ZERO
+        } else {
+            self.retry
+                .backoff
+                .saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX))
+        };
+        Some(retry_after.unwrap_or(backoff).min(self.retry.max_delay))
+    }
+}
+
+/// 408, 429, 500, 502, 503, 504 and everything from 506 up (azure-core's list).
+fn is_retriable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504) || status >= 506
+}
+
+/// `Retry-After` as seconds or an HTTP date; also `retry-after-ms` and `x-ms-retry-after-ms`.
+fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
+        if let Some(ms) = text(name).and_then(|v| v.parse::<f64>().ok()) {
+            return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let value = text("retry-after")?;
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let format = time::format_description::well_known::Rfc2822;
+    let when = OffsetDateTime::parse(value, &format).ok()?;
+    Some(Duration::try_from(when - now).unwrap_or(Duration::ZERO))
+}
+
+pub(crate) fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+        })
+        .unwrap_or_else(|| "the token service".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Tue, 14 Nov 2023 22:13:30 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(10)));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn retriable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504, 506, 599] {
+            assert!(is_retriable_status(s), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 501, 505] {
+            assert!(!is_retriable_status(s), "{s}");
+        }
+    }
+}
