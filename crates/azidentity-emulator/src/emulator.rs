@@ -1,0 +1,183 @@
+//! The public handles: `Emulator` (entry point) and `RunningEmulator` (a live server).
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, EmulatorBuilder};
+use crate::fault::Fault;
+use crate::recorded::{RecordedRequest, Stats};
+use crate::signing::Signer;
+use crate::state::Shared;
+use crate::{server, tls};
+
+/// The entry point: `Emulator::builder().start().await`.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the default tenant and application registered.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// A started emulator. Dropping it (or [`RunningEmulator::shutdown`]) stops the server,
+/// closes its connections and removes the CA file.
+pub struct RunningEmulator {
+    shared: Arc<Shared>,
+    ca_pem: String,
+    ca_dir: PathBuf,
+    ca_path: PathBuf,
+    server: Option<JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    pub(crate) async fn start(config: Config) -> io::Result<Self> {
+        let listener = server::bind(config.port)?;
+        let port = listener.local_addr()?.port();
+        let tls = tls::generate(&config.dns_names)?;
+        let signer = Signer::new().map_err(io::Error::other)?;
+        let (ca_dir, ca_path) = write_ca(&tls.ca_pem)?;
+        let shared = Arc::new(Shared::new(config, port, signer));
+        let server = tokio::spawn(server::serve(
+            listener,
+            TlsAcceptor::from(tls.server_config),
+            shared.clone(),
+        ));
+        tracing::info!(port, "Entra ID emulator listening on 127.0.0.1");
+        Ok(Self {
+            shared,
+            ca_pem: tls.ca_pem,
+            ca_dir,
+            ca_path,
+            server: Some(server),
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`, the value for `AZURE_AUTHORITY_HOST`.
+    pub fn authority_host(&self) -> String {
+        self.shared.authority_host.clone()
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// The PEM of the throw-away CA that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The CA PEM on disk, in a private temporary directory removed on drop.
+    pub fn ca_path(&self) -> &Path {
+        &self.ca_path
+    }
+
+    /// Environment for a client of this emulator, in this order: `AZURE_AUTHORITY_HOST`,
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `SSL_CERT_FILE` and
+    /// `REQUESTS_CA_BUNDLE` (both the CA path).
+    ///
+    /// The credentials are the default application's, else the first registered one's;
+    /// with no application the client variables are left out (and so is the tenant when
+    /// none is registered).
+    pub fn env_exports(&self) -> Vec<(String, String)> {
+        let config = &self.shared.config;
+        let mut env = vec![("AZURE_AUTHORITY_HOST".to_owned(), self.authority_host())];
+        let app = config.primary_app();
+        let tenant = app
+            .map(|a| a.home_tenant())
+            .or_else(|| config.tenants.first().map(String::as_str));
+        if let Some(tenant) = tenant {
+            env.push(("AZURE_TENANT_ID".to_owned(), tenant.to_owned()));
+        }
+        if let Some(app) = app {
+            env.push(("AZURE_CLIENT_ID".to_owned(), app.client_id().to_owned()));
+            if let Some(secret) = app.secrets.first() {
+                env.push(("AZURE_CLIENT_SECRET".to_owned(), secret.clone()));
+            }
+        }
+        let ca_path = self.ca_path.display().to_string();
+        env.push(("SSL_CERT_FILE".to_owned(), ca_path.clone()));
+        env.push(("REQUESTS_CA_BUNDLE".to_owned(), ca_path));
+        env
+    }
+
+    /// Every recorded request, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The recorded POSTs to a token endpoint, oldest first.
+    pub fn token_requests(&self) -> Vec<RecordedRequest> {
+        self.shared.token_requests()
+    }
+
+    /// The counters since start or the last reset.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Clears the request log, the counters and pending faults; the configuration stays.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Queues a fault (see [`Fault`]).
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.add_fault(fault);
+    }
+
+    /// Checks a JWT's RS256 signature against the emulator's key and its `exp` against the
+    /// clock; returns its claims.
+    pub fn verify_token(&self, jwt: &str) -> Result<serde_json::Value, String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.shared.signer.verify(jwt, now)
+    }
+
+    /// Stops the server and waits until its task has ended.
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        let _ = std::fs::remove_dir_all(&self.ca_dir);
+    }
+}
+
+impl fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("authority_host", &self.shared.authority_host)
+            .field("ca_path", &self.ca_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A directory only this user can read: other local users have no business with the CA.
+fn write_ca(pem: &str) -> io::Result<(PathBuf, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("azidentity-emulator-{}", uuid::Uuid::new_v4()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(&dir)?;
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, pem)?;
+    Ok((dir, path))
+}

@@ -1,0 +1,75 @@
+//! The listener on 127.0.0.1 and the per-connection TLS + HTTP/1.1 serving.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::router;
+use crate::state::Shared;
+
+/// Benchmarks open thousands of connections at once; a short accept queue would turn that
+/// burst into connection resets instead of waiting clients.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// A client that connects and never finishes the handshake must not hold a task forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Only loopback: the emulator must never be reachable from another machine.
+pub(crate) fn bind(port: u16) -> io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    // Lets a fixed port be reused at once after a previous run left TIME_WAIT sockets.
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Accepts until the task is aborted. Connections live in a `JoinSet` owned by this task,
+/// so aborting it also ends every open keep-alive connection.
+pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, acceptor.clone(), shared.clone()));
+                }
+                Err(error) => {
+                    // Usually out of file descriptors; back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+    };
+    let service = service_fn(move |request| router::handle(shared.clone(), request));
+    if let Err(error) = http1::Builder::new()
+        .serve_connection(TokioIo::new(tls), service)
+        .await
+    {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
