@@ -49,7 +49,7 @@ impl Authority {
     /// Normalises like Python: prepends `https://` when there is no scheme, strips spaces and
     /// trailing slashes, refuses any scheme but https and anything after the host.
     pub(crate) fn parse(credential: &'static str, input: &str) -> Result<Self, Error> {
-        let trimmed = input.trim().trim_end_matches('/');
+        let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(Error::config(credential, "the authority host is empty"));
         }
@@ -58,7 +58,8 @@ impl Authority {
         } else {
             format!("https://{trimmed}")
         };
-        let url = url::Url::parse(&with_scheme).map_err(|e| {
+        let with_scheme = with_scheme.trim_end_matches('/');
+        let url = url::Url::parse(with_scheme).map_err(|e| {
             Error::config(
                 credential,
                 format!("the authority host {input:?} is not a valid URL: {e}"),

@@ -385,7 +385,7 @@ mod tests {
             tokio::spawn(async move {
                 let scopes = ["s"];
                 cache
-                    .get_or_fetch(key(&scopes), false, || std::future::pending())
+                    .get_or_fetch(key(&scopes), false, std::future::pending)
                     .await
             })
         };

@@ -16,7 +16,7 @@ pub struct EnvironmentCredentialOptions {
 
 #[derive(Debug)]
 enum Selected {
-    Secret(ClientSecretCredential),
+    Secret(Box<ClientSecretCredential>),
     /// Not configured; the message says which variables are missing.
     Unavailable(String),
 }
@@ -52,7 +52,7 @@ impl EnvironmentCredential {
             )
             .map_err(|e| e.in_credential(NAME))?;
             tracing::info!("EnvironmentCredential will authenticate with a client secret");
-            Selected::Secret(inner)
+            Selected::Secret(Box::new(inner))
         } else {
             let known = [
                 EnvironmentVariables::AZURE_TENANT_ID,
@@ -75,7 +75,7 @@ impl EnvironmentCredential {
                 .filter(|n| get(n).is_none())
                 .collect();
             Selected::Unavailable(format!(
-                "EnvironmentCredential authentication unavailable. Environment variables are not \
+                "authentication unavailable. Environment variables are not \
                  fully configured: set {} (missing: {}). Certificate and user name/password \
                  configurations are not supported yet",
                 EnvironmentVariables::CLIENT_SECRET_VARS.join(", "),

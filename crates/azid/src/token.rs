@@ -1,0 +1,95 @@
+//! `azid token`: one access token, printed as `az account get-access-token` prints it.
+
+use azidentity::{
+    AccessToken, ClientOptions, EnvironmentCredential, EnvironmentCredentialOptions, Error,
+    TokenCredential, TokenRequestOptions,
+};
+use clap::{Args, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Args)]
+pub struct TokenArgs {
+    /// Scope to request, e.g. https://management.azure.com/.default (repeatable).
+    #[arg(long = "scope", required = true)]
+    scopes: Vec<String>,
+    /// Tenant to get the token from (must be allowed by the credential).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A claims challenge (JSON) from a resource.
+    #[arg(long)]
+    claims: Option<String>,
+    /// Authority host (default: AZURE_AUTHORITY_HOST, else the public cloud).
+    #[arg(long)]
+    authority_host: Option<String>,
+    /// Skip authority validation (private clouds, Azure Stack, the emulator).
+    #[arg(long)]
+    disable_instance_discovery: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Json,
+    Tsv,
+}
+
+pub async fn run(args: TokenArgs) -> Result<(), String> {
+    let client_options = ClientOptions {
+        authority_host: args.authority_host.clone(),
+        disable_instance_discovery: args.disable_instance_discovery,
+        additionally_allowed_tenants: args.tenant.iter().cloned().collect(),
+        ..ClientOptions::default()
+    };
+    let credential = EnvironmentCredential::new(EnvironmentCredentialOptions { client_options })
+        .map_err(explain)?;
+    let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
+    let options = TokenRequestOptions {
+        claims: args.claims.clone(),
+        tenant_id: args.tenant.clone(),
+        enable_cae: false,
+    };
+    let token = credential
+        .get_token(&scopes, &options)
+        .await
+        .map_err(explain)?;
+    println!("{}", render(&token, credential.name(), args.output));
+    Ok(())
+}
+
+fn render(token: &AccessToken, credential: &str, output: Output) -> String {
+    let expires_on = token.expires_on.format(&Rfc3339).unwrap_or_default();
+    match output {
+        Output::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "accessToken": token.token.secret(),
+            "expiresOn": expires_on,
+            "expires_on": token.expires_on.unix_timestamp(),
+            "tokenType": token.token_type,
+            "credential": credential,
+        }))
+        .unwrap_or_default(),
+        Output::Tsv => format!(
+            "{}\t{}\t{}\t{}\t{}",
+            token.token.secret(),
+            expires_on,
+            token.expires_on.unix_timestamp(),
+            token.token_type,
+            credential
+        ),
+    }
+}
+
+/// The error as a person reads it: which credential, what the service said, what to do.
+pub fn explain(error: Error) -> String {
+    let mut text = format!("azid: {error}");
+    if let Some(http) = error.http() {
+        if let Some(code) = http.aadsts() {
+            text.push_str(&format!("\n  service error: {code} (HTTP {})", http.status));
+        }
+        if let Some(id) = &http.correlation_id {
+            text.push_str(&format!("\n  correlation id: {id}"));
+        }
+    }
+    text
+}
