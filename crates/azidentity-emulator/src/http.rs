@@ -1,9 +1,9 @@
 //! Small HTTP helpers: bounded body reading, form parsing and response building.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use serde::Serialize;
 
@@ -15,6 +15,11 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub(crate) const JSON_UTF8: &str = "application/json; charset=utf-8";
 
+/// An oversized body is still read (and thrown away) up to this size before the 413 goes
+/// out: a client that is still writing when the server closes gets a reset instead of
+/// the answer.
+const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(Debug)]
 pub(crate) enum BodyError {
     TooLarge,
@@ -22,19 +27,33 @@ pub(crate) enum BodyError {
     Broken,
 }
 
-pub(crate) async fn read_body(body: Incoming, headers: &HeaderMap) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_body(mut body: Incoming, headers: &HeaderMap) -> Result<Bytes, BodyError> {
     let announced = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    if announced.is_some_and(|len| len > MAX_DRAIN_BYTES) {
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Broken),
+    let mut collected = BytesMut::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Broken)?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers carry nothing the emulator uses
+        };
+        seen = seen.saturating_add(data.len() as u64);
+        if seen > MAX_DRAIN_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        if seen <= MAX_BODY_BYTES as u64 {
+            collected.extend_from_slice(&data);
+        }
     }
+    if seen > MAX_BODY_BYTES as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(collected.freeze())
 }
 
 pub(crate) fn is_form(headers: &HeaderMap) -> bool {

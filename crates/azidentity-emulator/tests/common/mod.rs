@@ -1,0 +1,218 @@
+//! A tiny HTTPS client for the emulator's tests: hyper's HTTP/1 connection API over
+//! tokio-rustls, trusting only the emulator's throw-away CA.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azidentity_emulator::RunningEmulator;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// No test waits longer than this for one exchange, so a bug shows up as a failure, not a hang.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Client {
+    addr: SocketAddr,
+    host: String,
+    connector: TlsConnector,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The AADSTS code of an Entra error body.
+    pub fn aadsts(&self) -> u64 {
+        self.json()["error_codes"][0]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no error code in {}", self.text()))
+    }
+}
+
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Client {
+    pub fn new(emulator: &RunningEmulator) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = CertificateDer::from_pem_slice(emulator.ca_pem().as_bytes()).expect("CA PEM");
+        roots.add(ca).expect("CA accepted");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], emulator.port())),
+            host: format!("127.0.0.1:{}", emulator.port()),
+            connector: TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    pub async fn tls_stream(&self) -> std::io::Result<TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        let name = ServerName::IpAddress(self.addr.ip().into());
+        self.connector.connect(name, tcp).await
+    }
+
+    pub async fn connect(&self) -> Result<Connection, String> {
+        let tls = self.tls_stream().await.map_err(|e| e.to_string())?;
+        let (sender, connection) = http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Connection {
+            sender,
+            host: self.host.clone(),
+        })
+    }
+
+    /// One request on a fresh connection; `Err` when the connection fails or is dropped.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        let mut connection = self.connect().await?;
+        connection.send(method, path, headers, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], Bytes::new())
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_form_with_headers(path, form, &[]).await
+    }
+
+    pub async fn post_form_with_headers(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        self.send(Method::POST, path, &all, encode_form(form))
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body.to_owned(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// Writes raw bytes inside TLS, closes the sending side, and returns whatever comes
+    /// back before the server closes.
+    pub async fn raw(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut tls = self.tls_stream().await.expect("TLS connects");
+        tls.write_all(bytes).await.expect("write");
+        let _ = tls.shutdown().await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(EXCHANGE_TIMEOUT, tls.read_to_end(&mut answer)).await;
+        answer
+    }
+}
+
+impl Connection {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(body.into()))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = self
+                .sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        };
+        tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+            .await
+            .map_err(|_| "timed out".to_owned())?
+    }
+}
+
+pub fn encode_form(form: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
+
+pub fn token_path(tenant: &str) -> String {
+    format!("/{tenant}/oauth2/v2.0/token")
+}
