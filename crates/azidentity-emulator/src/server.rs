@@ -25,7 +25,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Only loopback: the emulator must never be reachable from another machine.
 pub(crate) fn bind(port: u16) -> io::Result<TcpListener> {
     let socket = TcpSocket::new_v4()?;
-    // Lets a fixed port be reused at once after a previous run left TIME_WAIT sockets.
+    // Lets a fixed port be reused at once after a previous run left TIME_WAIT sockets. Not on
+    // Windows, where the same flag lets two listeners share a port.
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
     socket.listen(LISTEN_BACKLOG)

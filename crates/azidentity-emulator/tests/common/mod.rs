@@ -68,8 +68,13 @@ pub struct Connection {
 
 impl Client {
     pub fn new(emulator: &RunningEmulator) -> Self {
+        Self::from_parts(emulator.ca_pem(), emulator.port())
+    }
+
+    /// For an emulator in another process: its CA and port.
+    pub fn from_parts(ca_pem: &str, port: u16) -> Self {
         let mut roots = rustls::RootCertStore::empty();
-        let ca = CertificateDer::from_pem_slice(emulator.ca_pem().as_bytes()).expect("CA PEM");
+        let ca = CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("CA PEM");
         roots.add(ca).expect("CA accepted");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
@@ -79,8 +84,8 @@ impl Client {
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], emulator.port())),
-            host: format!("127.0.0.1:{}", emulator.port()),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            host: format!("127.0.0.1:{port}"),
             connector: TlsConnector::from(Arc::new(config)),
         }
     }
