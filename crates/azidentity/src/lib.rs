@@ -22,6 +22,7 @@ mod credentials;
 mod entra;
 mod env_vars;
 mod error;
+mod managed_identity;
 mod options;
 mod pipeline;
 pub mod platform;
@@ -29,10 +30,21 @@ mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
+pub use credentials::azure_pipelines::{AzurePipelinesCredential, AzurePipelinesCredentialOptions};
+pub use credentials::client_assertion::{
+    ClientAssertionCredential, ClientAssertionCredentialOptions,
+};
 pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredentialOptions};
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
+pub use credentials::managed_identity::{
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+};
+pub use credentials::workload_identity::{
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
 pub use env_vars::EnvironmentVariables;
 pub use error::{ChainAttempt, Error, ErrorKind, HttpErrorDetails};
+pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 pub use options::{ClientOptions, RetryOptions};
 pub use platform::{Env, HttpOptions, Platform};
 pub use secret::Secret;

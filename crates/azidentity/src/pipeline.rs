@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
-use crate::platform::{Clock, HttpClient, TransportErrorKind};
+use crate::platform::{Clock, HttpClient, TransportError, TransportErrorKind};
 use crate::{ClientOptions, EnvironmentVariables, Error, RetryOptions};
 
 const USER_AGENT: &str = concat!("azsdk-rust-azidentity/", env!("CARGO_PKG_VERSION"));
@@ -48,6 +48,55 @@ impl Outgoing {
     }
 }
 
+/// How one kind of request is retried, when it differs from the credential's [`RetryOptions`]
+/// (IMDS retries more statuses, waits longer after 410, and its probe never retries).
+#[derive(Debug, Clone)]
+pub(crate) struct RetryPolicy {
+    /// Retries after the first attempt, whatever the cause.
+    pub max_retries: u32,
+    /// Of those, at most this many after a failure without any HTTP response.
+    pub max_transport_retries: u32,
+    /// The first retry is immediate; retry n (n ≥ 2) waits `backoff_for(status) × 2^(n-1)`.
+    pub backoff: Duration,
+    /// No wait (including a server's `Retry-After`) is longer than this.
+    pub max_delay: Duration,
+    /// Which statuses are retried.
+    pub retry_status: fn(u16) -> bool,
+    /// A status whose backoff differs from `backoff` (IMDS: 410 waits 2.5 s units).
+    pub status_backoff: Option<(u16, Duration)>,
+    /// Each attempt is abandoned after this long (the whole request, connecting included).
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl RetryPolicy {
+    /// azure-core's status list with the credential's retry options.
+    pub(crate) fn from_options(options: &RetryOptions) -> Self {
+        RetryPolicy {
+            max_retries: options.max_retries,
+            max_transport_retries: options.max_retries,
+            backoff: options.backoff,
+            max_delay: options.max_delay,
+            retry_status: is_retriable_status,
+            status_backoff: None,
+            attempt_timeout: None,
+        }
+    }
+
+    /// The wait before retry `n` (1-based) after `status` (`None`: no response).
+    fn delay(&self, n: u32, status: Option<u16>, retry_after: Option<Duration>) -> Duration {
+        let backoff = match (self.status_backoff, status) {
+            (Some((special, backoff)), Some(status)) if special == status => backoff,
+            _ => self.backoff,
+        };
+        let backoff = if n <= 1 {
+            Duration::ZERO
+        } else {
+            backoff.saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX))
+        };
+        retry_after.unwrap_or(backoff).min(self.max_delay)
+    }
+}
+
 /// The shared sender for one credential.
 #[derive(Debug, Clone)]
 pub(crate) struct Pipeline {
@@ -65,6 +114,12 @@ impl Pipeline {
                 format!("the HTTP transport could not be set up: {e}"),
             )
         })?;
+        Ok(Self::with_http(http, options))
+    }
+
+    /// A pipeline over a transport chosen by the caller (managed identity endpoints have their
+    /// own transports).
+    pub(crate) fn with_http(http: Arc<dyn HttpClient>, options: &ClientOptions) -> Self {
         let agent = match options
             .platform
             .env()
@@ -75,12 +130,16 @@ impl Pipeline {
         };
         let user_agent =
             HeaderValue::from_str(&agent).unwrap_or_else(|_| HeaderValue::from_static(USER_AGENT));
-        Ok(Pipeline {
+        Pipeline {
             http,
             clock: options.platform.clock().clone(),
             retry: options.retry.clone(),
             user_agent,
-        })
+        }
+    }
+
+    pub(crate) fn retry_options(&self) -> &RetryOptions {
+        &self.retry
     }
 
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
@@ -94,45 +153,82 @@ impl Pipeline {
         credential: &'static str,
         request: &Outgoing,
     ) -> Result<http::Response<Bytes>, Error> {
+        let policy = RetryPolicy::from_options(&self.retry);
+        self.send_with(credential, request, &policy)
+            .await
+            .map_err(|e| {
+                Error::failed(
+                    credential,
+                    format!(
+                        "no usable answer from {}: {e}. Check the network, proxy settings \
+                         (HTTPS_PROXY) and the authority host",
+                        host_of(&request.url)
+                    ),
+                )
+                .with_source(e)
+            })
+    }
+
+    /// Sends with retries under `policy`. Returns the last HTTP response, whatever its status,
+    /// or the last transport failure when no response arrived; the caller words the error.
+    pub(crate) async fn send_with(
+        &self,
+        credential: &'static str,
+        request: &Outgoing,
+        policy: &RetryPolicy,
+    ) -> Result<http::Response<Bytes>, TransportError> {
         let request_id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("0"));
         let mut attempt = 0u32;
+        let mut transport_retries = 0u32;
         loop {
-            let result = self.http.send(self.build(request, &request_id)).await;
+            let result = self.attempt(self.build(request, &request_id), policy).await;
+            let next = attempt + 1;
             let delay = match &result {
-                Ok(response) if is_retriable_status(response.status().as_u16()) => self.delay(
-                    attempt + 1,
-                    retry_after(response.headers(), self.clock.now()),
-                ),
+                Ok(response) if (policy.retry_status)(response.status().as_u16()) => {
+                    let status = response.status().as_u16();
+                    let after = retry_after(response.headers(), self.clock.now());
+                    (next <= policy.max_retries).then(|| policy.delay(next, Some(status), after))
+                }
                 Ok(_) => None,
-                Err(e) if e.kind != TransportErrorKind::TooLarge => self.delay(attempt + 1, None),
+                Err(e) if e.kind != TransportErrorKind::TooLarge => (next <= policy.max_retries
+                    && transport_retries < policy.max_transport_retries)
+                    .then(|| {
+                        transport_retries += 1;
+                        policy.delay(next, None, None)
+                    }),
                 Err(_) => None,
             };
-            match (result, delay) {
-                (Ok(response), None) => return Ok(response),
-                (Err(e), None) => {
-                    return Err(Error::failed(
-                        credential,
-                        format!(
-                            "no usable answer from {}: {e}. Check the network, proxy settings \
-                             (HTTPS_PROXY) and the authority host",
-                            host_of(&request.url)
-                        ),
-                    )
-                    .with_source(e));
-                }
-                (outcome, Some(wait)) => {
-                    tracing::debug!(
-                        credential,
-                        attempt = attempt + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        status = outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                        "retrying a token service request"
-                    );
-                    self.clock.sleep(wait).await;
-                    attempt += 1;
-                }
-            }
+            let Some(wait) = delay else {
+                return result;
+            };
+            tracing::debug!(
+                credential,
+                attempt = next,
+                wait_ms = wait.as_millis() as u64,
+                status = result.as_ref().ok().map(|r| r.status().as_u16()),
+                "retrying a token service request"
+            );
+            self.clock.sleep(wait).await;
+            attempt = next;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: http::Request<Bytes>,
+        policy: &RetryPolicy,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        match policy.attempt_timeout {
+            None => self.http.send(request).await,
+            Some(limit) => tokio::time::timeout(limit, self.http.send(request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!("no answer within {} ms", limit.as_millis()),
+                    ))
+                }),
         }
     }
 
@@ -161,21 +257,6 @@ impl Pipeline {
             *fallback.uri_mut() = http::Uri::from_static("https://invalid.invalid/");
             fallback
         })
-    }
-
-    /// The wait before retry `n` (1-based), or `None` when retries are used up.
-    fn delay(&self, n: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        if n > self.retry.max_retries {
-            return None;
-        }
-        let backoff = if n <= 1 {
-            Duration::ZERO
-        } else {
-            self.retry
-                .backoff
-                .saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX))
-        };
-        Some(retry_after.unwrap_or(backoff).min(self.retry.max_delay))
     }
 }
 

@@ -1,14 +1,15 @@
 //! When a cached token is used and when it is refreshed (Python's `GetTokenMixin`).
+//!
+//! Times are Unix milliseconds: the cached lookup compares integers instead of doing calendar
+//! arithmetic on every call.
 
 use time::{Duration, OffsetDateTime};
 
-use crate::AccessToken;
-
-/// Refresh this long before expiry (Python `DEFAULT_REFRESH_OFFSET`).
-pub(crate) const REFRESH_OFFSET: Duration = Duration::seconds(300);
+/// Refresh this long before expiry (Python `DEFAULT_REFRESH_OFFSET`, 300 s).
+pub(crate) const REFRESH_OFFSET_MS: i64 = 300_000;
 /// After an attempt, wait this long before trying again while the token is still valid (Python
-/// `DEFAULT_TOKEN_REFRESH_RETRY_DELAY`).
-pub(crate) const RETRY_DELAY: Duration = Duration::seconds(30);
+/// `DEFAULT_TOKEN_REFRESH_RETRY_DELAY`, 30 s).
+pub(crate) const RETRY_DELAY_MS: i64 = 30_000;
 
 /// What to do with a cache entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,23 +22,45 @@ pub(crate) enum Freshness {
     Missing,
 }
 
+/// A cached token's deadlines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    pub expires_ms: i64,
+    pub refresh_ms: Option<i64>,
+}
+
+impl Deadlines {
+    pub(crate) fn of(token: &crate::AccessToken) -> Self {
+        Deadlines {
+            expires_ms: unix_ms(token.expires_on),
+            refresh_ms: token.refresh_on.map(unix_ms),
+        }
+    }
+}
+
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Python's order since 1.25.3: expiry first, then the 30-second anti-hammering rule, then
 /// `refresh_on`, then the 300-second offset.
 pub(crate) fn freshness(
-    token: Option<&AccessToken>,
-    last_attempt: Option<OffsetDateTime>,
-    now: OffsetDateTime,
+    token: Option<Deadlines>,
+    last_attempt_ms: Option<i64>,
+    now_ms: i64,
 ) -> Freshness {
     let Some(token) = token else {
         return Freshness::Missing;
     };
-    if now >= token.expires_on {
+    if now_ms >= token.expires_ms {
         return Freshness::Missing;
     }
-    if last_attempt.is_some_and(|t| now - t < RETRY_DELAY) {
+    if last_attempt_ms.is_some_and(|t| now_ms - t < RETRY_DELAY_MS) {
         return Freshness::Fresh;
     }
-    if token.refresh_on.is_some_and(|r| now >= r) || token.expires_on - now <= REFRESH_OFFSET {
+    if token.refresh_ms.is_some_and(|r| now_ms >= r)
+        || token.expires_ms - now_ms <= REFRESH_OFFSET_MS
+    {
         return Freshness::RefreshRecommended;
     }
     Freshness::Fresh
@@ -63,42 +86,44 @@ pub(crate) fn refresh_on(
 mod tests {
     use super::*;
 
-    fn token(expires_in: i64, refresh_in: Option<i64>, now: OffsetDateTime) -> AccessToken {
-        let mut t = AccessToken::new("t", now + Duration::seconds(expires_in));
-        t.refresh_on = refresh_in.map(|r| now + Duration::seconds(r));
-        t
+    fn token(expires_in_s: i64, refresh_in_s: Option<i64>, now: i64) -> Option<Deadlines> {
+        Some(Deadlines {
+            expires_ms: now + expires_in_s * 1000,
+            refresh_ms: refresh_in_s.map(|r| now + r * 1000),
+        })
     }
 
     #[test]
     fn policy_table() {
-        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let old = Some(now - Duration::seconds(60));
-        let recent = Some(now - Duration::seconds(10));
+        let now = 1_800_000_000_000;
+        let old = Some(now - 60_000);
+        let recent = Some(now - 10_000);
         assert_eq!(freshness(None, None, now), Freshness::Missing);
         assert_eq!(
-            freshness(Some(&token(0, None, now)), recent, now),
+            freshness(token(0, None, now), recent, now),
             Freshness::Missing
         );
         assert_eq!(
-            freshness(Some(&token(3600, None, now)), old, now),
+            freshness(token(3600, None, now), old, now),
             Freshness::Fresh
         );
         assert_eq!(
-            freshness(Some(&token(200, None, now)), old, now),
+            freshness(token(200, None, now), old, now),
             Freshness::RefreshRecommended
         );
         assert_eq!(
-            freshness(Some(&token(200, None, now)), recent, now),
+            freshness(token(200, None, now), recent, now),
             Freshness::Fresh
         );
         assert_eq!(
-            freshness(Some(&token(3600, Some(-1), now)), old, now),
+            freshness(token(3600, Some(-1), now), old, now),
             Freshness::RefreshRecommended
         );
         assert_eq!(
-            freshness(Some(&token(3600, Some(-1), now)), recent, now),
+            freshness(token(3600, Some(-1), now), recent, now),
             Freshness::Fresh
         );
+        assert_eq!(freshness(token(301, None, now), old, now), Freshness::Fresh);
     }
 
     #[test]

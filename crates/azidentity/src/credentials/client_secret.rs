@@ -53,7 +53,7 @@ impl TokenCredential for ClientSecretCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.client.get_token(scopes, options))
+        self.client.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

@@ -1,4 +1,8 @@
 //! The public credentials: configuration, validation and the choice of engine. Each is thin.
 
+pub(crate) mod azure_pipelines;
+pub(crate) mod client_assertion;
 pub(crate) mod client_secret;
 pub(crate) mod environment;
+pub(crate) mod managed_identity;
+pub(crate) mod workload_identity;

@@ -2,22 +2,40 @@
 //! in-memory cache in front.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{EntraClient, claims};
 use crate::authority;
 use crate::cache::{KeyRef, TokenCache};
-use crate::{AccessToken, ClientOptions, Error, Secret, TokenRequestOptions};
+use crate::{AccessToken, ClientOptions, Error, Secret, TokenFuture, TokenRequestOptions};
+
+/// The future an [`AssertionProvider`] returns.
+pub(crate) type AssertionFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Secret, Error>> + Send + 'a>>;
+
+/// Supplies a client assertion (a JWT) for each new token: a user callback, a workload identity
+/// token file, an Azure Pipelines OIDC request.
+pub(crate) trait AssertionProvider: Send + Sync + fmt::Debug {
+    fn assertion(&self) -> AssertionFuture<'_>;
+}
+
+/// The OAuth `client_assertion_type` for a JWT assertion.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// How the app proves its identity.
 pub(crate) enum ClientAuth {
     Secret(Secret),
+    /// Called once per new token (never for cached ones).
+    Assertion(Arc<dyn AssertionProvider>),
 }
 
 impl fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientAuth::Secret(_) => f.write_str("ClientAuth::Secret(***)"),
+            ClientAuth::Assertion(provider) => write!(f, "ClientAuth::Assertion({provider:?})"),
         }
     }
 }
@@ -46,10 +64,34 @@ impl ConfidentialClient {
         })
     }
 
-    pub(crate) async fn get_token(
+    pub(crate) fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        let bypass = options
+            .claims
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        if !bypass && let Ok(tenant) = self.entra.resolve_tenant(options.tenant_id.as_deref()) {
+            let key = KeyRef {
+                tenant,
+                scopes,
+                cae: options.enable_cae,
+                partition: "",
+            };
+            if let Some(token) = self.cache.fresh(&key) {
+                return Box::pin(std::future::ready(Ok(token)));
+            }
+        }
+        Box::pin(self.get_token_slow(scopes, options, bypass))
+    }
+
+    async fn get_token_slow(
         &self,
         scopes: &[&str],
         options: &TokenRequestOptions,
+        bypass: bool,
     ) -> Result<AccessToken, Error> {
         let credential = self.entra.credential();
         if scopes.is_empty() {
@@ -62,10 +104,6 @@ impl ConfidentialClient {
             cae: options.enable_cae,
             partition: "",
         };
-        let bypass = options
-            .claims
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
         self.cache
             .get_or_fetch(key, bypass, || self.fetch(tenant, scopes, options))
             .await
@@ -86,8 +124,21 @@ impl ConfidentialClient {
             ("grant_type", "client_credentials"),
             ("scope", &scope),
         ];
+        let assertion;
         match &self.auth {
             ClientAuth::Secret(secret) => form.push(("client_secret", secret.secret())),
+            ClientAuth::Assertion(provider) => {
+                assertion = provider.assertion().await?;
+                if assertion.is_empty() {
+                    return Err(Error::failed(
+                        self.entra.credential(),
+                        "the client assertion is empty; the assertion source must return a \
+                         signed JWT",
+                    ));
+                }
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", assertion.secret()));
+            }
         }
         if let Some(claims) = &claims {
             form.push(("claims", claims));

@@ -16,6 +16,10 @@ pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time, UTC.
     fn now(&self) -> OffsetDateTime;
+    /// The current time as Unix milliseconds; the cache's hot path asks for this.
+    fn now_unix_ms(&self) -> i64 {
+        (self.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
     /// Waits for `duration`.
     fn sleep(&self, duration: Duration) -> SleepFuture;
 }
@@ -29,9 +33,32 @@ impl Clock for SystemClock {
         OffsetDateTime::now_utc()
     }
 
+    /// Linux's coarse real-time clock is read without a system call or a hardware counter
+    /// (a few nanoseconds instead of tens); its resolution (a few milliseconds) is far finer than
+    /// any refresh decision needs.
+    #[cfg(target_os = "linux")]
+    fn now_unix_ms(&self) -> i64 {
+        use nix::time::{ClockId, clock_gettime};
+        match clock_gettime(ClockId::CLOCK_REALTIME_COARSE) {
+            Ok(t) => t.tv_sec() * 1000 + t.tv_nsec() / 1_000_000,
+            Err(_) => system_ms(),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn now_unix_ms(&self) -> i64 {
+        system_ms()
+    }
+
     fn sleep(&self, duration: Duration) -> SleepFuture {
         Box::pin(tokio::time::sleep(duration))
     }
+}
+
+fn system_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A clock that only moves when told to; `sleep` advances it instantly. For tests.

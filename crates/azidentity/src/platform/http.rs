@@ -131,6 +131,28 @@ impl ReqwestTransport {
     }
 }
 
+impl ReqwestTransport {
+    /// A transport with its own TLS trust rule (Service Fabric's pinned certificate). It never
+    /// uses a proxy: the trust rule is about the endpoint itself.
+    pub(crate) fn with_tls_config(
+        tls: rustls::ClientConfig,
+        options: &HttpOptions,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+        Ok(ReqwestTransport {
+            client,
+            max_response_bytes: options.max_response_bytes,
+        })
+    }
+}
+
 fn root_store(options: &HttpOptions, env: &Env) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     if options.use_system_roots {

@@ -4,9 +4,12 @@
 mod clock;
 mod env;
 mod http;
+mod pinned;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 pub use clock::{Clock, ManualClock, SleepFuture, SystemClock};
 pub use env::Env;
@@ -22,6 +25,10 @@ pub struct Platform {
     clock: Arc<dyn Clock>,
     http_options: HttpOptions,
     http: Arc<OnceLock<Result<Arc<dyn HttpClient>, String>>>,
+    /// A transport given by the caller; kept apart so that changing the env or the options
+    /// does not silently drop it, and so that managed identity uses it too.
+    injected_http: Option<Arc<dyn HttpClient>>,
+    arc_key_dir: Option<PathBuf>,
 }
 
 impl Platform {
@@ -32,6 +39,8 @@ impl Platform {
             clock: Arc::new(SystemClock),
             http_options: HttpOptions::default(),
             http: Arc::new(OnceLock::new()),
+            injected_http: None,
+            arc_key_dir: None,
         }
     }
 
@@ -66,8 +75,64 @@ impl Platform {
 
     /// Uses `client` instead of the default transport.
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http = Arc::new(OnceLock::from(Ok(client)));
+        self.http = Arc::new(OnceLock::from(Ok(client.clone())));
+        self.injected_http = Some(client);
         self
+    }
+
+    /// Uses `dir` as the directory where the Azure Arc agent keeps its key files (default:
+    /// `/var/opt/azcmagent/tokens` on Linux, `%PROGRAMDATA%\AzureConnectedMachineAgent\Tokens` on
+    /// Windows). Azure Arc managed identity reads a key only from this directory.
+    pub fn with_arc_key_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.arc_key_dir = Some(dir.into());
+        self
+    }
+
+    /// The Azure Arc key directory, or `None` on platforms where the Arc agent does not run.
+    pub fn arc_key_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.arc_key_dir {
+            return Some(dir.clone());
+        }
+        if cfg!(target_os = "linux") {
+            Some(PathBuf::from("/var/opt/azcmagent/tokens"))
+        } else if cfg!(windows) {
+            self.env.non_empty("PROGRAMDATA").map(|data| {
+                PathBuf::from(data)
+                    .join("AzureConnectedMachineAgent")
+                    .join("Tokens")
+            })
+        } else {
+            None
+        }
+    }
+
+    /// A transport for the plain-HTTP managed identity endpoints on the host (IMDS, App Service,
+    /// Azure Arc, Cloud Shell, Azure ML): never proxied (a proxy cannot reach a link-local or
+    /// loopback endpoint, Python issue #35991), with its own connect timeout. A caller-injected
+    /// transport is used as given.
+    pub(crate) fn plain_http_client(
+        &self,
+        connect_timeout: Duration,
+    ) -> Result<Arc<dyn HttpClient>, String> {
+        if let Some(client) = &self.injected_http {
+            return Ok(client.clone());
+        }
+        let options = HttpOptions {
+            connect_timeout,
+            additional_root_certificates: Vec::new(),
+            use_system_roots: false,
+            ..self.http_options.clone()
+        };
+        let no_proxy = Env::from_pairs(std::iter::empty::<(String, String)>());
+        ReqwestTransport::new(&options, &no_proxy).map(|t| Arc::new(t) as Arc<dyn HttpClient>)
+    }
+
+    /// A transport that trusts only the server certificate with this SHA-1 thumbprint (Service
+    /// Fabric). An injected transport is deliberately not used here: the pin is the only trust
+    /// anchor and must not be bypassed.
+    pub(crate) fn pinned_http_client(&self, sha1: [u8; 20]) -> Result<Arc<dyn HttpClient>, String> {
+        pinned::pinned_transport(sha1, &self.http_options)
+            .map(|t| Arc::new(t) as Arc<dyn HttpClient>)
     }
 
     /// The environment.
@@ -87,6 +152,9 @@ impl Platform {
 
     /// The HTTP transport, built on first use.
     pub fn http_client(&self) -> Result<Arc<dyn HttpClient>, String> {
+        if let Some(client) = &self.injected_http {
+            return Ok(client.clone());
+        }
         self.http
             .get_or_init(|| {
                 ReqwestTransport::new(&self.http_options, &self.env)

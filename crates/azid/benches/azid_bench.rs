@@ -1,0 +1,222 @@
+//! Benchmarks. Each figure is printed as one JSON line; nothing here asserts on time.
+//!
+//!     cargo bench -p azid                 all figures
+//!     cargo bench -p azid -- cached       only benchmarks whose name contains "cached"
+//!
+//! Everything runs against the in-process emulator on 127.0.0.1.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azidentity::{
+    ClientOptions, ClientSecretCredential, ClientSecretCredentialOptions, Env, Platform, Secret,
+    TokenCredential, TokenRequestOptions,
+};
+use azidentity_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, Fault, RunningEmulator,
+};
+use serde_json::json;
+
+const SCOPE: &str = "https://management.azure.com/.default";
+
+fn credential(emulator: &RunningEmulator) -> ClientSecretCredential {
+    let platform = Platform::system().with_env(Env::from_pairs(emulator.env_exports()));
+    let client_options = ClientOptions {
+        disable_instance_discovery: true,
+        platform,
+        ..ClientOptions::default()
+    };
+    ClientSecretCredential::new(
+        DEFAULT_TENANT_ID,
+        DEFAULT_CLIENT_ID,
+        Secret::new(DEFAULT_CLIENT_SECRET),
+        ClientSecretCredentialOptions { client_options },
+    )
+    .expect("valid credential")
+}
+
+fn report(value: serde_json::Value) {
+    println!("{value}");
+}
+
+async fn cached_get_token() {
+    let emulator = Emulator::builder().start().await.expect("emulator");
+    let cred = credential(&emulator);
+    let options = TokenRequestOptions::default();
+    cred.get_token(&[SCOPE], &options).await.expect("token");
+    let calls = 1_000_000u32;
+    for _ in 0..10_000 {
+        cred.get_token(&[SCOPE], &options).await.expect("token");
+    }
+    // The best of several rounds: the machine is shared, and interference only adds time.
+    let mut rounds = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        for _ in 0..calls {
+            std::hint::black_box(cred.get_token(&[SCOPE], &options).await.expect("token"));
+        }
+        rounds.push(started.elapsed().as_nanos() as f64 / f64::from(calls));
+    }
+    rounds.sort_by(f64::total_cmp);
+    report(json!({
+        "bench": "cached_get_token",
+        "calls_per_round": calls,
+        "rounds": rounds.len(),
+        "ns_per_call_best": (rounds[0] * 10.0).round() / 10.0,
+        "ns_per_call_median": (rounds[rounds.len() / 2] * 10.0).round() / 10.0,
+        "token_requests": emulator.stats().token_requests,
+    }));
+}
+
+async fn fresh_process_one_token() {
+    let Some(azid) = option_env!("CARGO_BIN_EXE_azid") else {
+        report(json!({"bench": "fresh_process_one_token", "error": "azid binary not built"}));
+        return;
+    };
+    let emulator = Emulator::builder().start().await.expect("emulator");
+    let runs = 30;
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let mut command = Command::new(azid);
+        command
+            .args([
+                "token",
+                "--disable-instance-discovery",
+                "--scope",
+                SCOPE,
+                "--output",
+                "tsv",
+            ])
+            .env_clear()
+            .envs(emulator.env_exports())
+            .stdout(std::process::Stdio::null());
+        let started = Instant::now();
+        let status = command.status().expect("spawn azid");
+        walls.push(started.elapsed());
+        assert!(status.success(), "azid token failed: {status}");
+    }
+    let peak_rss_kib = children_peak_rss_kib();
+    walls.sort();
+    report(json!({
+        "bench": "fresh_process_one_token",
+        "runs": runs,
+        "wall_ms_median": ms(walls[runs / 2]),
+        "wall_ms_min": ms(walls[0]),
+        "peak_rss_mib_max": (peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
+        "token_requests": emulator.stats().token_requests,
+    }));
+}
+
+/// The largest peak resident set size of any child this process has waited for, in KiB.
+fn children_peak_rss_kib() -> i64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map(|usage| usage.max_rss())
+        .unwrap_or(0)
+}
+
+async fn concurrent_cold_callers(callers: usize) {
+    let emulator = Emulator::builder()
+        .latency(Duration::from_millis(50))
+        .start()
+        .await
+        .expect("emulator");
+    let cred = Arc::new(credential(&emulator));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let cred = cred.clone();
+            tokio::spawn(async move {
+                cred.get_token(&[SCOPE], &TokenRequestOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        if matches!(task.await, Ok(Ok(_))) {
+            ok += 1;
+        }
+    }
+    report(json!({
+        "bench": "concurrent_cold_callers",
+        "callers": callers,
+        "succeeded": ok,
+        "token_requests": emulator.stats().token_requests,
+        "emulator_latency_ms": 50,
+        "wall_ms": ms(started.elapsed()),
+    }));
+}
+
+async fn cached_lookup_during_slow_fetch() {
+    let emulator = Emulator::builder().start().await.expect("emulator");
+    let cred = Arc::new(credential(&emulator));
+    let options = TokenRequestOptions::default();
+    cred.get_token(&[SCOPE], &options).await.expect("token A");
+    emulator.add_fault(Fault::on_path("/oauth2/v2.0/token").delay(Duration::from_secs(1)));
+    let slow = {
+        let cred = cred.clone();
+        tokio::spawn(async move {
+            cred.get_token(
+                &["https://vault.azure.net/.default"],
+                &TokenRequestOptions::default(),
+            )
+            .await
+        })
+    };
+    while emulator.stats().token_requests < 2 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut max = Duration::ZERO;
+    let mut lookups = 0u64;
+    let mut total = Duration::ZERO;
+    while !slow.is_finished() {
+        let started = Instant::now();
+        cred.get_token(&[SCOPE], &options).await.expect("token A");
+        let took = started.elapsed();
+        max = max.max(took);
+        total += took;
+        lookups += 1;
+        if lookups.is_multiple_of(1000) {
+            tokio::task::yield_now().await;
+        }
+    }
+    let slow_ok = matches!(slow.await, Ok(Ok(_)));
+    report(json!({
+        "bench": "cached_lookup_during_slow_fetch",
+        "other_fetch_delay_ms": 1000,
+        "other_fetch_succeeded": slow_ok,
+        "lookups_during_fetch": lookups,
+        "max_latency_us": (max.as_secs_f64() * 1e6 * 10.0).round() / 10.0,
+        "mean_latency_ns": (total.as_nanos() as u64).checked_div(lookups).unwrap_or(0),
+    }));
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        if wanted("cached_get_token") {
+            cached_get_token().await;
+        }
+        if wanted("fresh_process_one_token") {
+            fresh_process_one_token().await;
+        }
+        if wanted("concurrent_cold_callers") {
+            concurrent_cold_callers(1_000).await;
+            concurrent_cold_callers(10_000).await;
+        }
+        if wanted("cached_lookup_during_slow_fetch") {
+            cached_lookup_during_slow_fetch().await;
+        }
+    });
+}

@@ -1,0 +1,253 @@
+//! `AzurePipelinesCredential`: workload identity federation in Azure Pipelines. The job asks
+//! Azure DevOps for an OIDC token for a service connection and uses it as the client assertion.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use http::header::HeaderName;
+use serde_json::Value;
+
+use crate::entra::confidential::{
+    AssertionFuture, AssertionProvider, ClientAuth, ConfidentialClient,
+};
+use crate::entra::response::redact_body;
+use crate::pipeline::{Outgoing, Pipeline};
+use crate::{
+    ClientOptions, EnvironmentVariables as Vars, Error, HttpErrorDetails, Secret, TokenCredential,
+    TokenFuture, TokenRequestOptions,
+};
+
+const NAME: &str = "AzurePipelinesCredential";
+const OIDC_API_VERSION: &str = "7.1";
+const TROUBLESHOOTING: &str =
+    "https://aka.ms/azsdk/python/identity/azurepipelinescredential/troubleshoot";
+
+/// Options for [`AzurePipelinesCredential`].
+#[derive(Debug, Clone, Default)]
+pub struct AzurePipelinesCredentialOptions {
+    /// Authority, tenants, retries and platform (whose environment supplies
+    /// `SYSTEM_OIDCREQUESTURI`).
+    pub client_options: ClientOptions,
+}
+
+/// Requests the OIDC token from Azure DevOps for each new Entra token.
+struct OidcRequest {
+    pipeline: Pipeline,
+    /// `SYSTEM_OIDCREQUESTURI` without a trailing slash.
+    request_uri: String,
+    service_connection_id: String,
+    authorization: HeaderValue,
+    _system_access_token: Secret,
+}
+
+impl fmt::Debug for OidcRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcRequest")
+            .field("request_uri", &self.request_uri)
+            .field("service_connection_id", &self.service_connection_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcRequest {
+    async fn fetch(&self) -> Result<Secret, Error> {
+        let mut url = url::Url::parse(&self.request_uri).map_err(|e| {
+            Error::config(
+                NAME,
+                format!("SYSTEM_OIDCREQUESTURI is not a valid URL ({e})"),
+            )
+        })?;
+        url.query_pairs_mut()
+            .append_pair("api-version", OIDC_API_VERSION)
+            .append_pair("serviceConnectionId", &self.service_connection_id);
+        let mut request = Outgoing::get(url.into());
+        request.method = http::Method::POST;
+        request.headers.extend([
+            (
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (http::header::AUTHORIZATION, self.authorization.clone()),
+            // Without it Azure DevOps answers an expired token with a redirect to a sign-in page.
+            (
+                HeaderName::from_static("x-tfs-fedauthredirect"),
+                HeaderValue::from_static("Suppress"),
+            ),
+        ]);
+        let response = self.pipeline.send(NAME, &request).await?;
+        let status = response.status().as_u16();
+        let body = response.body();
+        let redacted = redact_oidc(body);
+        if status != 200 {
+            let details = HttpErrorDetails {
+                status,
+                body: redacted.clone(),
+                ..HttpErrorDetails::default()
+            };
+            let snippet: String = redacted.chars().take(300).collect();
+            return Err(Error::failed(
+                NAME,
+                format!(
+                    "Unexpected response from OIDC token endpoint: HTTP {status} {snippet:?}. \
+                     Check the service connection id, that the pipeline may use the service \
+                     connection, and that System.AccessToken is passed as system_access_token. \
+                     See {TROUBLESHOOTING}"
+                ),
+            )
+            .with_http(details));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => match map.get("oidcToken") {
+                Some(Value::String(token)) if !token.is_empty() => Ok(Secret::new(token.clone())),
+                _ => Err(Error::failed(
+                    NAME,
+                    format!("OIDC token not found in response: {redacted}. See {TROUBLESHOOTING}"),
+                )),
+            },
+            _ => Err(Error::failed(
+                NAME,
+                format!(
+                    "Unexpected response from OIDC token endpoint: the body is not a JSON \
+                     object ({:?}). See {TROUBLESHOOTING}",
+                    redacted.chars().take(200).collect::<String>()
+                ),
+            )),
+        }
+    }
+}
+
+/// The body with `oidcToken` and the usual token fields replaced by `***`.
+fn redact_oidc(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut map)) => {
+            if map.contains_key("oidcToken") {
+                map.insert("oidcToken".into(), Value::String("***".into()));
+            }
+            redact_body(Value::Object(map).to_string().as_bytes())
+        }
+        _ => redact_body(body),
+    }
+}
+
+impl AssertionProvider for OidcRequest {
+    fn assertion(&self) -> AssertionFuture<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+/// Authenticates with workload identity federation for an Azure Pipelines service connection.
+/// Python: `AzurePipelinesCredential`.
+#[derive(Debug)]
+pub struct AzurePipelinesCredential {
+    client: ConfidentialClient,
+    /// Checked per request, as Python does: outside a pipeline job the credential is unavailable.
+    in_pipeline: bool,
+}
+
+impl AzurePipelinesCredential {
+    /// `service_connection_id` is the `resourceId` in the service connection's URL;
+    /// `system_access_token` is the job's `$(System.AccessToken)`. All four must be non-empty.
+    pub fn new(
+        tenant_id: &str,
+        client_id: &str,
+        service_connection_id: &str,
+        system_access_token: Secret,
+        options: AzurePipelinesCredentialOptions,
+    ) -> Result<Self, Error> {
+        if tenant_id.is_empty()
+            || client_id.is_empty()
+            || service_connection_id.is_empty()
+            || system_access_token.is_empty()
+        {
+            return Err(Error::config(
+                NAME,
+                format!(
+                    "'tenant_id', 'client_id', 'service_connection_id', and \
+                     'system_access_token' must all be given. See {TROUBLESHOOTING}"
+                ),
+            ));
+        }
+        let client_options = &options.client_options;
+        let request_uri = client_options
+            .platform
+            .env()
+            .non_empty(Vars::SYSTEM_OIDCREQUESTURI)
+            .map(|uri| uri.trim().trim_end_matches('/').to_owned());
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", system_access_token.secret())).map_err(
+                |_| {
+                    Error::config(
+                        NAME,
+                        "system_access_token holds characters that cannot be sent in an HTTP \
+                         header",
+                    )
+                },
+            )?;
+        authorization.set_sensitive(true);
+        let in_pipeline = request_uri.is_some();
+        let provider = Arc::new(OidcRequest {
+            pipeline: Pipeline::new(NAME, client_options)?,
+            request_uri: request_uri.unwrap_or_default(),
+            service_connection_id: service_connection_id.to_owned(),
+            authorization,
+            _system_access_token: system_access_token,
+        });
+        let client = ConfidentialClient::new(
+            NAME,
+            tenant_id,
+            client_id,
+            ClientAuth::Assertion(provider),
+            client_options,
+        )?;
+        Ok(AzurePipelinesCredential {
+            client,
+            in_pipeline,
+        })
+    }
+}
+
+impl TokenCredential for AzurePipelinesCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        if !self.in_pipeline {
+            return Box::pin(std::future::ready(Err(Error::unavailable(
+                NAME,
+                format!(
+                    "Missing value for the SYSTEM_OIDCREQUESTURI environment variable. \
+                     AzurePipelinesCredential is intended for use in Azure Pipelines where the \
+                     SYSTEM_OIDCREQUESTURI environment variable is set. See {TROUBLESHOOTING}"
+                ),
+            ))));
+        }
+        Box::pin(self.client.get_token(scopes, options))
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oidc_token_is_redacted() {
+        let text = redact_oidc(br#"{"oidcToken":"eyJhbGciOi.secret.sig","x":1}"#);
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("\"x\":1"));
+    }
+
+    #[test]
+    fn all_four_values_are_required() {
+        for (t, c, s, token) in [("", "c", "s", "x"), ("t", "c", "s", "")] {
+            let e = AzurePipelinesCredential::new(t, c, s, Secret::new(token), Default::default())
+                .unwrap_err();
+            assert!(matches!(e.kind(), crate::ErrorKind::InvalidConfiguration));
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! `ManagedIdentityCredential`: the identity Azure gives the host the code runs on. The source
+//! (IMDS, App Service, Azure Arc, Service Fabric, Cloud Shell, Azure ML, workload identity) is
+//! detected from the environment once, at construction.
+
+use crate::managed_identity::{self, MiClient, NAME};
+use crate::{
+    ClientOptions, EnvironmentVariables as Vars, Error, ManagedIdentityId, ManagedIdentitySource,
+    TokenCredential, TokenFuture, TokenRequestOptions, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
+};
+
+/// Options for [`ManagedIdentityCredential`].
+#[derive(Debug, Clone, Default)]
+pub struct ManagedIdentityCredentialOptions {
+    /// Which identity: system-assigned (the default) or a user-assigned one. On the workload
+    /// identity source only a client id applies, and `AZURE_CLIENT_ID` is the default.
+    pub id: ManagedIdentityId,
+    /// Set when the credential is one member of a credential chain. On IMDS, the first request
+    /// is then preceded by a one-second probe without retries (unless
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names the endpoint), so a machine without IMDS fails
+    /// fast; and IMDS errors after retries report "unavailable" so the chain moves on.
+    pub imds_probe: bool,
+    /// Retries (not used by IMDS, which has its own rules) and platform.
+    pub client_options: ClientOptions,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Endpoint(MiClient),
+    Workload(WorkloadIdentityCredential),
+    /// The environment names an endpoint but not which kind of host it is.
+    Undetermined,
+}
+
+/// Authenticates as an Azure managed identity on any host that offers one. Python:
+/// `ManagedIdentityCredential`.
+///
+/// Tokens are cached per resource and identity; a token request must name exactly one scope.
+#[derive(Debug)]
+pub struct ManagedIdentityCredential {
+    inner: Inner,
+    source: Option<ManagedIdentitySource>,
+}
+
+impl ManagedIdentityCredential {
+    /// Detects the source from the platform's environment and validates the configuration: a
+    /// user-assigned id on a host that cannot select one (Service Fabric, Cloud Shell), a
+    /// malformed endpoint or thumbprint are errors here, not at the first request.
+    pub fn new(options: ManagedIdentityCredentialOptions) -> Result<Self, Error> {
+        let in_chain = options.imds_probe;
+        Self::build(options, true, in_chain)
+    }
+
+    /// For `DefaultAzureCredential`: it has its own `WorkloadIdentityCredential`, so
+    /// `exclude_workload_identity` is normally true; it tolerates a client id on Cloud Shell (it
+    /// passes `AZURE_CLIENT_ID` to every managed identity source), and IMDS failures are
+    /// "unavailable" so the chain moves on. `imds_probe` as in the options.
+    #[allow(dead_code)] // used by DefaultAzureCredential (issue 5)
+    pub(crate) fn for_default_chain(
+        options: ManagedIdentityCredentialOptions,
+        exclude_workload_identity: bool,
+    ) -> Result<Self, Error> {
+        Self::build(options, !exclude_workload_identity, true)
+    }
+
+    fn build(
+        options: ManagedIdentityCredentialOptions,
+        allow_workload_identity: bool,
+        in_chain: bool,
+    ) -> Result<Self, Error> {
+        let env = options.client_options.platform.env().clone();
+        let source = managed_identity::detect(&env, allow_workload_identity);
+        let inner = match source {
+            None => Inner::Undetermined,
+            Some(ManagedIdentitySource::WorkloadIdentity) => {
+                Inner::Workload(workload(&options, &env)?)
+            }
+            Some(kind) => Inner::Endpoint(managed_identity::client_for(
+                kind,
+                options.id.clone(),
+                &options.client_options,
+                options.imds_probe,
+                in_chain,
+            )?),
+        };
+        match source {
+            Some(kind) => tracing::info!(
+                credential = NAME,
+                "ManagedIdentityCredential will use {kind}{}",
+                match options.id.value() {
+                    Some(v) => format!(" with {}: {v}", options.id.kind_name()),
+                    None => String::new(),
+                }
+            ),
+            None => tracing::info!(
+                credential = NAME,
+                "ManagedIdentityCredential found no managed identity endpoint"
+            ),
+        }
+        Ok(ManagedIdentityCredential { inner, source })
+    }
+
+    /// The source detected at construction; `None` when the environment names an endpoint
+    /// without saying which kind of host it is.
+    pub fn source(&self) -> Option<ManagedIdentitySource> {
+        self.source
+    }
+}
+
+/// Workload identity as a managed identity source: the tenant, token file and authority come
+/// from the environment; the client id from the options, else `AZURE_CLIENT_ID`.
+fn workload(
+    options: &ManagedIdentityCredentialOptions,
+    env: &crate::Env,
+) -> Result<WorkloadIdentityCredential, Error> {
+    let client_id = match &options.id {
+        ManagedIdentityId::ClientId(id) => Some(id.clone()),
+        ManagedIdentityId::SystemAssigned => env.non_empty(Vars::AZURE_CLIENT_ID),
+        other => {
+            return Err(Error::config(
+                NAME,
+                format!(
+                    "workload identity was selected (AZURE_FEDERATED_TOKEN_FILE is set) but the \
+                     {other} cannot be used with it; pass the identity's client id"
+                ),
+            ));
+        }
+    };
+    let Some(client_id) = client_id else {
+        return Err(Error::config(
+            NAME,
+            "Workload identity was selected but no client ID was provided. Configure the \
+             environment with a client ID (AZURE_CLIENT_ID) or pass ManagedIdentityId::ClientId",
+        ));
+    };
+    WorkloadIdentityCredential::new(WorkloadIdentityCredentialOptions {
+        tenant_id: env.non_empty(Vars::AZURE_TENANT_ID),
+        client_id: Some(client_id),
+        token_file_path: env
+            .non_empty(Vars::AZURE_FEDERATED_TOKEN_FILE)
+            .map(Into::into),
+        client_options: options.client_options.clone(),
+    })
+    .map_err(|e| e.in_credential(NAME))
+}
+
+impl TokenCredential for ManagedIdentityCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        match &self.inner {
+            Inner::Endpoint(client) => Box::pin(client.get_token(scopes, options)),
+            Inner::Workload(credential) => Box::pin(async move {
+                managed_identity::resource_for(scopes)?;
+                credential
+                    .get_token(scopes, options)
+                    .await
+                    .map_err(|e| e.in_credential(NAME))
+            }),
+            Inner::Undetermined => Box::pin(std::future::ready(Err(Error::unavailable(
+                NAME,
+                "No managed identity endpoint found. The target Azure platform could not be \
+                 determined from environment variables: IDENTITY_ENDPOINT is set, but neither \
+                 IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT (Azure Arc) is. \
+                 See https://aka.ms/azsdk/python/identity/managedidentitycredential/troubleshoot",
+            )))),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
