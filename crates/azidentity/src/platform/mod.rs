@@ -1,10 +1,12 @@
-//! The only place ambient inputs are read: environment variables, the clock, the HTTP transport.
-//! Credentials get everything through a [`Platform`]; tests build one from a map and an emulator.
+//! The only place ambient inputs are read: environment variables, the clock, the HTTP transport,
+//! child processes and the home directory. Credentials get everything through a [`Platform`];
+//! tests build one from a map and an emulator.
 
 mod clock;
 mod env;
 mod http;
 mod pinned;
+mod process;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,6 +17,10 @@ pub use clock::{Clock, ManualClock, SleepFuture, SystemClock};
 pub use env::Env;
 pub use http::{
     HttpClient, HttpFuture, HttpOptions, ReqwestTransport, TransportError, TransportErrorKind,
+};
+pub use process::{
+    CommandLine, DEFAULT_OUTPUT_LIMIT, ProcessError, ProcessFuture, ProcessOutput, ProcessRunner,
+    SystemProcessRunner, safe_working_dir, which,
 };
 
 /// Ambient inputs for credentials. Clones share one lazily built HTTP transport, so the credentials
@@ -29,6 +35,8 @@ pub struct Platform {
     /// does not silently drop it, and so that managed identity uses it too.
     injected_http: Option<Arc<dyn HttpClient>>,
     arc_key_dir: Option<PathBuf>,
+    process_runner: Arc<dyn ProcessRunner>,
+    home_dir: Option<PathBuf>,
 }
 
 impl Platform {
@@ -41,6 +49,8 @@ impl Platform {
             http: Arc::new(OnceLock::new()),
             injected_http: None,
             arc_key_dir: None,
+            process_runner: Arc::new(SystemProcessRunner::default()),
+            home_dir: None,
         }
     }
 
@@ -86,6 +96,34 @@ impl Platform {
     pub fn with_arc_key_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.arc_key_dir = Some(dir.into());
         self
+    }
+
+    /// Uses `runner` to run developer tools (`az`, `azd`, `pwsh`).
+    pub fn with_process_runner(mut self, runner: Arc<dyn ProcessRunner>) -> Self {
+        self.process_runner = runner;
+        self
+    }
+
+    /// What runs developer tools.
+    pub fn process_runner(&self) -> &Arc<dyn ProcessRunner> {
+        &self.process_runner
+    }
+
+    /// Uses `dir` as the user's home directory (where the shared token cache and the VS Code
+    /// auth record live) instead of `HOME` (`USERPROFILE` on Windows) from the environment.
+    pub fn with_home_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.home_dir = Some(dir.into());
+        self
+    }
+
+    /// The user's home directory: the one given to [`Platform::with_home_dir`], else `HOME`
+    /// (`USERPROFILE` on Windows) from the platform's environment.
+    pub fn home_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.home_dir {
+            return Some(dir.clone());
+        }
+        let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+        self.env.non_empty(var).map(PathBuf::from)
     }
 
     /// The Azure Arc key directory, or `None` on platforms where the Arc agent does not run.
