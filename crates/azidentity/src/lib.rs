@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod authority;
+pub mod blocking;
 mod cache;
 mod credential;
 mod credentials;
