@@ -20,6 +20,7 @@ pub mod blocking;
 mod cache;
 mod credential;
 mod credentials;
+mod developer;
 mod entra;
 mod env_vars;
 mod error;
@@ -31,7 +32,14 @@ mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
+pub use credentials::azure_cli::{AzureCliCredential, AzureCliCredentialOptions};
+pub use credentials::azure_developer_cli::{
+    AzureDeveloperCliCredential, AzureDeveloperCliCredentialOptions,
+};
 pub use credentials::azure_pipelines::{AzurePipelinesCredential, AzurePipelinesCredentialOptions};
+pub use credentials::azure_powershell::{
+    AzurePowerShellCredential, AzurePowerShellCredentialOptions,
+};
 pub use credentials::client_assertion::{
     ClientAssertionCredential, ClientAssertionCredentialOptions,
 };

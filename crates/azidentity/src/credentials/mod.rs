@@ -1,6 +1,10 @@
 //! The public credentials: configuration, validation and the choice of engine. Each is thin.
 
+pub(crate) mod azure_cli;
+pub(crate) mod azure_developer_cli;
 pub(crate) mod azure_pipelines;
+pub(crate) mod azure_powershell;
+pub(crate) mod certificate;
 pub(crate) mod client_assertion;
 pub(crate) mod client_secret;
 pub(crate) mod environment;

@@ -46,6 +46,13 @@ impl CommandLine {
         self
     }
 
+    /// Appends arguments.
+    pub fn with_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| (a.into(), false)));
+        self
+    }
+
     /// Appends an argument that logs and messages must not show.
     pub fn sensitive_arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push((arg.into(), true));

@@ -1,0 +1,183 @@
+//! The one credential behind `az`, `azd` and `pwsh`: validation, the multi-tenant rule, the
+//! in-memory cache, running the tool, and what its failures mean inside and outside
+//! `DefaultAzureCredential`.
+
+use std::time::{Duration, Instant};
+
+use super::{CliRequest, CliTool};
+use crate::authority::{resolve_tenant, validate_tenant_id};
+use crate::cache::{KeyRef, TokenCache};
+use crate::platform::ProcessError;
+use crate::{AccessToken, EnvironmentVariables, Error, ErrorKind, Platform, TokenRequestOptions};
+
+/// Python's default `process_timeout`.
+pub(crate) const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every developer-tool credential is configured with.
+#[derive(Debug, Clone)]
+pub(crate) struct CliSettings {
+    /// The configured tenant; empty means "the tool's default, or any requested tenant".
+    pub tenant_id: String,
+    pub additionally_allowed_tenants: Vec<String>,
+    pub process_timeout: Duration,
+    pub platform: Platform,
+    /// Inside `DefaultAzureCredential`, a tool that ran and failed is "unavailable" so the
+    /// chain goes on (Python's `within_dac`).
+    pub in_default_chain: bool,
+    /// Anything besides tenant and scopes that must not share a cached token (`az
+    /// --subscription`).
+    pub partition: String,
+}
+
+/// A developer tool as a credential. Unlike Python, which runs the tool on every call, tokens
+/// are cached in memory until five minutes before they expire, and concurrent callers share one
+/// run of the tool.
+#[derive(Debug)]
+pub(crate) struct CliCredential<T: CliTool> {
+    tool: T,
+    settings: CliSettings,
+    cache: TokenCache,
+}
+
+impl<T: CliTool> CliCredential<T> {
+    pub(crate) fn new(tool: T, settings: CliSettings) -> Result<Self, Error> {
+        if !settings.tenant_id.is_empty() {
+            validate_tenant_id(T::NAME, &settings.tenant_id)?;
+        }
+        if settings.process_timeout.is_zero() {
+            return Err(Error::config(
+                T::NAME,
+                "process_timeout must be more than zero; the default is 10 seconds",
+            ));
+        }
+        let cache = TokenCache::new(settings.platform.clock().clone());
+        Ok(CliCredential {
+            tool,
+            settings,
+            cache,
+        })
+    }
+
+    pub(crate) async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken, Error> {
+        self.tool.validate_scopes(scopes)?;
+        if let Some(tenant) = options.tenant_id.as_deref().filter(|t| !t.is_empty()) {
+            validate_tenant_id(T::NAME, tenant)?;
+        }
+        let multitenant_disabled = self
+            .settings
+            .platform
+            .env()
+            .non_empty(EnvironmentVariables::AZURE_IDENTITY_DISABLE_MULTITENANTAUTH)
+            .is_some();
+        let tenant = resolve_tenant(
+            T::NAME,
+            &self.settings.tenant_id,
+            options.tenant_id.as_deref(),
+            &self.settings.additionally_allowed_tenants,
+            multitenant_disabled,
+        )?;
+        let claims = options.claims.as_deref().filter(|c| !c.trim().is_empty());
+        let request = CliRequest {
+            scopes,
+            tenant,
+            claims,
+        };
+        if claims.is_some()
+            && let Some(refusal) = self.tool.refuse_claims(&request)
+        {
+            return Err(refusal);
+        }
+        let key = KeyRef {
+            tenant,
+            scopes,
+            cae: options.enable_cae,
+            partition: &self.settings.partition,
+        };
+        self.cache
+            .get_or_fetch(key, claims.is_some(), || self.run(request))
+            .await
+    }
+
+    async fn run(&self, request: CliRequest<'_>) -> Result<AccessToken, Error> {
+        let platform = &self.settings.platform;
+        let command = self.tool.command(&request, platform)?;
+        let timeout = self.settings.process_timeout;
+        tracing::debug!(credential = T::NAME, command = %command, "running");
+        let started = Instant::now();
+        let result = platform
+            .process_runner()
+            .run(&command, platform.env(), timeout)
+            .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let outcome = match result {
+            Ok(output) => {
+                tracing::debug!(
+                    credential = T::NAME,
+                    exit_code = ?output.exit_code,
+                    elapsed_ms,
+                    "finished"
+                );
+                self.tool.interpret(&output, platform)
+            }
+            Err(error) => Err(self.process_error(error, &command.program().display().to_string())),
+        };
+        match outcome {
+            Ok(token) => Ok(token),
+            Err(error) => {
+                tracing::debug!(credential = T::NAME, error = %error, "failed");
+                Err(self.in_chain(error))
+            }
+        }
+    }
+
+    fn process_error(&self, error: ProcessError, program: &str) -> Error {
+        match error {
+            ProcessError::NotFound(_) => Error::unavailable(
+                T::NAME,
+                format!("{} not found: '{program}' does not exist", T::LABEL),
+            ),
+            ProcessError::Spawn(e) => {
+                Error::unavailable(T::NAME, format!("Failed to execute '{program}': {e}"))
+            }
+            ProcessError::TimedOut(t) => Error::unavailable(
+                T::NAME,
+                format!(
+                    "Failed to invoke the {}: '{program}' did not finish within {} s and was \
+                     stopped. It may be waiting for a prompt or a slow network; run it yourself \
+                     to see, or raise process_timeout",
+                    T::LABEL,
+                    t.as_secs_f64()
+                ),
+            ),
+            ProcessError::OutputTooLarge(limit) => Error::failed(
+                T::NAME,
+                format!(
+                    "Unexpected output from the {}: '{program}' printed more than {limit} bytes \
+                     and was stopped. To mitigate this issue, please refer to the \
+                     troubleshooting guidelines here at {}",
+                    T::LABEL,
+                    T::TROUBLESHOOT
+                ),
+            ),
+            error => Error::unavailable(
+                T::NAME,
+                format!("Failed to invoke the {}: '{program}' {error}", T::LABEL),
+            ),
+        }
+    }
+
+    /// Python's `within_dac` rule: inside `DefaultAzureCredential` a tool that ran and failed
+    /// lets the chain go on; configuration errors still stop it.
+    fn in_chain(&self, error: Error) -> Error {
+        if self.settings.in_default_chain && matches!(error.kind(), ErrorKind::AuthenticationFailed)
+        {
+            error.into_unavailable()
+        } else {
+            error
+        }
+    }
+}
