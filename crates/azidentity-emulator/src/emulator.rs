@@ -59,6 +59,11 @@ impl RunningEmulator {
         })
     }
 
+    /// The state shared with the server (the managed identity hosts use it too).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// `https://127.0.0.1:PORT`, the value for `AZURE_AUTHORITY_HOST`.
     pub fn authority_host(&self) -> String {
         self.shared.authority_host.clone()

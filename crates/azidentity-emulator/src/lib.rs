@@ -43,6 +43,7 @@ mod entra;
 mod exports;
 mod fault;
 mod http;
+mod mi;
 mod recorded;
 mod router;
 mod server;
@@ -54,6 +55,13 @@ pub use config::{Application, EmulatorBuilder};
 pub use emulator::{Emulator, RunningEmulator};
 pub use exports::render_exports;
 pub use fault::Fault;
+pub use mi::{
+    AZURE_PIPELINES_SERVICE_CONNECTION_ID, HostKind, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
+    ManagedIdentityEndpoint, ManagedIdentityHost, SYSTEM_ASSIGNED_CLIENT_ID,
+    SYSTEM_ASSIGNED_OBJECT_ID, SYSTEM_ASSIGNED_RESOURCE_ID, TOKEN_EXCHANGE_AUDIENCE,
+    USER_ASSIGNED_CLIENT_ID, USER_ASSIGNED_OBJECT_ID, USER_ASSIGNED_RESOURCE_ID,
+    UserAssignedIdentity,
+};
 pub use recorded::{RecordedRequest, Stats};
 
 /// The tenant registered by default (unless [`EmulatorBuilder::no_defaults`] is used).

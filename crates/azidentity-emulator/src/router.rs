@@ -124,7 +124,7 @@ pub(crate) async fn handle(
 }
 
 /// `Ok(None)` means "answer normally" (after the fault's delay).
-async fn apply_fault(fault: &Fault) -> Result<Option<Response>, DropConnection> {
+pub(crate) async fn apply_fault(fault: &Fault) -> Result<Option<Response>, DropConnection> {
     if let Some(delay) = fault.delay_duration() {
         tokio::time::sleep(delay).await;
     }

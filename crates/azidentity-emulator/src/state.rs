@@ -13,6 +13,8 @@ pub(crate) struct Shared {
     pub authority_host: String,
     pub port: u16,
     pub signer: Signer,
+    /// Federated credentials registered at run time (managed identity module).
+    pub mi: crate::mi::MiState,
     journal: Mutex<Journal>,
 }
 
@@ -33,6 +35,7 @@ impl Shared {
             authority_host: format!("https://127.0.0.1:{port}"),
             port,
             signer,
+            mi: crate::mi::MiState::default(),
             journal: Mutex::new(Journal::default()),
         }
     }

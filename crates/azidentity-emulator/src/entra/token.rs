@@ -75,8 +75,10 @@ pub(crate) fn issue(
                 return Err(EntraError::invalid_client_secret(app.client_id()));
             }
         }
+        // A federated credential's assertion (workload identity, Azure Pipelines); others
+        // get the unknown-certificate answer from this check.
         None if field(form, "client_assertion").is_some() => {
-            return Err(EntraError::certificate_not_registered());
+            crate::mi::federated::check_assertion(shared, app.client_id(), form)?;
         }
         None => return Err(EntraError::missing_client_credential()),
     }

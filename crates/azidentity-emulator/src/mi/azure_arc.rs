@@ -1,0 +1,171 @@
+//! The Azure Arc agent (himds): a first request gets a 401 naming a fresh key file only
+//! privileged users can read; the second must carry the key as `Authorization: Basic <key>`.
+//! Keys are single-use. An agent that supports user-assigned identities echoes the selector.
+
+use std::path::Path;
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::identity::{self, IdKind, NotResolved};
+use super::imds::{error, token_body};
+use super::server::{HostState, MiRequest};
+use crate::http::{Response, json, not_found, set_header};
+
+pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
+
+const SELECTORS: &[(&str, IdKind)] = &[
+    ("client_id", IdKind::Client),
+    ("object_id", IdKind::Object),
+    ("msi_res_id", IdKind::Resource),
+];
+
+const API_VERSIONS: &[&str] = &["2019-11-01", "2020-06-01", "2021-02-01"];
+
+/// Writes a new key file readable only by this user and returns its path.
+fn new_key(state: &HostState, dir: &Path) -> Result<String, String> {
+    let key = format!("arc-key-{}", uuid::Uuid::new_v4().simple());
+    let path = dir.join(format!("{}.key", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut file, key.as_bytes()).map_err(|e| e.to_string())?;
+    state
+        .arc_keys
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(key);
+    Ok(path.display().to_string())
+}
+
+/// Takes the key if it is outstanding (keys work once).
+fn redeem(state: &HostState, presented: &str) -> bool {
+    let mut keys = state.arc_keys.lock().unwrap_or_else(|p| p.into_inner());
+    match keys.iter().position(|k| k == presented) {
+        Some(i) => {
+            keys.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
+    if request.path != PATH {
+        return not_found();
+    }
+    if request.method != Method::GET {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "The requested method is not supported",
+        );
+    }
+    if !request
+        .header("metadata")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required metadata header not specified",
+        );
+    }
+    if !request
+        .query_value("api-version")
+        .is_some_and(|v| API_VERSIONS.contains(&v))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid or missing api-version",
+        );
+    }
+    let Some(dir) = state.arc_key_dir.as_deref() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "no key directory",
+        );
+    };
+    match request.header("authorization") {
+        None => {
+            let realm = match new_key(state, dir) {
+                Ok(path) => path,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+            };
+            let mut answer = error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized_client",
+                "Authorization header is required; read the key file named in WWW-Authenticate",
+            );
+            set_header(
+                &mut answer,
+                "www-authenticate",
+                &format!("Basic realm={realm}"),
+            );
+            return answer;
+        }
+        Some(value) => {
+            let key = value
+                .strip_prefix("Basic ")
+                .or_else(|| value.strip_prefix("basic "))
+                .unwrap_or("");
+            if !redeem(state, key.trim()) {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized_client",
+                    "The key is not valid or was already used",
+                );
+            }
+        }
+    }
+    let resource = match identity::check_resource(request.query_value("resource")) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_resource", &e),
+    };
+    // A legacy agent does not know the selectors and answers for the system identity.
+    let selectors: &[(&str, IdKind)] = if state.host.legacy_arc_agent {
+        &[]
+    } else {
+        SELECTORS
+    };
+    let resolved = match identity::resolve(&state.host, &request.query, selectors) {
+        Ok(r) => r,
+        Err(NotResolved::NotFound) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Identity not found",
+            );
+        }
+        Err(NotResolved::Ambiguous) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Only one of client_id, object_id and msi_res_id may be specified",
+            );
+        }
+    };
+    match token_body(state, &resolved, resource) {
+        Ok(mut body) => {
+            body.remove("client_id");
+            let echo = match resolved.by {
+                Some(IdKind::Client) => Some(("client_id", &resolved.identity.client_id)),
+                Some(IdKind::Object) => Some(("object_id", &resolved.identity.object_id)),
+                Some(IdKind::Resource) => Some(("msi_res_id", &resolved.identity.resource_id)),
+                None => None,
+            };
+            if let Some((name, value)) = echo {
+                body.insert(name.into(), value.clone().into());
+            }
+            json(StatusCode::OK, &Value::Object(body))
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+    }
+}

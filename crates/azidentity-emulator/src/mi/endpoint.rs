@@ -1,0 +1,273 @@
+//! Starting a host and the handle that keeps it running.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::federated::{
+    self, AZURE_PIPELINES_SERVICE_CONNECTION_ID, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
+};
+use super::host::{HostKind, ManagedIdentityHost};
+use super::server::{self, HostState};
+use super::{app_service, azure_arc, azure_ml, cloud_shell, pipelines, service_fabric};
+use crate::emulator::RunningEmulator;
+
+/// A running managed identity host. Dropping it stops the server and removes its files (the
+/// Arc key directory, the workload identity token file).
+pub struct ManagedIdentityEndpoint {
+    kind: HostKind,
+    port: Option<u16>,
+    env: Vec<(String, String)>,
+    secret: Option<String>,
+    thumbprint: Option<String>,
+    arc_key_dir: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    temp_dir: Option<PathBuf>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl ManagedIdentityEndpoint {
+    /// The kind of host.
+    pub fn kind(&self) -> HostKind {
+        self.kind
+    }
+
+    /// The port on 127.0.0.1 (`None` for workload identity, which has no endpoint).
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The environment variables the host sets for its applications, e.g. `IDENTITY_ENDPOINT`
+    /// and `IDENTITY_HEADER` for App Service. For IMDS, `AZURE_POD_IDENTITY_AUTHORITY_HOST`
+    /// (clients honour it instead of 169.254.169.254).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// The value of one of [`ManagedIdentityEndpoint::env`]'s variables.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The host's secret: `IDENTITY_HEADER`, `MSI_SECRET` or the pipeline's system access
+    /// token. Tests search logs for it to prove a client never leaks it.
+    pub fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
+    }
+
+    /// Service Fabric: the SHA-1 thumbprint of the endpoint's certificate (upper-case hex).
+    pub fn thumbprint(&self) -> Option<&str> {
+        self.thumbprint.as_deref()
+    }
+
+    /// Azure Arc: the directory the agent writes key files to; clients must be told to trust
+    /// it (the real one is `/var/opt/azcmagent/tokens`).
+    pub fn arc_key_dir(&self) -> Option<&Path> {
+        self.arc_key_dir.as_deref()
+    }
+
+    /// Workload identity: the service account token file.
+    pub fn token_file(&self) -> Option<&Path> {
+        self.token_file.as_deref()
+    }
+
+    /// Stops the server (the files are removed on drop).
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for ManagedIdentityEndpoint {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(dir) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl fmt::Debug for ManagedIdentityEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedIdentityEndpoint")
+            .field("kind", &self.kind)
+            .field("port", &self.port)
+            .field("thumbprint", &self.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A directory only this user can use: Arc keys and service account tokens are secrets.
+fn private_dir(name: &str) -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "azidentity-emulator-{name}-{}",
+        uuid::Uuid::new_v4()
+    ));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(&dir)?;
+    Ok(dir)
+}
+
+fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+pub(crate) async fn start(
+    emulator: &RunningEmulator,
+    host: ManagedIdentityHost,
+) -> io::Result<ManagedIdentityEndpoint> {
+    let shared = emulator.shared().clone();
+    let kind = host.kind;
+    let mut endpoint = ManagedIdentityEndpoint {
+        kind,
+        port: None,
+        env: Vec::new(),
+        secret: None,
+        thumbprint: None,
+        arc_key_dir: None,
+        token_file: None,
+        temp_dir: None,
+        server: None,
+    };
+    if kind == HostKind::WorkloadIdentity {
+        let dir = private_dir("workload")?;
+        endpoint.temp_dir = Some(dir.clone());
+        let subject = host
+            .subject
+            .clone()
+            .unwrap_or_else(|| KUBERNETES_SUBJECT.to_owned());
+        shared
+            .mi
+            .add_federated_credential(&host.client_id, KUBERNETES_ISSUER, &subject);
+        let token = federated::issue(
+            &shared,
+            KUBERNETES_ISSUER,
+            &subject,
+            Duration::from_secs(3600),
+        );
+        let file = dir.join("azure-identity-token");
+        std::fs::write(&file, token)?;
+        endpoint.env = pairs(&[
+            ("AZURE_AUTHORITY_HOST", emulator.authority_host()),
+            ("AZURE_TENANT_ID", host.tenant.clone()),
+            ("AZURE_CLIENT_ID", host.client_id.clone()),
+            ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+        ]);
+        endpoint.token_file = Some(file);
+        return Ok(endpoint);
+    }
+
+    let secret = match kind {
+        HostKind::AppService
+        | HostKind::ServiceFabric
+        | HostKind::AzureMl
+        | HostKind::AzurePipelines => Some(format!(
+            "emulator-{}-secret-{}",
+            kind.name(),
+            uuid::Uuid::new_v4().simple()
+        )),
+        _ => None,
+    };
+    let arc_key_dir = if kind == HostKind::AzureArc {
+        let dir = private_dir("arc")?;
+        endpoint.temp_dir = Some(dir.clone());
+        let keys = dir.join("tokens");
+        std::fs::create_dir(&keys)?;
+        Some(keys)
+    } else {
+        None
+    };
+    let tls = if kind == HostKind::ServiceFabric {
+        let (config, thumbprint) = service_fabric::certificate()?;
+        endpoint.thumbprint = Some(thumbprint);
+        Some(TlsAcceptor::from(config))
+    } else {
+        None
+    };
+    if kind == HostKind::AzurePipelines {
+        shared.mi.add_federated_credential(
+            &host.client_id,
+            &pipelines::issuer(),
+            &pipelines::subject(),
+        );
+    }
+    let listener = crate::server::bind(0)?;
+    let port = listener.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let secret_value = secret.clone().unwrap_or_default();
+    endpoint.env = match kind {
+        HostKind::Imds => pairs(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", base.clone())]),
+        HostKind::AppService => pairs(&[
+            ("IDENTITY_ENDPOINT", format!("{base}{}", app_service::PATH)),
+            ("IDENTITY_HEADER", secret_value.clone()),
+        ]),
+        HostKind::AzureArc => pairs(&[
+            ("IDENTITY_ENDPOINT", format!("{base}{}", azure_arc::PATH)),
+            ("IMDS_ENDPOINT", base.clone()),
+        ]),
+        HostKind::ServiceFabric => pairs(&[
+            (
+                "IDENTITY_ENDPOINT",
+                format!("https://127.0.0.1:{port}{}", service_fabric::PATH),
+            ),
+            ("IDENTITY_HEADER", secret_value.clone()),
+            (
+                "IDENTITY_SERVER_THUMBPRINT",
+                endpoint.thumbprint.clone().unwrap_or_default(),
+            ),
+        ]),
+        HostKind::CloudShell => pairs(&[("MSI_ENDPOINT", format!("{base}{}", cloud_shell::PATH))]),
+        HostKind::AzureMl => pairs(&[
+            ("MSI_ENDPOINT", format!("{base}{}", azure_ml::PATH)),
+            ("MSI_SECRET", secret_value.clone()),
+        ]),
+        HostKind::AzurePipelines => pairs(&[
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                format!("{base}{}", pipelines::PATH),
+            ),
+            ("AZURESUBSCRIPTION_TENANT_ID", host.tenant.clone()),
+            ("AZURESUBSCRIPTION_CLIENT_ID", host.client_id.clone()),
+            (
+                "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                AZURE_PIPELINES_SERVICE_CONNECTION_ID.to_owned(),
+            ),
+            ("SYSTEM_ACCESSTOKEN", secret_value.clone()),
+        ]),
+        HostKind::WorkloadIdentity => Vec::new(),
+    };
+    let state = Arc::new(HostState {
+        shared,
+        host,
+        secret: secret_value,
+        arc_key_dir: arc_key_dir.clone(),
+        arc_keys: Mutex::new(Vec::new()),
+        pipeline_subject: pipelines::subject(),
+    });
+    endpoint.server = Some(tokio::spawn(server::serve(listener, tls, state)));
+    endpoint.port = Some(port);
+    endpoint.secret = secret;
+    endpoint.arc_key_dir = arc_key_dir;
+    tracing::info!(host = %kind, port, "managed identity endpoint listening on 127.0.0.1");
+    Ok(endpoint)
+}
