@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 mod authority;
+#[cfg(feature = "azure_core")]
+mod azure_core_adapter;
 pub mod blocking;
 mod cache;
 mod credential;
@@ -31,6 +33,8 @@ pub mod platform;
 mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
+#[cfg(feature = "azure_core")]
+pub use azure_core_adapter::AzureCoreCredential;
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
 pub use credentials::azure_cli::{AzureCliCredential, AzureCliCredentialOptions};
 pub use credentials::azure_developer_cli::{
