@@ -20,6 +20,7 @@ mod authority;
 mod azure_core_adapter;
 pub mod blocking;
 mod cache;
+mod certificate;
 mod credential;
 mod credentials;
 mod developer;
@@ -35,6 +36,7 @@ mod secret;
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 #[cfg(feature = "azure_core")]
 pub use azure_core_adapter::AzureCoreCredential;
+pub use certificate::CertificateSource;
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
 pub use credentials::azure_cli::{AzureCliCredential, AzureCliCredentialOptions};
 pub use credentials::azure_developer_cli::{
@@ -44,6 +46,7 @@ pub use credentials::azure_pipelines::{AzurePipelinesCredential, AzurePipelinesC
 pub use credentials::azure_powershell::{
     AzurePowerShellCredential, AzurePowerShellCredentialOptions,
 };
+pub use credentials::certificate::{CertificateCredential, CertificateCredentialOptions};
 pub use credentials::client_assertion::{
     ClientAssertionCredential, ClientAssertionCredentialOptions,
 };

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::{EntraClient, claims};
+use super::{EntraClient, assertion, claims};
 use crate::authority;
 use crate::cache::{KeyRef, TokenCache};
+use crate::certificate::ClientCertificate;
 use crate::{AccessToken, ClientOptions, Error, Secret, TokenFuture, TokenRequestOptions};
 
 /// The future an [`AssertionProvider`] returns.
@@ -25,10 +26,17 @@ pub(crate) trait AssertionProvider: Send + Sync + fmt::Debug {
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// How the app proves its identity.
+#[derive(Clone)]
 pub(crate) enum ClientAuth {
     Secret(Secret),
     /// Called once per new token (never for cached ones).
     Assertion(Arc<dyn AssertionProvider>),
+    /// A JWT signed with the certificate's key, made for each request.
+    Certificate {
+        certificate: Arc<ClientCertificate>,
+        /// Put the chain in the `x5c` header (subject name / issuer authentication).
+        send_chain: bool,
+    },
 }
 
 impl fmt::Debug for ClientAuth {
@@ -36,7 +44,57 @@ impl fmt::Debug for ClientAuth {
         match self {
             ClientAuth::Secret(_) => f.write_str("ClientAuth::Secret(***)"),
             ClientAuth::Assertion(provider) => write!(f, "ClientAuth::Assertion({provider:?})"),
+            ClientAuth::Certificate {
+                certificate,
+                send_chain,
+            } => write!(
+                f,
+                "ClientAuth::Certificate({certificate:?}, send_chain: {send_chain})"
+            ),
         }
+    }
+}
+
+impl ClientAuth {
+    /// The form fields that authenticate the app to `endpoint` (an assertion's audience) of
+    /// `tenant`.
+    pub(crate) async fn form_fields(
+        &self,
+        entra: &EntraClient,
+        endpoint: &str,
+        tenant: &str,
+    ) -> Result<Vec<(&'static str, Secret)>, Error> {
+        let credential = entra.credential();
+        let assertion = match self {
+            ClientAuth::Secret(secret) => return Ok(vec![("client_secret", secret.clone())]),
+            ClientAuth::Assertion(provider) => {
+                let assertion = provider.assertion().await?;
+                if assertion.secret().trim().is_empty() {
+                    return Err(Error::failed(
+                        credential,
+                        "the client assertion is empty; the assertion source must return a \
+                         signed JWT",
+                    ));
+                }
+                assertion
+            }
+            ClientAuth::Certificate {
+                certificate,
+                send_chain,
+            } => assertion::sign(
+                credential,
+                certificate,
+                entra.client_id(),
+                endpoint,
+                assertion::Signature::for_tenant(tenant),
+                *send_chain,
+                entra.now(),
+            )?,
+        };
+        Ok(vec![
+            ("client_assertion_type", Secret::new(JWT_BEARER)),
+            ("client_assertion", assertion),
+        ])
     }
 }
 
@@ -124,22 +182,11 @@ impl ConfidentialClient {
             ("grant_type", "client_credentials"),
             ("scope", &scope),
         ];
-        let assertion;
-        match &self.auth {
-            ClientAuth::Secret(secret) => form.push(("client_secret", secret.secret())),
-            ClientAuth::Assertion(provider) => {
-                assertion = provider.assertion().await?;
-                if assertion.is_empty() {
-                    return Err(Error::failed(
-                        self.entra.credential(),
-                        "the client assertion is empty; the assertion source must return a \
-                         signed JWT",
-                    ));
-                }
-                form.push(("client_assertion_type", JWT_BEARER));
-                form.push(("client_assertion", assertion.secret()));
-            }
-        }
+        let auth = self
+            .auth
+            .form_fields(&self.entra, &endpoint, tenant)
+            .await?;
+        form.extend(auth.iter().map(|(name, value)| (*name, value.secret())));
         if let Some(claims) = &claims {
             form.push(("claims", claims));
         }

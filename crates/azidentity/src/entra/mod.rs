@@ -2,6 +2,7 @@
 //! shared by the credentials.
 
 mod advice;
+pub(crate) mod assertion;
 pub(crate) mod claims;
 pub(crate) mod confidential;
 mod discovery;
@@ -61,6 +62,10 @@ impl EntraClient {
 
     pub(crate) fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.pipeline.clock().now()
     }
 
     /// The tenant a request goes to (Python's `resolve_tenant`).
