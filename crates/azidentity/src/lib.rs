@@ -47,13 +47,23 @@ pub use credentials::azure_powershell::{
     AzurePowerShellCredential, AzurePowerShellCredentialOptions,
 };
 pub use credentials::certificate::{CertificateCredential, CertificateCredentialOptions};
+pub use credentials::chained::ChainedTokenCredential;
 pub use credentials::client_assertion::{
     ClientAssertionCredential, ClientAssertionCredentialOptions,
 };
 pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredentialOptions};
+pub use credentials::default::{
+    DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialOptions,
+};
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
 pub use credentials::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+};
+pub use credentials::shared_token_cache::{
+    SharedTokenCacheCredential, SharedTokenCacheCredentialOptions,
+};
+pub use credentials::visual_studio_code::{
+    VisualStudioCodeCredential, VisualStudioCodeCredentialOptions,
 };
 pub use credentials::workload_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,

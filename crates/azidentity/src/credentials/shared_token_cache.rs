@@ -1,0 +1,431 @@
+//! `SharedTokenCacheCredential`: the accounts Microsoft developer tools (Visual Studio, older
+//! Azure CLI, azure-identity's own user credentials) keep in the shared MSAL cache,
+//! `~/.IdentityService/msal.cache.nocae` (`.cae` for CAE requests).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::cache::{KeyRef, TokenCache};
+use crate::entra::EntraClient;
+use crate::{
+    AccessToken, ClientOptions, Error, ErrorKind, Platform, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
+
+const NAME: &str = "SharedTokenCacheCredential";
+/// "Microsoft developer sign-on": the first-party client whose family refresh tokens the cache
+/// holds.
+const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+const MAX_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Cached access tokens are used only with more than this left (Python's rule for this cache).
+const EXPIRY_BUFFER_S: i64 = 300;
+/// MSAL writers truncate the file before writing it, so an empty or cut read is retried.
+const READ_ATTEMPTS: u32 = 3;
+const READ_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+const ALIAS_GROUPS: &[&[&str]] = &[
+    &[
+        "login.microsoftonline.com",
+        "login.windows.net",
+        "login.microsoft.com",
+        "sts.windows.net",
+    ],
+    &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
+    &["login.microsoftonline.us", "login.usgovcloudapi.net"],
+];
+
+/// Options for [`SharedTokenCacheCredential`].
+#[derive(Debug, Clone, Default)]
+pub struct SharedTokenCacheCredentialOptions {
+    /// The account's user name, when the cache holds several.
+    pub username: Option<String>,
+    /// The account's home tenant, when the cache holds several accounts.
+    pub tenant_id: Option<String>,
+    /// Authority (its cloud decides which cache entries count), retries and platform (home
+    /// directory).
+    pub client_options: ClientOptions,
+}
+
+/// Uses an account signed in through Microsoft developer tools, from the shared token cache:
+/// a cached access token when one has more than five minutes left, else the account's refresh
+/// token redeemed with Microsoft Entra ID. Python: `SharedTokenCacheCredential` (without an
+/// authentication record).
+///
+/// Reads the unencrypted cache file only; the encrypted (keyring) store and writing refreshed
+/// tokens back come with persistent caching. Refreshed tokens are kept in memory.
+#[derive(Debug)]
+pub struct SharedTokenCacheCredential {
+    username: Option<String>,
+    tenant_id: Option<String>,
+    platform: Platform,
+    client: Result<EntraClient, Error>,
+    aliases: Vec<String>,
+    cache: TokenCache,
+    in_default_chain: bool,
+}
+
+impl SharedTokenCacheCredential {
+    /// Validates the tenant and authority; the cache is read when a token is needed.
+    pub fn new(options: SharedTokenCacheCredentialOptions) -> Result<Self, Error> {
+        Self::build(options, false)
+    }
+
+    pub(crate) fn build(
+        options: SharedTokenCacheCredentialOptions,
+        in_default_chain: bool,
+    ) -> Result<Self, Error> {
+        let tenant_id = options.tenant_id.filter(|t| !t.is_empty());
+        if let Some(tenant) = &tenant_id {
+            crate::authority::validate_tenant_id(NAME, tenant)?;
+        }
+        let authority = options.client_options.authority(NAME)?;
+        let host = authority.host_and_port().to_ascii_lowercase();
+        let aliases = ALIAS_GROUPS
+            .iter()
+            .find(|group| group.contains(&host.as_str()))
+            .map(|group| group.iter().map(|h| (*h).to_owned()).collect())
+            .unwrap_or_else(|| vec![host.clone()]);
+        let platform = options.client_options.platform.clone();
+        let client = EntraClient::new(
+            NAME,
+            "organizations",
+            DEVELOPER_SIGN_ON_CLIENT_ID,
+            &options.client_options,
+        );
+        Ok(SharedTokenCacheCredential {
+            username: options.username.filter(|u| !u.is_empty()),
+            tenant_id,
+            cache: TokenCache::new(platform.clock().clone()),
+            platform,
+            client,
+            aliases,
+            in_default_chain,
+        })
+    }
+
+    async fn get(
+        &self,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken, Error> {
+        crate::authority::validate_scopes(NAME, scopes)?;
+        let claims = options.claims.as_deref().filter(|c| !c.trim().is_empty());
+        let key = KeyRef {
+            tenant: options.tenant_id.as_deref().unwrap_or(""),
+            scopes,
+            cae: options.enable_cae,
+            partition: "",
+        };
+        self.cache
+            .get_or_fetch(key, claims.is_some(), || {
+                self.fetch(scopes, options, claims)
+            })
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+        claims: Option<&str>,
+    ) -> Result<AccessToken, Error> {
+        let document = self.load(options.enable_cae).await?;
+        let account = self.select_account(&document)?;
+        let now = self.platform.clock().now();
+        if claims.is_none()
+            && let Some(token) = self.cached_access_token(&document, &account, scopes, now)
+        {
+            return Ok(token);
+        }
+        let refresh_tokens = self.refresh_tokens(&document, &account);
+        let Some(refresh_token) = refresh_tokens.first() else {
+            return Err(Error::unavailable(
+                NAME,
+                format!(
+                    "Token acquisition failed for user '{}'. To fix, re-authenticate\nthrough \
+                     developer tooling supporting Azure single sign on",
+                    account.username
+                ),
+            ));
+        };
+        // Python redeems the first refresh token and raises its failure at once.
+        self.redeem(refresh_token, scopes, options, claims)
+            .await
+            .map_err(|e| {
+                if self.in_default_chain && !matches!(e.kind(), ErrorKind::InvalidConfiguration) {
+                    e.into_unavailable()
+                } else {
+                    e
+                }
+            })
+    }
+
+    async fn load(&self, cae: bool) -> Result<Map<String, Value>, Error> {
+        let unavailable = |why: String| {
+            Error::unavailable(NAME, format!("Shared token cache unavailable: {why}"))
+        };
+        let Some(path) = cache_path(&self.platform, cae) else {
+            return Err(unavailable("no home directory (HOME) is set".to_owned()));
+        };
+        let mut last = String::new();
+        for attempt in 0..READ_ATTEMPTS {
+            if attempt > 0 {
+                self.platform.clock().sleep(READ_RETRY_DELAY).await;
+            }
+            match read_document(&path) {
+                Ok(document) => return Ok(document),
+                Err(ReadError::Missing(why)) => return Err(unavailable(why)),
+                Err(ReadError::Transient(why)) => last = why,
+            }
+        }
+        Err(unavailable(last))
+    }
+
+    fn in_cloud(&self, entry: &Map<String, Value>) -> bool {
+        str_field(entry, "environment")
+            .is_some_and(|env| self.aliases.iter().any(|a| a.eq_ignore_ascii_case(env)))
+    }
+
+    fn select_account(&self, document: &Map<String, Value>) -> Result<Account, Error> {
+        let family_homes: Vec<&str> = section(document, "RefreshToken")
+            .filter(|rt| self.in_cloud(rt) && rt.get("family_id").is_some_and(|f| !f.is_null()))
+            .filter_map(|rt| str_field(rt, "home_account_id"))
+            .collect();
+        let mut candidates: BTreeMap<String, Account> = BTreeMap::new();
+        for entry in section(document, "Account").filter(|a| self.in_cloud(a)) {
+            let Some(home) = str_field(entry, "home_account_id") else {
+                continue;
+            };
+            if !family_homes.contains(&home) {
+                continue;
+            }
+            candidates
+                .entry(home.to_owned())
+                .or_insert_with(|| Account {
+                    home_account_id: home.to_owned(),
+                    username: str_field(entry, "username").unwrap_or("").to_owned(),
+                });
+        }
+        let all: Vec<Account> = candidates.into_values().collect();
+        let prefix = "SharedTokenCacheCredential authentication unavailable.";
+        if all.is_empty() {
+            return Err(Error::unavailable(
+                NAME,
+                format!("{prefix} No accounts were found in the cache."),
+            ));
+        }
+        let filtered = self.username.is_some() || self.tenant_id.is_some();
+        let mut matching: Vec<Account> = all
+            .into_iter()
+            .filter(|a| self.username.as_deref().is_none_or(|u| a.username == u))
+            .filter(|a| {
+                self.tenant_id.as_deref().is_none_or(|t| {
+                    a.home_account_id.split_once('.').map(|(_, utid)| utid) == Some(t)
+                })
+            })
+            .collect();
+        let criteria = format!(
+            "{}{}",
+            self.username
+                .as_deref()
+                .map(|u| format!(" username: {u}"))
+                .unwrap_or_default(),
+            self.tenant_id
+                .as_deref()
+                .map(|t| format!(" tenant: {t}"))
+                .unwrap_or_default()
+        );
+        match (matching.len(), filtered) {
+            (1, _) => Ok(matching.remove(0)),
+            (0, _) => Err(Error::unavailable(
+                NAME,
+                format!(
+                    "{prefix} No account\nmatching the specified{criteria} was found in the cache."
+                ),
+            )),
+            (_, false) => Err(Error::unavailable(
+                NAME,
+                format!(
+                    "{prefix} Multiple accounts\nwere found in the cache. Use username and tenant \
+                     id to disambiguate."
+                ),
+            )),
+            (_, true) => Err(Error::unavailable(
+                NAME,
+                format!(
+                    "{prefix} Multiple accounts\nmatching the specified{criteria} were found in the cache."
+                ),
+            )),
+        }
+    }
+
+    fn cached_access_token(
+        &self,
+        document: &Map<String, Value>,
+        account: &Account,
+        scopes: &[&str],
+        now: OffsetDateTime,
+    ) -> Option<AccessToken> {
+        section(document, "AccessToken")
+            .filter(|at| str_field(at, "home_account_id") == Some(account.home_account_id.as_str()))
+            .filter(|at| {
+                let target: Vec<&str> = str_field(at, "target").unwrap_or("").split(' ').collect();
+                scopes.iter().all(|s| target.contains(s))
+            })
+            .filter(|at| {
+                str_field(at, "token_type").is_none_or(|t| t.eq_ignore_ascii_case("bearer"))
+            })
+            .filter_map(|at| {
+                let secret = str_field(at, "secret").filter(|s| !s.is_empty())?;
+                let expires = epoch_field(at, "expires_on")?;
+                (expires - EXPIRY_BUFFER_S > now.unix_timestamp()).then_some((secret, expires))
+            })
+            .max_by_key(|(_, expires)| *expires)
+            .and_then(|(secret, expires)| {
+                let expires_on = OffsetDateTime::from_unix_timestamp(expires).ok()?;
+                Some(AccessToken::new(secret, expires_on))
+            })
+    }
+
+    /// The account's refresh tokens, newest first.
+    fn refresh_tokens(&self, document: &Map<String, Value>, account: &Account) -> Vec<String> {
+        let mut tokens: Vec<(i64, String)> = section(document, "RefreshToken")
+            .filter(|rt| self.in_cloud(rt))
+            .filter(|rt| str_field(rt, "home_account_id") == Some(account.home_account_id.as_str()))
+            .filter_map(|rt| {
+                let secret = str_field(rt, "secret").filter(|s| !s.is_empty())?;
+                Some((
+                    epoch_field(rt, "last_modification_time").unwrap_or(0),
+                    secret.to_owned(),
+                ))
+            })
+            .collect();
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.0));
+        tokens.into_iter().map(|(_, t)| t).collect()
+    }
+
+    async fn redeem(
+        &self,
+        refresh_token: &str,
+        scopes: &[&str],
+        options: &TokenRequestOptions,
+        claims: Option<&str>,
+    ) -> Result<AccessToken, Error> {
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let tenant = options
+            .tenant_id
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .unwrap_or("organizations");
+        crate::authority::validate_tenant_id(NAME, tenant)?;
+        let endpoint = client.token_endpoint(tenant).await?;
+        let mut scope: Vec<&str> = scopes.to_vec();
+        for extra in ["offline_access", "openid", "profile"] {
+            if !scope.contains(&extra) {
+                scope.push(extra);
+            }
+        }
+        let scope = scope.join(" ");
+        let merged = crate::entra::claims::merge(claims, options.enable_cae);
+        let mut form = vec![
+            ("client_id", DEVELOPER_SIGN_ON_CLIENT_ID),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("scope", scope.as_str()),
+            ("client_info", "1"),
+        ];
+        if let Some(claims) = &merged {
+            form.push(("claims", claims));
+        }
+        Ok(client.request_token(endpoint, &form).await?.token)
+    }
+}
+
+/// `~/.IdentityService/msal.cache.nocae`, or `.cae` for CAE requests.
+pub(crate) fn cache_path(platform: &Platform, cae: bool) -> Option<PathBuf> {
+    let name = if cae {
+        "msal.cache.cae"
+    } else {
+        "msal.cache.nocae"
+    };
+    platform
+        .home_dir()
+        .map(|home| home.join(".IdentityService").join(name))
+}
+
+enum ReadError {
+    Missing(String),
+    Transient(String),
+}
+
+fn read_document(path: &std::path::Path) -> Result<Map<String, Value>, ReadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ReadError::Missing(format!("cannot read {} ({e})", path.display())))?;
+    if meta.len() > MAX_CACHE_BYTES {
+        return Err(ReadError::Missing(format!(
+            "{} is larger than {MAX_CACHE_BYTES} bytes",
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadError::Missing(format!("cannot read {} ({e})", path.display())))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ReadError::Missing(format!(
+            "{} is not an MSAL token cache",
+            path.display()
+        ))),
+        Err(e) => Err(ReadError::Transient(format!(
+            "{} is not valid JSON ({e}); another program may be writing it",
+            path.display()
+        ))),
+    }
+}
+
+struct Account {
+    home_account_id: String,
+    username: String,
+}
+
+fn section<'a>(
+    document: &'a Map<String, Value>,
+    name: &str,
+) -> impl Iterator<Item = &'a Map<String, Value>> {
+    document
+        .get(name)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|entries| entries.values())
+        .filter_map(Value::as_object)
+}
+
+fn str_field<'a>(entry: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    entry.get(name).and_then(Value::as_str)
+}
+
+/// MSAL writes times as strings of integer seconds; other SDKs write numbers.
+fn epoch_field(entry: &Map<String, Value>, name: &str) -> Option<i64> {
+    match entry.get(name)? {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+impl TokenCredential for SharedTokenCacheCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        Box::pin(self.get(scopes, options))
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
