@@ -3,11 +3,21 @@
 use std::fmt;
 use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
+
 use crate::emulator::RunningEmulator;
-use crate::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use crate::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_PUBLIC_CLIENT_ID,
+    DEFAULT_TENANT_ID, DEFAULT_USERNAME,
+};
 
 /// The `expires_in` Entra gives app tokens by default.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
+
+/// Entra gives CAE-capable clients long-lived tokens (about a day): revocation, not expiry,
+/// ends them.
+const DEFAULT_CAE_TOKEN_LIFETIME: Duration = Duration::from_secs(86_399);
 
 /// How many requests the log keeps before dropping the oldest; counters are not capped.
 /// Benchmarks send millions of requests, and an unbounded log would only measure memory.
@@ -30,6 +40,14 @@ pub struct Application {
     pub(crate) tenant: Option<String>,
     pub(crate) multi_tenant: bool,
     pub(crate) display_name: Option<String>,
+    /// DER of each registered certificate (the key credentials of the registration).
+    pub(crate) certificates: Vec<Vec<u8>>,
+    /// Subject name / issuer trust: (issuing CA's DER, the leaf's subject, e.g. `CN=app`).
+    pub(crate) trusted_issuers: Vec<(Vec<u8>, String)>,
+    pub(crate) redirect_uris: Vec<String>,
+    pub(crate) public_client: bool,
+    /// Set by a certificate given as PEM that held no certificate; `start` reports it.
+    pub(crate) invalid_certificate: Option<String>,
 }
 
 impl Application {
@@ -42,7 +60,75 @@ impl Application {
             tenant: None,
             multi_tenant: false,
             display_name: None,
+            certificates: Vec::new(),
+            trusted_issuers: Vec::new(),
+            redirect_uris: Vec::new(),
+            public_client: false,
+            invalid_certificate: None,
         }
+    }
+
+    /// A public client (a desktop or command-line app): no credentials, public client flows
+    /// (user name and password, device code) allowed, `http://localhost` as redirect URI.
+    pub fn public(client_id: &str) -> Self {
+        let mut app = Self::confidential(client_id);
+        app.public_client = true;
+        app.redirect_uris.push("http://localhost".to_owned());
+        app
+    }
+
+    /// Registers a certificate (DER) whose key may sign client assertions; an application may
+    /// have several, as in Entra.
+    pub fn certificate_der(mut self, der: &[u8]) -> Self {
+        self.certificates.push(der.to_vec());
+        self
+    }
+
+    /// Registers every certificate in a PEM text (anything else in it, such as a private key,
+    /// is ignored). A PEM without a certificate makes the emulator refuse to start.
+    pub fn certificate_pem(mut self, pem: &str) -> Self {
+        let found: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .filter_map(Result::ok)
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        if found.is_empty() {
+            self.invalid_certificate = Some(format!(
+                "the PEM given for app {} holds no certificate",
+                self.client_id
+            ));
+        }
+        self.certificates.extend(found);
+        self
+    }
+
+    /// Trusts certificates issued by the CA in `ca_pem` whose subject is `subject` (as
+    /// `CN=name`), when the client sends the chain in `x5c`: Entra's subject name / issuer
+    /// authentication.
+    pub fn trusted_subject_name(mut self, ca_pem: &str, subject: &str) -> Self {
+        match CertificateDer::pem_slice_iter(ca_pem.as_bytes()).find_map(Result::ok) {
+            Some(ca) => self
+                .trusted_issuers
+                .push((ca.as_ref().to_vec(), subject.to_owned())),
+            None => {
+                self.invalid_certificate = Some(format!(
+                    "the CA PEM given for app {} holds no certificate",
+                    self.client_id
+                ))
+            }
+        }
+        self
+    }
+
+    /// Adds a redirect URI for the authorization code flow.
+    pub fn redirect_uri(mut self, uri: &str) -> Self {
+        self.redirect_uris.push(uri.to_owned());
+        self
+    }
+
+    /// Whether public client flows are allowed ("Allow public client flows" in the portal).
+    pub fn public_client(mut self, public: bool) -> Self {
+        self.public_client = public;
+        self
     }
 
     /// Adds a client secret; an application may have several, as in Entra.
@@ -92,7 +178,78 @@ impl fmt::Debug for Application {
             .field("tenant", &self.home_tenant())
             .field("multi_tenant", &self.multi_tenant)
             .field("display_name", &self.display_name)
+            .field("certificates", &self.certificates.len())
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public_client", &self.public_client)
             .finish()
+    }
+}
+
+/// A user account in a tenant, for the user flows (password, authorization code, on-behalf-of).
+///
+/// ```
+/// use azidentity_emulator::User;
+/// let user = User::new("ada@contoso.example", "correct horse").display_name("Ada");
+/// # let _ = user;
+/// ```
+#[derive(Clone)]
+pub struct User {
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) tenant: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) mfa_required: bool,
+}
+
+impl User {
+    /// A user signing in with `username` (a UPN) and `password`.
+    pub fn new(username: &str, password: &str) -> Self {
+        Self {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            tenant: None,
+            display_name: None,
+            mfa_required: false,
+        }
+    }
+
+    /// The home tenant (registered automatically); [`DEFAULT_TENANT_ID`] when not set.
+    pub fn tenant(mut self, tenant_id: &str) -> Self {
+        self.tenant = Some(tenant_id.to_owned());
+        self
+    }
+
+    /// The display name (`name` claim).
+    pub fn display_name(mut self, name: &str) -> Self {
+        self.display_name = Some(name.to_owned());
+        self
+    }
+
+    /// Whether sign-in requires multi-factor authentication, which the password grant cannot
+    /// do: it then fails with AADSTS50076, as Entra answers.
+    pub fn mfa_required(mut self, required: bool) -> Self {
+        self.mfa_required = required;
+        self
+    }
+
+    /// The user name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    pub(crate) fn home_tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or(DEFAULT_TENANT_ID)
+    }
+}
+
+// Passwords stay out of Debug output.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("tenant", &self.home_tenant())
+            .field("mfa_required", &self.mfa_required)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +259,10 @@ pub struct EmulatorBuilder {
     port: u16,
     tenants: Vec<String>,
     apps: Vec<Application>,
+    users: Vec<User>,
     token_lifetime: Duration,
+    cae_token_lifetime: Duration,
+    allow_assertion_reuse: bool,
     refresh_in: Option<Duration>,
     latency: Duration,
     dns_names: Vec<String>,
@@ -116,7 +276,10 @@ impl Default for EmulatorBuilder {
             port: 0,
             tenants: Vec::new(),
             apps: Vec::new(),
+            users: Vec::new(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            cae_token_lifetime: DEFAULT_CAE_TOKEN_LIFETIME,
+            allow_assertion_reuse: false,
             refresh_in: None,
             latency: Duration::ZERO,
             dns_names: Vec::new(),
@@ -144,6 +307,29 @@ impl EmulatorBuilder {
         self.apps
             .retain(|a| !a.client_id.eq_ignore_ascii_case(&app.client_id));
         self.apps.push(app);
+        self
+    }
+
+    /// Registers a user; one with the user name of an earlier one replaces it.
+    pub fn user(mut self, user: User) -> Self {
+        self.users
+            .retain(|u| !u.username.eq_ignore_ascii_case(&user.username));
+        self.users.push(user);
+        self
+    }
+
+    /// The lifetime of tokens issued to CAE-capable clients (a `claims` request carrying
+    /// `xms_cc: CP1`); default a day, as Entra does.
+    pub fn cae_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.cae_token_lifetime = lifetime;
+        self
+    }
+
+    /// Accept a client assertion whose `jti` was seen before. Entra does not refuse replays
+    /// (MSAL reuses an assertion for up to ten minutes); the emulator does by default, to
+    /// prove a client signs a fresh assertion per request.
+    pub fn allow_assertion_reuse(mut self, allow: bool) -> Self {
+        self.allow_assertion_reuse = allow;
         self
     }
 
@@ -188,11 +374,18 @@ impl EmulatorBuilder {
 
     /// Binds 127.0.0.1, generates the CA and server certificate, and starts serving.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
+        if let Some(problem) = self.apps.iter().find_map(|a| a.invalid_certificate.clone()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                problem,
+            ));
+        }
         RunningEmulator::start(self.into_config()).await
     }
 
     pub(crate) fn into_config(self) -> Config {
         let mut apps = Vec::new();
+        let mut users = Vec::new();
         let mut tenants = Vec::new();
         if self.defaults {
             tenants.push(DEFAULT_TENANT_ID.to_owned());
@@ -208,10 +401,34 @@ impl EmulatorBuilder {
                         .display_name("azidentity-emulator default app"),
                 );
             }
+            if !self
+                .apps
+                .iter()
+                .any(|a| a.client_id.eq_ignore_ascii_case(DEFAULT_PUBLIC_CLIENT_ID))
+            {
+                apps.push(
+                    Application::public(DEFAULT_PUBLIC_CLIENT_ID)
+                        .tenant(DEFAULT_TENANT_ID)
+                        .display_name("azidentity-emulator public client"),
+                );
+            }
+            if !self
+                .users
+                .iter()
+                .any(|u| u.username.eq_ignore_ascii_case(DEFAULT_USERNAME))
+            {
+                users.push(
+                    User::new(DEFAULT_USERNAME, DEFAULT_PASSWORD)
+                        .tenant(DEFAULT_TENANT_ID)
+                        .display_name("Emulator User"),
+                );
+            }
         }
         tenants.extend(self.tenants);
         apps.extend(self.apps);
+        users.extend(self.users);
         tenants.extend(apps.iter().map(|a| a.home_tenant().to_owned()));
+        tenants.extend(users.iter().map(|u| u.home_tenant().to_owned()));
         let mut unique: Vec<String> = Vec::new();
         for tenant in tenants {
             if !unique.iter().any(|t| t.eq_ignore_ascii_case(&tenant)) {
@@ -222,7 +439,10 @@ impl EmulatorBuilder {
             port: self.port,
             tenants: unique,
             apps,
+            users,
             token_lifetime: self.token_lifetime,
+            cae_token_lifetime: self.cae_token_lifetime,
+            allow_assertion_reuse: self.allow_assertion_reuse,
             refresh_in: self.refresh_in,
             latency: self.latency,
             dns_names: self.dns_names,
@@ -237,7 +457,10 @@ pub(crate) struct Config {
     pub port: u16,
     pub tenants: Vec<String>,
     pub apps: Vec<Application>,
+    pub users: Vec<User>,
     pub token_lifetime: Duration,
+    pub cae_token_lifetime: Duration,
+    pub allow_assertion_reuse: bool,
     pub refresh_in: Option<Duration>,
     pub latency: Duration,
     pub dns_names: Vec<String>,
@@ -257,6 +480,13 @@ impl Config {
         self.apps
             .iter()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    /// The registered user with this name (case-insensitive, as UPNs are).
+    pub fn user(&self, username: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
     }
 
     /// The app whose credentials `env_exports` hands out: the default app when registered,
@@ -295,13 +525,23 @@ mod tests {
         let config = EmulatorBuilder::default()
             .app(Application::confidential(DEFAULT_CLIENT_ID).secret("other"))
             .into_config();
-        assert_eq!(config.apps.len(), 1);
-        assert_eq!(config.apps[0].secrets, vec!["other".to_owned()]);
+        let app = config.app(DEFAULT_CLIENT_ID).expect("replaced");
+        assert_eq!(app.secrets, vec!["other".to_owned()]);
+        assert_eq!(
+            config
+                .apps
+                .iter()
+                .filter(|a| a.client_id == DEFAULT_CLIENT_ID)
+                .count(),
+            1
+        );
     }
 
     #[test]
     fn debug_redacts_secrets() {
         let text = format!("{:?}", Application::confidential("c").secret("hunter2"));
         assert!(!text.contains("hunter2"), "{text}");
+        let text = format!("{:?}", User::new("u@x", "pa55word-value"));
+        assert!(!text.contains("pa55word-value"), "{text}");
     }
 }

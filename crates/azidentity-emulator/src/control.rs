@@ -39,6 +39,9 @@ pub(crate) async fn handle(
             }
             Err(message) => bad_request(StatusCode::BAD_REQUEST, &message),
         },
+        (_, path) if crate::entra::control::PATHS.contains(&path) => {
+            crate::entra::control::handle(shared, method, path, headers, &body)
+        }
         (_, "/_emulator/requests" | "/_emulator/stats") => method_not_allowed("GET"),
         (_, "/_emulator/reset") => method_not_allowed("POST"),
         (_, "/_emulator/faults") => method_not_allowed("GET, POST"),

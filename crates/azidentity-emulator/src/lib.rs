@@ -51,8 +51,10 @@ mod signing;
 mod state;
 mod tls;
 
-pub use config::{Application, EmulatorBuilder};
+pub use config::{Application, EmulatorBuilder, User};
 pub use emulator::{Emulator, RunningEmulator};
+pub use entra::api::AuthorizationCodeRequest;
+pub use entra::cae::ResourceAnswer;
 pub use exports::render_exports;
 pub use fault::Fault;
 pub use mi::{
@@ -75,3 +77,13 @@ pub const DEFAULT_CLIENT_ID: &str = "4b1e9f2a-6c3d-4e8f-a07b-9d2c1e5f3a6b";
 /// It is deliberately distinctive so that a test can search logs and error messages for it
 /// and prove that a client never leaks it.
 pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret-value-9f3c";
+
+/// The client id of the public client application registered by default (user name and
+/// password, device code, interactive flows).
+pub const DEFAULT_PUBLIC_CLIENT_ID: &str = "0c2a7e4d-5f1b-4a3c-9e8d-6b7a1c2d3e4f";
+
+/// The user registered by default in [`DEFAULT_TENANT_ID`].
+pub const DEFAULT_USERNAME: &str = "user@azidentity-emulator.example";
+
+/// The password of [`DEFAULT_USERNAME`]; distinctive so tests can search logs for it.
+pub const DEFAULT_PASSWORD: &str = "emulator-user-password-4e7b";

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 
 use crate::control;
 use crate::entra::error::EntraError;
-use crate::entra::{RequestContext, discovery, keys, metadata, token};
+use crate::entra::{RequestContext, discovery, keys, metadata, token, userrealm};
 use crate::fault::{Fault, FaultAction};
 use crate::http::{
     BodyError, JSON_UTF8, Response, header_pairs, html_error_page, is_form, json, not_found,
@@ -40,6 +40,7 @@ enum Route<'a> {
     InstanceDiscovery,
     Keys(&'a str),
     Token(&'a str),
+    UserRealm(&'a str),
     Control,
     Unknown,
 }
@@ -56,6 +57,7 @@ fn route(path: &str) -> Route<'_> {
             Route::Keys(tenant)
         }
         [tenant, "oauth2", "v2.0", "token"] => Route::Token(tenant),
+        ["common", "userrealm", username] => Route::UserRealm(username),
         _ => Route::Unknown,
     }
 }
@@ -164,6 +166,13 @@ fn dispatch(
         Route::OpenIdV1(tenant) => get_only(metadata::openid_configuration_v1(shared, tenant)),
         Route::InstanceDiscovery => get_only(discovery::instance_discovery(shared, query)),
         Route::Keys(tenant) => get_only(keys::jwks(shared, tenant)),
+        Route::UserRealm(username) => {
+            let username = parse_pairs(format!("u={username}").as_bytes())
+                .pop()
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            get_only(Ok(userrealm::user_realm(shared, &username)))
+        }
         Route::Token(_) if parts.method != Method::POST => {
             EntraError::post_only(parts.method.as_str()).into_response(ctx, host)
         }

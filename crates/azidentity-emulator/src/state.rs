@@ -15,6 +15,8 @@ pub(crate) struct Shared {
     pub signer: Signer,
     /// Federated credentials registered at run time (managed identity module).
     pub mi: crate::mi::MiState,
+    /// Codes, refresh tokens, assertion ids and revocations of the Entra endpoints.
+    pub entra: crate::entra::grants::EntraState,
     journal: Mutex<Journal>,
 }
 
@@ -36,6 +38,7 @@ impl Shared {
             port,
             signer,
             mi: crate::mi::MiState::default(),
+            entra: crate::entra::grants::EntraState::default(),
             journal: Mutex::new(Journal::default()),
         }
     }

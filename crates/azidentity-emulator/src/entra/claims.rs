@@ -32,6 +32,8 @@ pub(crate) struct AppTokenClaims {
     tid: String,
     uti: String,
     ver: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xms_cc: Option<[&'static str; 1]>,
 }
 
 impl AppTokenClaims {
@@ -58,7 +60,14 @@ impl AppTokenClaims {
             tid: tenant.to_owned(),
             uti: URL_SAFE_NO_PAD.encode(random_bytes::<16>()),
             ver: "1.0",
+            xms_cc: None,
         }
+    }
+
+    /// Marks the token as issued to a CAE-capable client.
+    pub fn with_cae(mut self, cae: bool) -> Self {
+        self.xms_cc = cae.then_some(["CP1"]);
+        self
     }
 }
 
@@ -77,7 +86,7 @@ pub(crate) fn service_principal_id(client_id: &str, tenant: &str) -> String {
         .to_string()
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     for chunk in bytes.chunks_mut(16) {
         let random = uuid::Uuid::new_v4();

@@ -198,6 +198,227 @@ impl EntraError {
         )
     }
 
+    pub fn malformed_jwt(detail: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            format!("JWT token is invalid or malformed. {detail}"),
+        )
+    }
+
+    pub fn assertion_key_not_found(client_id: &str, thumbprint: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'.]"
+            ),
+        )
+    }
+
+    pub fn assertion_signature_invalid(reason: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!("Client assertion failed signature validation. [Reason - {reason}]"),
+        )
+    }
+
+    pub fn assertion_audience(audience: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700023,
+            format!(
+                "Client assertion audience claim does not match Realm issuer. The audience in the assertion was '{audience}'."
+            ),
+        )
+    }
+
+    pub fn assertion_client_mismatch() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/en-us/azure/active-directory/develop/active-directory-certificate-credentials .".to_owned(),
+        )
+    }
+
+    pub fn assertion_time_range(detail: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700024,
+            format!("Client assertion is not within its valid time range. {detail}"),
+        )
+    }
+
+    pub fn assertion_replayed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            50027,
+            "Invalid JWT token. The client assertion's jti has already been used; sign a new assertion for every request.".to_owned(),
+        )
+    }
+
+    pub fn subject_name_issuer(reason: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            50012,
+            format!("Authentication failed. {reason}"),
+        )
+    }
+
+    pub fn public_client_with_credential() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".to_owned(),
+        )
+    }
+
+    pub fn invalid_username_or_password() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.".to_owned(),
+        )
+    }
+
+    pub fn user_not_found(tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50034,
+            format!(
+                "The user account {{EUII Hidden}} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory."
+            ),
+        )
+    }
+
+    pub fn mfa_required() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "interaction_required",
+            50076,
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access the resource.".to_owned(),
+        )
+    }
+
+    pub fn code_redeemed_or_unknown() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.".to_owned(),
+        )
+    }
+
+    pub fn code_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.".to_owned(),
+        )
+    }
+
+    pub fn redirect_uri_mismatch(uri: &str, client_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50011,
+            format!(
+                "The redirect URI '{uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal."
+            ),
+        )
+    }
+
+    pub fn pkce_mismatch() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.".to_owned(),
+        )
+    }
+
+    pub fn grant_for_other_client() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70000,
+            "Provided grant is invalid or malformed. The grant was issued to a different client."
+                .to_owned(),
+        )
+    }
+
+    pub fn invalid_refresh_token() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70000,
+            "Provided grant is invalid or malformed. The refresh token is not valid or has already been used.".to_owned(),
+        )
+    }
+
+    pub fn grant_for_other_tenant() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            700005,
+            "Provided Authorization Code is intended to use against other tenant, thus rejected."
+                .to_owned(),
+        )
+    }
+
+    pub fn obo_assertion_invalid(reason: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50013,
+            format!("Assertion failed signature validation. [Reason - {reason}]"),
+        )
+    }
+
+    pub fn obo_assertion_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            500133,
+            "Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.".to_owned(),
+        )
+    }
+
+    pub fn obo_audience(audience: &str, client_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            500131,
+            format!(
+                "Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{audience}' and the expected audience is '{client_id}' or one of the Application Uris of this application with App ID '{client_id}'."
+            ),
+        )
+    }
+
+    pub fn multiple_resources(scope: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            28000,
+            format!(
+                "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."
+            ),
+        )
+    }
+
     /// Not an Entra text: only reached if signing fails, which the fixed key should prevent.
     pub fn internal(message: &str) -> Self {
         Self::new(

@@ -1,12 +1,25 @@
 //! The Entra ID endpoints: metadata, instance discovery, keys and the token endpoint.
 
+pub(crate) mod api;
+mod assertion;
+mod authorization_code;
+pub(crate) mod cae;
 pub(crate) mod claims;
+mod client_auth;
+pub(crate) mod control;
+pub(crate) mod delegated;
 pub(crate) mod discovery;
 pub(crate) mod error;
+pub(crate) mod grants;
+mod jwt;
 pub(crate) mod keys;
 pub(crate) mod metadata;
+mod on_behalf_of;
+mod password;
+mod refresh_token;
 pub(crate) mod scope;
 pub(crate) mod token;
+pub(crate) mod userrealm;
 
 use http::HeaderMap;
 use time::OffsetDateTime;

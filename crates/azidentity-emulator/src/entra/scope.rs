@@ -34,7 +34,7 @@ pub(crate) fn client_credentials_resource(scope: &str, tenant: &str) -> Result<S
 /// The emulator knows no resource registry, so any application ID URI shape is accepted
 /// (`https://…`, `api://…`, `urn:…`, or a bare application GUID); anything else is a name
 /// Entra could not find either.
-fn looks_like_resource(resource: &str) -> bool {
+pub(crate) fn looks_like_resource(resource: &str) -> bool {
     resource.contains("://")
         || resource.starts_with("urn:")
         || uuid::Uuid::try_parse(resource).is_ok()

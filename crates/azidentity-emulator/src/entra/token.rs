@@ -1,27 +1,115 @@
-//! `POST /{tenant}/oauth2/v2.0/token`: the client credentials grant with a client secret.
+//! `POST /{tenant}/oauth2/v2.0/token`: every grant the emulator serves, dispatched by
+//! `grant_type`, with the checks every grant shares (tenant, client, its credential).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use std::borrow::Cow;
+
 use http::HeaderMap;
-use http::header::AUTHORIZATION;
 use serde::Serialize;
 
 use super::claims::AppTokenClaims;
+use super::client_auth::{self, PublicAllowed};
 use super::error::EntraError;
 use super::scope::client_credentials_resource;
-use super::{RequestContext, TenantRef};
-use crate::http::{header_str, parse_pairs};
+use super::{
+    RequestContext, TenantRef, authorization_code, cae, on_behalf_of, password, refresh_token,
+};
+use crate::config::Application;
+use crate::http::header_str;
 use crate::state::Shared;
+
+/// The on-behalf-of grant type.
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Entra's success body; the field order is Entra's.
 #[derive(Debug, Serialize)]
 pub(crate) struct TokenResponse {
     token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     expires_in: u64,
     ext_expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_in: Option<u64>,
     access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
+}
+
+impl TokenResponse {
+    pub fn bearer(
+        access_token: String,
+        lifetime: u64,
+        refresh_in: Option<std::time::Duration>,
+    ) -> Self {
+        Self {
+            token_type: "Bearer",
+            scope: None,
+            expires_in: lifetime,
+            ext_expires_in: lifetime,
+            refresh_in: refresh_in.map(|d| d.as_secs()),
+            access_token,
+            refresh_token: None,
+            id_token: None,
+            client_info: None,
+        }
+    }
+
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+}
+
+/// One token request, as every grant sees it.
+pub(crate) struct GrantRequest<'a> {
+    pub shared: &'a Shared,
+    pub tenant: TenantRef<'a>,
+    pub headers: &'a HeaderMap,
+    pub form: &'a [(String, String)],
+    pub ctx: &'a RequestContext,
+    /// The URLs this request was addressed as: what a client assertion's `aud` may be.
+    pub audiences: Vec<String>,
+}
+
+impl GrantRequest<'_> {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        field(self.form, name)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, EntraError> {
+        self.field(name)
+            .ok_or_else(|| EntraError::missing_parameter(name))
+    }
+
+    pub fn client_id(&self) -> Result<Cow<'_, str>, EntraError> {
+        client_auth::client_id(self.headers, self.form)
+            .ok_or_else(|| EntraError::missing_parameter("client_id"))
+    }
+
+    /// The requesting app, when it may get tokens in `tenant`.
+    pub fn app(&self, tenant: &str) -> Result<&Application, EntraError> {
+        let client_id = self.client_id()?;
+        self.shared
+            .config
+            .app(&client_id)
+            .filter(|app| app.multi_tenant || app.home_tenant().eq_ignore_ascii_case(tenant))
+            .ok_or_else(|| EntraError::application_not_found(&client_id, tenant))
+    }
+
+    pub fn authenticate(&self, app: &Application, public: PublicAllowed) -> Result<(), EntraError> {
+        client_auth::authenticate(
+            self.shared,
+            app,
+            self.headers,
+            self.form,
+            &self.audiences,
+            public,
+            self.ctx,
+        )
+    }
 }
 
 /// The checks run in the order Entra reports them: where the request went, what it asks
@@ -33,133 +121,89 @@ pub(crate) fn issue(
     form: &[(String, String)],
     ctx: &RequestContext,
 ) -> Result<TokenResponse, EntraError> {
-    let config = &shared.config;
-    let tenant = TenantRef::resolve(config, tenant_segment)
+    let tenant = TenantRef::resolve(&shared.config, tenant_segment)
         .ok_or_else(|| EntraError::tenant_not_found(tenant_segment, "invalid_request"))?;
-
-    let grant_type =
-        field(form, "grant_type").ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
-    if grant_type != "client_credentials" {
-        return Err(EntraError::unsupported_grant_type(grant_type));
+    let host = header_str(headers, "host").unwrap_or("127.0.0.1");
+    let audiences = [tenant_segment]
+        .into_iter()
+        .chain(match tenant {
+            TenantRef::Registered(t) => Some(t),
+            _ => None,
+        })
+        .flat_map(|t| {
+            [
+                format!("https://{host}/{t}/oauth2/v2.0/token"),
+                format!("https://{host}/{t}/oauth2/token"),
+            ]
+        })
+        .collect();
+    let request = GrantRequest {
+        shared,
+        tenant,
+        headers,
+        form,
+        ctx,
+        audiences,
+    };
+    match request.required("grant_type")? {
+        "client_credentials" => client_credentials(&request),
+        "password" => password::grant(&request),
+        "authorization_code" => authorization_code::grant(&request),
+        "refresh_token" => refresh_token::grant(&request),
+        JWT_BEARER_GRANT => on_behalf_of::grant(&request),
+        other => Err(EntraError::unsupported_grant_type(other)),
     }
-    let tenant = match tenant {
+}
+
+fn client_credentials(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
+    let shared = request.shared;
+    let config = &shared.config;
+    let tenant = match request.tenant {
         TenantRef::Registered(tenant) => tenant,
         TenantRef::Common | TenantRef::Consumers => {
             return Err(EntraError::grant_not_supported_on_common());
         }
         TenantRef::Organizations => return Err(EntraError::no_tenant_information()),
     };
-
-    let basic = basic_credentials(headers);
-    let client_id = field(form, "client_id")
-        .or(basic.as_ref().map(|(id, _)| id.as_str()))
-        .ok_or_else(|| EntraError::missing_parameter("client_id"))?;
-
-    let scope = field(form, "scope").unwrap_or_default();
+    let client_id = request.client_id()?;
+    let scope = request.field("scope").unwrap_or_default();
     let resource = client_credentials_resource(scope, tenant)?;
+    let app = request.app(tenant)?;
+    let _ = client_id;
+    request.authenticate(app, PublicAllowed::No)?;
 
-    let app = config
-        .app(client_id)
-        .filter(|app| app.multi_tenant || app.home_tenant().eq_ignore_ascii_case(tenant))
-        .ok_or_else(|| EntraError::application_not_found(client_id, tenant))?;
-
-    // Basic credentials only count when they name the same client as the form.
-    let basic_secret = basic
-        .as_ref()
-        .filter(|(id, _)| id.eq_ignore_ascii_case(client_id))
-        .map(|(_, secret)| secret.as_str());
-    let secret = field(form, "client_secret").or(basic_secret.filter(|s| !s.is_empty()));
-    match secret {
-        Some(secret) => {
-            if !app.secrets.iter().any(|s| s == secret) {
-                return Err(EntraError::invalid_client_secret(app.client_id()));
-            }
-        }
-        // A federated credential's assertion (workload identity, Azure Pipelines); others
-        // get the unknown-certificate answer from this check.
-        None if field(form, "client_assertion").is_some() => {
-            crate::mi::federated::check_assertion(shared, app.client_id(), form)?;
-        }
-        None => return Err(EntraError::missing_client_credential()),
+    let cae = cae::wants_cae(request.field("claims"));
+    let lifetime = if cae {
+        config.cae_token_lifetime
+    } else {
+        config.token_lifetime
     }
-
-    let lifetime = config.token_lifetime.as_secs();
+    .as_secs();
+    let principal = super::claims::service_principal_id(app.client_id(), tenant);
+    let issued = cae::issue_time(shared, &principal, request.ctx.unix_now());
     let claims = AppTokenClaims::new(
         app,
         tenant,
         &resource,
-        ctx.unix_now(),
+        issued,
         i64::try_from(lifetime).unwrap_or(i64::MAX),
-    );
+    )
+    .with_cae(cae);
     let access_token = shared
         .signer
         .sign(&claims)
         .map_err(|e| EntraError::internal(&e))?;
-    Ok(TokenResponse {
-        token_type: "Bearer",
-        expires_in: lifetime,
-        ext_expires_in: lifetime,
-        refresh_in: config.refresh_in.map(|d| d.as_secs()),
+    Ok(TokenResponse::bearer(
         access_token,
-    })
+        lifetime,
+        config.refresh_in,
+    ))
 }
 
 /// A non-empty form field; Entra treats `name=` like a missing parameter.
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .filter(|v| !v.trim().is_empty())
-}
-
-/// RFC 6749 section 2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = header_str(headers, AUTHORIZATION.as_str())?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = STANDARD.decode(encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let decode = |s: &str| {
-        parse_pairs(format!("v={s}").as_bytes())
-            .pop()
-            .map(|(_, v)| v)
-            .unwrap_or_default()
-    };
-    let id = decode(id);
-    if id.is_empty() {
-        return None;
-    }
-    Some((id, decode(secret)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http::HeaderValue;
-
-    #[test]
-    fn basic_credentials_are_url_decoded() {
-        let mut headers = HeaderMap::new();
-        let encoded = STANDARD.encode("my%20id:p%3Ass+word");
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {encoded}")).expect("header"),
-        );
-        assert_eq!(
-            basic_credentials(&headers),
-            Some(("my id".to_owned(), "p:ss word".to_owned()))
-        );
-    }
-
-    #[test]
-    fn garbage_authorization_is_ignored() {
-        for value in ["Basic", "Basic !!!", "Bearer abc", "Basic Og=="] {
-            let mut headers = HeaderMap::new();
-            headers.insert(AUTHORIZATION, HeaderValue::from_static(value));
-            assert_eq!(basic_credentials(&headers), None, "{value}");
-        }
-    }
 }

@@ -1,0 +1,88 @@
+//! The control API of the user flows (documented in the crate docs).
+
+use http::{HeaderMap, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::api::{self, AuthorizationCodeRequest};
+use super::cae::{self, ResourceAnswer};
+use crate::http::{Response, header_str, json, set_header};
+use crate::state::Shared;
+
+/// The paths handled here.
+pub(crate) const PATHS: [&str; 4] = [
+    "/_emulator/authorization_codes",
+    "/_emulator/user_tokens",
+    "/_emulator/revoke",
+    "/_emulator/resource",
+];
+
+#[derive(Deserialize)]
+struct UserTokenRequest {
+    client_id: String,
+    username: String,
+    scope: String,
+}
+
+#[derive(Deserialize)]
+struct RevokeRequest {
+    subject: String,
+}
+
+pub(crate) fn handle(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    match (method, path) {
+        (&Method::POST, "/_emulator/authorization_codes") => {
+            match parse::<AuthorizationCodeRequest>(body).and_then(|r| api::mint_code(shared, &r)) {
+                Ok(code) => json(StatusCode::OK, &json!({ "code": code })),
+                Err(message) => bad_request(&message),
+            }
+        }
+        (&Method::POST, "/_emulator/user_tokens") => {
+            match parse::<UserTokenRequest>(body)
+                .and_then(|r| api::mint_user_token(shared, &r.client_id, &r.username, &r.scope))
+            {
+                Ok(token) => json(StatusCode::OK, &json!({ "access_token": token })),
+                Err(message) => bad_request(&message),
+            }
+        }
+        (&Method::POST, "/_emulator/revoke") => match parse::<RevokeRequest>(body) {
+            Ok(request) => json(
+                StatusCode::OK,
+                &json!({ "revoked": api::revoke(shared, &request.subject) }),
+            ),
+            Err(message) => bad_request(&message),
+        },
+        (&Method::GET, "/_emulator/resource") => {
+            let token = header_str(headers, "authorization")
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            match cae::check(shared, token.trim(), now) {
+                ResourceAnswer::Accepted(claims) => json(StatusCode::OK, &claims),
+                ResourceAnswer::Rejected(challenge) => {
+                    let mut answer = json(StatusCode::UNAUTHORIZED, &Value::Null);
+                    set_header(&mut answer, "www-authenticate", &challenge);
+                    answer
+                }
+            }
+        }
+        _ => bad_request(&format!("{method} is not supported on {path}")),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("body is not the expected JSON: {e}"))
+}
+
+fn bad_request(message: &str) -> Response {
+    json(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "invalid_request", "error_description": message}),
+    )
+}

@@ -1,0 +1,256 @@
+//! Tokens issued for a user (password, authorization code, refresh token, on-behalf-of): the
+//! delegated access token, and on request an ID token, `client_info` and a refresh token.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::claims::random_bytes;
+use super::error::EntraError;
+use super::grants::RefreshGrant;
+use super::scope::looks_like_resource;
+use super::token::TokenResponse;
+use super::{RequestContext, cae};
+use crate::config::{Application, User};
+use crate::state::Shared;
+
+/// OpenID Connect scopes: they shape the answer, not the access token.
+const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
+const GRAPH: &str = "https://graph.microsoft.com";
+/// Entra backdates tokens by five minutes to absorb clock skew between machines.
+const BACKDATE_SECS: i64 = 300;
+
+/// The resource and permissions a delegated `scope` asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct DelegatedScope {
+    pub resource: String,
+    /// The `scp` claim: permission names, space-separated.
+    pub scp: String,
+    /// OIDC scopes that were asked for, lower-case.
+    pub oidc: Vec<String>,
+}
+
+impl DelegatedScope {
+    pub fn parse(scope: &str, tenant: &str) -> Result<Self, EntraError> {
+        let mut resource: Option<String> = None;
+        let mut permissions = Vec::new();
+        let mut oidc = Vec::new();
+        for item in scope.split_whitespace() {
+            let lower = item.to_ascii_lowercase();
+            if OIDC_SCOPES.contains(&lower.as_str()) {
+                oidc.push(lower);
+                continue;
+            }
+            let (this_resource, permission) = match item.rsplit_once('/') {
+                Some((r, p)) if !r.is_empty() => (r.to_owned(), p),
+                // A bare permission ("User.Read") is Microsoft Graph's.
+                _ => (GRAPH.to_owned(), item),
+            };
+            let permission = if permission == ".default" || permission.is_empty() {
+                "user_impersonation"
+            } else {
+                permission
+            };
+            match &resource {
+                Some(r) if !r.eq_ignore_ascii_case(&this_resource) => {
+                    return Err(EntraError::multiple_resources(scope));
+                }
+                _ => resource = Some(this_resource),
+            }
+            permissions.push(permission.to_owned());
+        }
+        let resource = match resource {
+            Some(r) => r,
+            // Only OIDC scopes: Entra answers with a Graph token for the user's profile.
+            None => {
+                permissions.push("User.Read".to_owned());
+                GRAPH.to_owned()
+            }
+        };
+        if !looks_like_resource(&resource) {
+            return Err(EntraError::resource_not_found(&resource, tenant));
+        }
+        permissions.dedup();
+        Ok(Self {
+            resource,
+            scp: permissions.join(" "),
+            oidc,
+        })
+    }
+
+    /// The `scope` value of the answer: the granted permissions (resource-qualified unless
+    /// they are Graph's, as Entra writes them), then the OIDC scopes.
+    fn granted(&self) -> String {
+        let mut granted: Vec<String> = self
+            .scp
+            .split(' ')
+            .map(|p| {
+                if self.resource.eq_ignore_ascii_case(GRAPH) {
+                    p.to_owned()
+                } else {
+                    format!("{}/{p}", self.resource)
+                }
+            })
+            .collect();
+        granted.extend(self.oidc.iter().cloned());
+        granted.join(" ")
+    }
+}
+
+/// A stable object id for a user, derived from the user name and tenant.
+pub(crate) fn user_object_id(user: &User) -> String {
+    let digest = Sha256::digest(format!(
+        "user:{}:{}",
+        user.username.to_ascii_lowercase(),
+        user.home_tenant().to_ascii_lowercase()
+    ));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// What one delegated issuance needs.
+pub(crate) struct Delegation<'a> {
+    pub app: &'a Application,
+    pub user: &'a User,
+    pub tenant: &'a str,
+    pub scope: &'a DelegatedScope,
+    /// Issue a refresh token (`offline_access`, or a grant that always gets one).
+    pub refresh_token: bool,
+    /// `client_info=1` was sent.
+    pub client_info: bool,
+    pub claims: Option<&'a str>,
+    /// How the user authenticated (`amr`): `pwd`, or what the original token said.
+    pub amr: &'a str,
+}
+
+pub(crate) fn issue(
+    shared: &Shared,
+    d: &Delegation<'_>,
+    ctx: &RequestContext,
+) -> Result<TokenResponse, EntraError> {
+    let config = &shared.config;
+    let oid = user_object_id(d.user);
+    let cae = cae::wants_cae(d.claims);
+    let lifetime = if cae {
+        config.cae_token_lifetime
+    } else {
+        config.token_lifetime
+    }
+    .as_secs();
+    let issued = cae::issue_time(shared, &oid, ctx.unix_now());
+    let exp = issued.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX / 2));
+    let name = d
+        .user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| d.user.username.clone());
+    // Entra's `sub` is pairwise: stable per user and app.
+    let sub = URL_SAFE_NO_PAD
+        .encode(&Sha256::digest(format!("{oid}:{}", d.app.client_id().to_ascii_lowercase()))[..24]);
+    let mut access = json!({
+        "aud": d.scope.resource,
+        "iss": format!("https://sts.windows.net/{}/", d.tenant),
+        "iat": issued - BACKDATE_SECS,
+        "nbf": issued - BACKDATE_SECS,
+        "exp": exp,
+        "acr": "1",
+        "aio": STANDARD.encode(random_bytes::<33>()),
+        "amr": [d.amr],
+        "appid": d.app.client_id(),
+        "appidacr": if d.app.public_client { "0" } else { "1" },
+        "idtyp": "user",
+        "name": name,
+        "oid": oid,
+        "rh": format!("0.{}.", URL_SAFE_NO_PAD.encode(random_bytes::<32>())),
+        "scp": d.scope.scp,
+        "sub": sub,
+        "tid": d.tenant,
+        "unique_name": d.user.username,
+        "upn": d.user.username,
+        "uti": URL_SAFE_NO_PAD.encode(random_bytes::<16>()),
+        "ver": "1.0",
+    });
+    if cae && let Value::Object(map) = &mut access {
+        map.insert("xms_cc".into(), json!(["CP1"]));
+    }
+    let access_token = shared
+        .signer
+        .sign(&access)
+        .map_err(|e| EntraError::internal(&e))?;
+    let mut response = TokenResponse::bearer(access_token, lifetime, config.refresh_in);
+    response.scope = Some(d.scope.granted());
+    if d.scope.oidc.iter().any(|s| s == "openid") {
+        let id = json!({
+            "aud": d.app.client_id(),
+            "iss": format!("{}/{}/v2.0", shared.authority_host, d.tenant),
+            "iat": issued - BACKDATE_SECS,
+            "nbf": issued - BACKDATE_SECS,
+            "exp": issued + 3600,
+            "name": name,
+            "oid": oid,
+            "preferred_username": d.user.username,
+            "sub": sub,
+            "tid": d.tenant,
+            "ver": "2.0",
+        });
+        response.id_token = Some(
+            shared
+                .signer
+                .sign(&id)
+                .map_err(|e| EntraError::internal(&e))?,
+        );
+    }
+    if d.client_info {
+        let info = json!({"uid": oid, "utid": d.tenant}).to_string();
+        response.client_info = Some(URL_SAFE_NO_PAD.encode(info));
+    }
+    if d.refresh_token {
+        let grant = RefreshGrant {
+            client_id: d.app.client_id().to_owned(),
+            username: d.user.username.clone(),
+            tenant: d.tenant.to_owned(),
+            expires_at: 0,
+        };
+        response.refresh_token = Some(shared.entra.add_refresh_token(grant, ctx.unix_now()));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_name_one_resource() {
+        let s = DelegatedScope::parse(
+            "https://vault.azure.net/.default offline_access openid",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.resource, "https://vault.azure.net");
+        assert_eq!(s.scp, "user_impersonation");
+        assert_eq!(
+            s.granted(),
+            "https://vault.azure.net/user_impersonation offline_access openid"
+        );
+        let s = DelegatedScope::parse("User.Read Mail.Read", "t").unwrap();
+        assert_eq!(
+            (s.resource.as_str(), s.scp.as_str()),
+            (GRAPH, "User.Read Mail.Read")
+        );
+        let s = DelegatedScope::parse("api://abc/access_as_user", "t").unwrap();
+        assert_eq!(s.resource, "api://abc");
+        let s = DelegatedScope::parse("openid profile", "t").unwrap();
+        assert_eq!(s.resource, GRAPH);
+        let e = DelegatedScope::parse("https://a/x https://b/y", "t").unwrap_err();
+        assert_eq!(e.code, 28000);
+        assert_eq!(
+            DelegatedScope::parse("nonsense/x", "t").unwrap_err().code,
+            500011
+        );
+    }
+}

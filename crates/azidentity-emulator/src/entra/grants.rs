@@ -1,0 +1,127 @@
+//! What the token service remembers between requests: authorization codes, refresh tokens,
+//! client assertion ids already seen, and CAE revocations. One lock, never held across an
+//! await; entries expire so a long benchmark does not grow them without bound.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Authorization codes live ten minutes in Entra.
+pub(crate) const CODE_LIFETIME_SECS: i64 = 600;
+/// Refresh tokens are valid for 90 days.
+const REFRESH_LIFETIME_SECS: i64 = 90 * 86_400;
+
+/// An authorization code waiting to be redeemed.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizationCode {
+    pub client_id: String,
+    pub username: String,
+    pub tenant: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    /// PKCE: the challenge and its method (`S256` or `plain`).
+    pub challenge: Option<(String, String)>,
+    pub expires_at: i64,
+}
+
+/// Who a refresh token was issued to.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub client_id: String,
+    pub username: String,
+    pub tenant: String,
+    pub expires_at: i64,
+}
+
+#[derive(Default)]
+struct Grants {
+    codes: HashMap<String, AuthorizationCode>,
+    refresh: HashMap<String, RefreshGrant>,
+    /// jti -> the assertion's exp: a replay is refused until then.
+    jtis: HashMap<String, i64>,
+    /// Subject (object id) -> the second at which its tokens were revoked.
+    revoked: HashMap<String, i64>,
+}
+
+#[derive(Default)]
+pub(crate) struct EntraState {
+    grants: Mutex<Grants>,
+}
+
+/// An unguessable opaque value, the shape of Entra's codes and refresh tokens.
+pub(crate) fn opaque(prefix: &str) -> String {
+    let mut bytes = Vec::with_capacity(48);
+    for _ in 0..3 {
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl EntraState {
+    fn lock(&self) -> MutexGuard<'_, Grants> {
+        self.grants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add_code(&self, code: AuthorizationCode) -> String {
+        let value = opaque("1.AX");
+        let mut grants = self.lock();
+        let now = code.expires_at - CODE_LIFETIME_SECS;
+        grants.codes.retain(|_, c| c.expires_at > now);
+        grants.codes.insert(value.clone(), code);
+        value
+    }
+
+    /// Takes the code out: it is single-use whatever the outcome of the redemption.
+    pub fn take_code(&self, code: &str) -> Option<AuthorizationCode> {
+        self.lock().codes.remove(code)
+    }
+
+    pub fn add_refresh_token(&self, grant: RefreshGrant, now: i64) -> String {
+        let value = opaque("1.AR");
+        let mut grants = self.lock();
+        grants.refresh.retain(|_, g| g.expires_at > now);
+        grants.refresh.insert(
+            value.clone(),
+            RefreshGrant {
+                expires_at: now + REFRESH_LIFETIME_SECS,
+                ..grant
+            },
+        );
+        value
+    }
+
+    /// Takes the refresh token out when it was issued to `client_id`: the emulator rotates
+    /// refresh tokens, so each is used once. `Err(true)` when it belongs to another client
+    /// (and stays valid), `Err(false)` when it is unknown or used.
+    pub fn take_refresh_token(&self, token: &str, client_id: &str) -> Result<RefreshGrant, bool> {
+        let mut grants = self.lock();
+        match grants.refresh.get(token) {
+            None => Err(false),
+            Some(grant) if !grant.client_id.eq_ignore_ascii_case(client_id) => Err(true),
+            Some(_) => grants.refresh.remove(token).ok_or(false),
+        }
+    }
+
+    /// Records an assertion id; false when it was seen before and has not expired.
+    pub fn first_use_of_jti(&self, jti: &str, exp: i64, now: i64) -> bool {
+        let mut grants = self.lock();
+        grants.jtis.retain(|_, until| *until >= now);
+        grants.jtis.insert(jti.to_owned(), exp).is_none()
+    }
+
+    pub fn revoke(&self, subject: &str, now: i64) {
+        self.lock()
+            .revoked
+            .insert(subject.to_ascii_lowercase(), now);
+    }
+
+    /// When the subject's tokens were last revoked.
+    pub fn revoked_at(&self, subject: &str) -> Option<i64> {
+        self.lock()
+            .revoked
+            .get(&subject.to_ascii_lowercase())
+            .copied()
+    }
+}
