@@ -12,7 +12,7 @@ use fake_tool::{az_local_time, common_misbehaviour, fetch_token, flag_value, mod
 fn main() -> ExitCode {
     fake_tool::log_invocation("az");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = mode();
+    let mode = mode("az");
     if let Some(code) = common_misbehaviour(&mode) {
         return ExitCode::from(code as u8);
     }

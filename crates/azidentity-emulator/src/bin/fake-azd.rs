@@ -12,7 +12,7 @@ use fake_tool::{common_misbehaviour, fetch_token, flag_value, mode, now, rfc3339
 fn main() -> ExitCode {
     fake_tool::log_invocation("azd");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = mode();
+    let mode = mode("azd");
     if let Some(code) = common_misbehaviour(&mode) {
         return ExitCode::from(code as u8);
     }

@@ -22,7 +22,7 @@ fn quoted_after(script: &str, marker: &str) -> Option<String> {
 fn main() -> ExitCode {
     fake_tool::log_invocation("pwsh");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = mode();
+    let mode = mode("pwsh");
     if let Some(code) = common_misbehaviour(&mode) {
         return ExitCode::from(code as u8);
     }

@@ -9,7 +9,7 @@
 //! | `AZIDENTITY_FAKE_AUTHORITY` | the emulator, `https://127.0.0.1:PORT` |
 //! | `AZIDENTITY_FAKE_CA_FILE` | the emulator's CA (PEM) |
 //! | `AZIDENTITY_FAKE_TENANT`, `AZIDENTITY_FAKE_CLIENT_ID`, `AZIDENTITY_FAKE_CLIENT_SECRET` | the "signed-in" service principal |
-//! | `AZIDENTITY_FAKE_MODE` | `ok` (default), `not-logged-in`, `aadsts`, `old` (az without `expires_on`), `no-module` (pwsh), `no-claims-flag` (azd), `garbage`, `html`, `empty`, `huge` (100 MB on stdout), `hang`, `fail` |
+//! | `AZIDENTITY_FAKE_MODE`, `AZIDENTITY_FAKE_AZ_MODE` (`_AZD_`, `_PWSH_`) | `ok` (default), `not-logged-in`, `aadsts`, `old` (az without `expires_on`), `no-module` (pwsh), `no-claims-flag` (azd), `garbage`, `html`, `empty`, `huge` (100 MB on stdout), `hang`, `fail` |
 //! | `AZIDENTITY_FAKE_ARGS_LOG` | append one JSON line per run: `{"tool", "args", "cwd", "env": {AZURE_CORE_NO_COLOR, NO_COLOR}}` |
 
 #![allow(dead_code)]
@@ -22,9 +22,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-/// What the tool was asked to do, from `AZIDENTITY_FAKE_MODE`.
-pub fn mode() -> String {
-    std::env::var("AZIDENTITY_FAKE_MODE").unwrap_or_else(|_| "ok".to_owned())
+/// What the tool was asked to do: `AZIDENTITY_FAKE_<TOOL>_MODE` (e.g. `AZIDENTITY_FAKE_AZ_MODE`),
+/// else `AZIDENTITY_FAKE_MODE`, else `ok`.
+pub fn mode(tool: &str) -> String {
+    std::env::var(format!(
+        "AZIDENTITY_FAKE_{}_MODE",
+        tool.to_ascii_uppercase()
+    ))
+    .or_else(|_| std::env::var("AZIDENTITY_FAKE_MODE"))
+    .unwrap_or_else(|_| "ok".to_owned())
 }
 
 /// Records the invocation when `AZIDENTITY_FAKE_ARGS_LOG` is set.

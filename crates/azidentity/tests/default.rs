@@ -1,0 +1,295 @@
+//! DefaultAzureCredential end to end: the emulator for Entra ID, the fake developer tools on the
+//! platform's PATH, and IMDS simulated as unreachable (no packet leaves loopback).
+
+mod common;
+mod developer_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azidentity::{
+    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, ErrorKind,
+    TokenCredential, TokenRequestOptions,
+};
+use azidentity_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Fault, RunningEmulator,
+};
+use developer_support::{NoImds, Tools};
+
+const ARM: &str = "https://management.azure.com/.default";
+const VAULT: &str = "https://vault.azure.net/.default";
+
+fn options(
+    emu: &RunningEmulator,
+    tools: &Tools,
+    extra: &[(&str, &str)],
+) -> DefaultAzureCredentialOptions {
+    let authority = emu.authority_host();
+    let mut env = vec![("AZURE_AUTHORITY_HOST", authority.as_str())];
+    env.extend_from_slice(extra);
+    let platform = NoImds::platform(tools.env(emu, "ok", &env), Duration::from_millis(200));
+    DefaultAzureCredentialOptions {
+        client_options: ClientOptions {
+            disable_instance_discovery: true,
+            retry: common::quick_retries(),
+            platform,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn service_principal() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AZURE_TENANT_ID", DEFAULT_TENANT_ID),
+        ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
+    ]
+}
+
+fn none() -> TokenRequestOptions {
+    TokenRequestOptions::default()
+}
+
+#[tokio::test]
+async fn walks_to_the_azure_cli_and_then_sticks_to_it() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az", "azd"]);
+    let credential = DefaultAzureCredential::new(options(&emu, &tools, &[])).unwrap();
+    let token = credential.get_token(&[ARM], &none()).await.unwrap();
+    emu.verify_token(token.token.secret()).unwrap();
+    assert_eq!(
+        credential.successful_credential(),
+        Some("AzureCliCredential")
+    );
+
+    // Later calls go to the Azure CLI only, whatever the scope.
+    credential.get_token(&[VAULT], &none()).await.unwrap();
+    assert_eq!(tools.count("az"), 2);
+
+    // Even when it fails: the chain is not walked again (Python's sticky rule).
+    let options = TokenRequestOptions {
+        tenant_id: Some("no-such-tenant.example".into()),
+        ..Default::default()
+    };
+    let e = credential.get_token(&[ARM], &options).await.unwrap_err();
+    assert_eq!(e.credential(), "AzureCliCredential");
+    assert!(!matches!(e.kind(), ErrorKind::Chain(_)), "{e}");
+    assert_eq!(tools.count("az"), 3);
+}
+
+#[tokio::test]
+async fn the_error_lists_every_member_with_its_reason() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&[]);
+    let credential = DefaultAzureCredential::new(options(&emu, &tools, &[])).unwrap();
+    let e = credential.get_token(&[ARM], &none()).await.unwrap_err();
+    let ErrorKind::Chain(attempts) = e.kind() else {
+        panic!("{e:?}");
+    };
+    let names: Vec<&str> = attempts.iter().map(|a| a.credential.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "EnvironmentCredential",
+            "WorkloadIdentityCredential",
+            "ManagedIdentityCredential",
+            "SharedTokenCacheCredential",
+            "VisualStudioCodeCredential",
+            "AzureCliCredential",
+            "AzurePowerShellCredential",
+            "AzureDeveloperCliCredential",
+        ]
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("DefaultAzureCredential failed to retrieve a token"),
+        "{text}"
+    );
+    // A member whose constructor failed is a placeholder carrying the constructor's message.
+    assert!(
+        text.contains(
+            "\tWorkloadIdentityCredential: WorkloadIdentityCredential authentication unavailable. \
+             The workload options are not fully configured"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\tManagedIdentityCredential: no response from the IMDS endpoint"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\tAzureCliCredential: Azure CLI not found on path"),
+        "{text}"
+    );
+    assert!(credential.successful_credential().is_none());
+    let members = credential.members();
+    assert_eq!(members.len(), 8);
+    assert!(
+        members[5].setup.contains("az is not on PATH"),
+        "{}",
+        members[5].setup
+    );
+}
+
+#[tokio::test]
+async fn developer_tool_failures_let_the_chain_go_on() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az", "pwsh", "azd"]);
+    let mut options = options(
+        &emu,
+        &tools,
+        &[
+            ("AZIDENTITY_FAKE_AZ_MODE", "aadsts"),
+            ("AZIDENTITY_FAKE_PWSH_MODE", "garbage"),
+        ],
+    );
+    options.sequential = true;
+    let credential = DefaultAzureCredential::new(options).unwrap();
+    credential.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(
+        credential.successful_credential(),
+        Some("AzureDeveloperCliCredential")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_higher_member_still_wins_over_a_fast_lower_one() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    for sequential in [false, true] {
+        emu.add_fault(Fault::on_path("/oauth2/v2.0/token").delay(Duration::from_millis(700)));
+        let mut options = options(&emu, &tools, &service_principal());
+        options.sequential = sequential;
+        let credential = DefaultAzureCredential::new(options).unwrap();
+        credential.get_token(&[ARM], &none()).await.unwrap();
+        assert_eq!(
+            credential.successful_credential(),
+            Some("EnvironmentCredential"),
+            "sequential: {sequential}"
+        );
+    }
+    // Concurrently, az started early and its token was thrown away; sequentially it never ran.
+    assert_eq!(tools.count("az"), 1);
+}
+
+#[tokio::test]
+async fn a_failing_higher_member_stops_the_chain_even_if_a_lower_one_has_a_token() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    let mut env = service_principal();
+    env[2] = ("AZURE_CLIENT_SECRET", "wrong-secret");
+    let credential = DefaultAzureCredential::new(options(&emu, &tools, &env)).unwrap();
+    let e = credential.get_token(&[ARM], &none()).await.unwrap_err();
+    let ErrorKind::Chain(attempts) = e.kind() else {
+        panic!("{e:?}");
+    };
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].credential, "EnvironmentCredential");
+    assert!(e.to_string().contains("AADSTS7000215"), "{e}");
+    assert!(credential.successful_credential().is_none());
+}
+
+#[tokio::test]
+async fn concurrent_first_calls_walk_the_chain_once() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    let credential = Arc::new(DefaultAzureCredential::new(options(&emu, &tools, &[])).unwrap());
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let credential = credential.clone();
+            tokio::spawn(async move {
+                credential
+                    .get_token(&[ARM], &TokenRequestOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(tools.count("az"), 1);
+}
+
+#[tokio::test]
+async fn azure_token_credentials_selects_members_and_excludes_win() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az", "azd"]);
+    let included = |c: &DefaultAzureCredential| -> Vec<&'static str> {
+        c.members()
+            .iter()
+            .filter(|m| m.excluded.is_none())
+            .map(|m| m.name)
+            .collect()
+    };
+    let only_cli = DefaultAzureCredential::new(options(
+        &emu,
+        &tools,
+        &[("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")],
+    ))
+    .unwrap();
+    assert_eq!(included(&only_cli), ["AzureCliCredential"]);
+    let excluded = only_cli.members();
+    assert_eq!(
+        excluded[0].excluded,
+        Some("AZURE_TOKEN_CREDENTIALS selects AzureCliCredential only")
+    );
+
+    let mut prod_plus_cli = options(&emu, &tools, &[("AZURE_TOKEN_CREDENTIALS", "prod")]);
+    prod_plus_cli.exclude_cli_credential = Some(false);
+    let c = DefaultAzureCredential::new(prod_plus_cli).unwrap();
+    assert_eq!(
+        included(&c),
+        [
+            "EnvironmentCredential",
+            "WorkloadIdentityCredential",
+            "ManagedIdentityCredential",
+            "AzureCliCredential"
+        ]
+    );
+
+    let mut dev_without_cli = options(&emu, &tools, &[("AZURE_TOKEN_CREDENTIALS", "dev")]);
+    dev_without_cli.exclude_cli_credential = Some(true);
+    let c = DefaultAzureCredential::new(dev_without_cli).unwrap();
+    c.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(
+        c.successful_credential(),
+        Some("AzureDeveloperCliCredential")
+    );
+    assert_eq!(tools.count("az"), 0);
+
+    let e = DefaultAzureCredential::new(options(
+        &emu,
+        &tools,
+        &[("AZURE_TOKEN_CREDENTIALS", "nonsense")],
+    ))
+    .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidConfiguration));
+    assert!(
+        e.message().contains(
+            "Valid values are 'dev', 'prod', or one of: environmentcredential, \
+             workloadidentitycredential, managedidentitycredential, visualstudiocodecredential, \
+             azureclicredential, azurepowershellcredential, azuredeveloperclicredential"
+        ),
+        "{e}"
+    );
+
+    let mut required = options(&emu, &tools, &[]);
+    required.require_envvar = true;
+    assert!(DefaultAzureCredential::new(required).is_err());
+}
+
+#[tokio::test]
+async fn the_environment_credential_comes_first() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    let credential =
+        DefaultAzureCredential::new(options(&emu, &tools, &service_principal())).unwrap();
+    let token = credential.get_token(&[ARM], &none()).await.unwrap();
+    let claims = emu.verify_token(token.token.secret()).unwrap();
+    assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
+    assert_eq!(
+        credential.successful_credential(),
+        Some("EnvironmentCredential")
+    );
+}
