@@ -2,7 +2,7 @@
 //! (IMDS, App Service, Azure Arc, Service Fabric, Cloud Shell, Azure ML, workload identity) is
 //! detected from the environment once, at construction.
 
-use crate::managed_identity::{self, MiClient, NAME};
+use crate::managed_identity::{self, MiClient, Mode, NAME};
 use crate::{
     ClientOptions, EnvironmentVariables as Vars, Error, ManagedIdentityId, ManagedIdentitySource,
     TokenCredential, TokenFuture, TokenRequestOptions, WorkloadIdentityCredential,
@@ -47,8 +47,12 @@ impl ManagedIdentityCredential {
     /// user-assigned id on a host that cannot select one (Service Fabric, Cloud Shell), a
     /// malformed endpoint or thumbprint are errors here, not at the first request.
     pub fn new(options: ManagedIdentityCredentialOptions) -> Result<Self, Error> {
-        let in_chain = options.imds_probe;
-        Self::build(options, true, in_chain)
+        let mode = Mode {
+            probe_imds: options.imds_probe,
+            in_chain: options.imds_probe,
+            in_default_chain: false,
+        };
+        Self::build(options, true, mode)
     }
 
     /// For `DefaultAzureCredential`: it has its own `WorkloadIdentityCredential`, so
@@ -60,13 +64,18 @@ impl ManagedIdentityCredential {
         options: ManagedIdentityCredentialOptions,
         exclude_workload_identity: bool,
     ) -> Result<Self, Error> {
-        Self::build(options, !exclude_workload_identity, true)
+        let mode = Mode {
+            probe_imds: options.imds_probe,
+            in_chain: true,
+            in_default_chain: true,
+        };
+        Self::build(options, !exclude_workload_identity, mode)
     }
 
     fn build(
         options: ManagedIdentityCredentialOptions,
         allow_workload_identity: bool,
-        in_chain: bool,
+        mode: Mode,
     ) -> Result<Self, Error> {
         let env = options.client_options.platform.env().clone();
         let source = managed_identity::detect(&env, allow_workload_identity);
@@ -79,8 +88,7 @@ impl ManagedIdentityCredential {
                 kind,
                 options.id.clone(),
                 &options.client_options,
-                options.imds_probe,
-                in_chain,
+                mode,
             )?),
         };
         match source {

@@ -24,15 +24,24 @@ pub(crate) use source::NAME;
 
 use crate::{ClientOptions, Error};
 
+/// How the credential is used, which changes a few rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Mode {
+    /// Probe IMDS before the first request (unless its endpoint is overridden).
+    pub probe_imds: bool,
+    /// A member of a credential chain: IMDS failures after retries are "unavailable".
+    pub in_chain: bool,
+    /// Inside `DefaultAzureCredential`, which passes `AZURE_CLIENT_ID` to every source: Cloud
+    /// Shell then ignores a user-assigned id instead of refusing it (as Python does).
+    pub in_default_chain: bool,
+}
+
 /// Builds the client for an endpoint-based source (everything but workload identity).
-/// `probe_imds`: probe IMDS before the first request (chain mode); `in_chain`: the credential is
-/// a chain member, which softens some failures to "unavailable".
 pub(crate) fn client_for(
     kind: ManagedIdentitySource,
     id: ManagedIdentityId,
     options: &ClientOptions,
-    probe_imds: bool,
-    in_chain: bool,
+    mode: Mode,
 ) -> Result<MiClient, Error> {
     id.validate(NAME)?;
     let platform = &options.platform;
@@ -45,12 +54,14 @@ pub(crate) fn client_for(
         ManagedIdentitySource::AppService => Box::new(app_service::AppService::new(env, id)?),
         ManagedIdentitySource::AzureArc => Box::new(azure_arc::AzureArc::new(env, platform, id)?),
         ManagedIdentitySource::AzureMl => Box::new(azure_ml::AzureMl::new(env, id)?),
-        ManagedIdentitySource::CloudShell => {
-            Box::new(cloud_shell::CloudShell::new(env, id, in_chain)?)
-        }
+        ManagedIdentitySource::CloudShell => Box::new(cloud_shell::CloudShell::new(
+            env,
+            id,
+            mode.in_default_chain,
+        )?),
         ManagedIdentitySource::Imds => {
             let imds = imds::Imds::new(env, id)?;
-            if probe_imds && !imds::Imds::endpoint_overridden(env) {
+            if mode.probe_imds && !imds::Imds::endpoint_overridden(env) {
                 probe = Some(imds::Probe::new(&imds));
             }
             Box::new(imds)
@@ -62,5 +73,5 @@ pub(crate) fn client_for(
             ));
         }
     };
-    MiClient::new(source, options, probe, in_chain)
+    MiClient::new(source, options, probe, mode.in_chain)
 }

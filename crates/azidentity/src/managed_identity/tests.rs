@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::{ManagedIdentityId, ManagedIdentitySource, client_for};
+use super::{ManagedIdentityId, ManagedIdentitySource, Mode, client_for};
 use crate::platform::{
     Clock, HttpClient, HttpFuture, ManualClock, TransportError, TransportErrorKind,
 };
@@ -115,8 +115,11 @@ async fn probe_once_then_real_request() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        true,
-        true,
+        Mode {
+            probe_imds: true,
+            in_chain: true,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let t = client
@@ -155,8 +158,11 @@ async fn probe_failures_are_unavailable_and_not_remembered() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        true,
-        true,
+        Mode {
+            probe_imds: true,
+            in_chain: true,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let none = TokenRequestOptions::default();
@@ -189,8 +195,11 @@ async fn probe_gives_up_after_one_second() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        true,
-        true,
+        Mode {
+            probe_imds: true,
+            in_chain: true,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let began = tokio::time::Instant::now();
@@ -212,8 +221,11 @@ async fn no_probe_when_the_endpoint_is_overridden_or_not_in_a_chain() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        true,
-        true,
+        Mode {
+            probe_imds: true,
+            in_chain: true,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     client
@@ -225,8 +237,11 @@ async fn no_probe_when_the_endpoint_is_overridden_or_not_in_a_chain() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        false,
+        Mode {
+            probe_imds: false,
+            in_chain: false,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     client
@@ -253,8 +268,11 @@ async fn retry_schedule(status: u16, in_chain: bool) -> (Duration, usize, crate:
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        in_chain,
+        Mode {
+            probe_imds: false,
+            in_chain: in_chain,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let e = client
@@ -303,8 +321,11 @@ async fn imds_429_honours_retry_after_and_400_is_not_retried() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        false,
+        Mode {
+            probe_imds: false,
+            in_chain: false,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     client
@@ -323,8 +344,7 @@ async fn imds_429_honours_retry_after_and_400_is_not_retried() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::ClientId("c-1".into()),
         &opts,
-        false,
-        false,
+        Mode::default(),
     )
     .unwrap();
     let e = client
@@ -350,8 +370,11 @@ async fn non_json_answers() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        false,
+        Mode {
+            probe_imds: false,
+            in_chain: false,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let e = client
@@ -375,8 +398,11 @@ async fn non_json_answers() {
             ManagedIdentitySource::AppService,
             ManagedIdentityId::SystemAssigned,
             &opts,
-            false,
-            false,
+            Mode {
+                probe_imds: false,
+                in_chain: false,
+                in_default_chain: false,
+            },
         )
         .unwrap();
         let e = client
@@ -408,8 +434,11 @@ async fn long_tokens_refresh_at_half_life_and_failures_keep_the_old_one() {
         ManagedIdentitySource::AppService,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        false,
+        Mode {
+            probe_imds: false,
+            in_chain: false,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let none = TokenRequestOptions::default();
@@ -432,8 +461,11 @@ async fn more_than_one_scope_is_refused_without_a_request() {
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
         &opts,
-        false,
-        false,
+        Mode {
+            probe_imds: false,
+            in_chain: false,
+            in_default_chain: false,
+        },
     )
     .unwrap();
     let e = client
