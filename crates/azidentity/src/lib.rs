@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod authority;
+mod bearer;
 #[cfg(feature = "azure_core")]
 mod azure_core_adapter;
 pub mod blocking;
@@ -34,6 +35,7 @@ pub mod platform;
 mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
+pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
 #[cfg(feature = "azure_core")]
 pub use azure_core_adapter::AzureCoreCredential;
 pub use certificate::CertificateSource;
