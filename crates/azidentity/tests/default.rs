@@ -158,19 +158,38 @@ async fn a_slow_higher_member_still_wins_over_a_fast_lower_one() {
     let emu = common::emulator().await;
     let tools = Tools::new(&["az"]);
     for sequential in [false, true] {
-        emu.add_fault(Fault::on_path("/oauth2/v2.0/token").delay(Duration::from_millis(700)));
-        let mut options = options(&emu, &tools, &service_principal());
+        let env = tools.env(&emu, "ok", &[]);
+        let mut options = options(&emu, &tools, &[]);
+        options.client_options.platform =
+            NoImds::serving(env, Duration::from_millis(600), "imds-token");
         options.sequential = sequential;
         let credential = DefaultAzureCredential::new(options).unwrap();
-        credential.get_token(&[ARM], &none()).await.unwrap();
+        let token = credential.get_token(&[ARM], &none()).await.unwrap();
+        assert_eq!(token.token.secret(), "imds-token");
         assert_eq!(
             credential.successful_credential(),
-            Some("EnvironmentCredential"),
+            Some("ManagedIdentityCredential"),
             "sequential: {sequential}"
         );
     }
-    // Concurrently, az started early and its token was thrown away; sequentially it never ran.
+    // Concurrently, az started with the IMDS probe and its token was thrown away; sequentially
+    // it never ran.
     assert_eq!(tools.count("az"), 1);
+}
+
+#[tokio::test]
+async fn nothing_starts_before_a_configured_environment_credential() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    emu.add_fault(Fault::on_path("/oauth2/v2.0/token").delay(Duration::from_millis(300)));
+    let credential =
+        DefaultAzureCredential::new(options(&emu, &tools, &service_principal())).unwrap();
+    credential.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(
+        credential.successful_credential(),
+        Some("EnvironmentCredential")
+    );
+    assert_eq!(tools.count("az"), 0);
 }
 
 #[tokio::test]

@@ -175,12 +175,15 @@ pub struct DefaultAzureCredentialMember<'a> {
 ///
 /// **Faster first token (beyond Python).** On a developer laptop the IMDS probe of managed
 /// identity (up to a second, much longer with some network set-ups) comes before `az`. By
-/// default the members that cannot prompt or change anything start at once: environment,
-/// workload identity, managed identity (its probe), and the `az`, `pwsh` and `azd`
-/// subprocesses. Their answers are still taken strictly in priority order: `az`'s token is used
-/// only after every member above it has reported unavailable, exactly as in a sequential walk.
-/// The shared token cache and VS Code wait their turn. Set
-/// [`DefaultAzureCredentialOptions::sequential`] to walk one member at a time like Python.
+/// default, once environment and workload identity have answered (at once, when they are not
+/// configured), managed identity (its probe) and the `az`, `pwsh` and `azd` subprocesses start
+/// together: none of them can prompt or change anything the user would notice. Their answers
+/// are still taken strictly in priority order: `az`'s token is used only after every member
+/// above it has reported unavailable, exactly as in a sequential walk, and a token from a lower
+/// member that is not needed is dropped (its process killed). Nothing starts before a
+/// configured environment or workload identity credential, and the shared token cache and VS
+/// Code wait their turn. Set [`DefaultAzureCredentialOptions::sequential`] to walk one member
+/// at a time like Python.
 #[derive(Debug)]
 pub struct DefaultAzureCredential {
     entries: Vec<Entry>,
@@ -349,6 +352,8 @@ fn build(
                     .clone()
                     .or_else(|| mi_client_id.clone()),
                 token_file_path: None,
+                // Python's DefaultAzureCredential never uses the AKS token proxy.
+                enable_azure_proxy: false,
                 client_options,
             },
         )?),

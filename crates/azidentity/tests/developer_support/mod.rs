@@ -142,22 +142,36 @@ impl Tools {
     }
 }
 
-/// A transport that answers every request for the IMDS address after `delay` with a connect
-/// failure, as a machine without IMDS does (the probe's one-second budget usually ends it
-/// first), and sends everything else through the real transport. No packet ever leaves for
-/// 169.254.169.254.
+/// A transport that answers every request for the IMDS address itself, after `delay`: with a
+/// connect failure, as a machine without IMDS does (the probe's one-second budget ends it when
+/// the delay is longer), or with a managed identity token; everything else goes through the
+/// real transport. No packet ever leaves for 169.254.169.254.
 #[derive(Debug)]
 pub struct NoImds {
     inner: ReqwestTransport,
     delay: Duration,
+    token: Option<String>,
 }
 
 impl NoImds {
     pub fn platform(env: Env, delay: Duration) -> Platform {
+        Self::build(env, delay, None)
+    }
+
+    /// IMDS present (but slow): it answers `token` after `delay`.
+    pub fn serving(env: Env, delay: Duration, token: &str) -> Platform {
+        Self::build(env, delay, Some(token.to_owned()))
+    }
+
+    fn build(env: Env, delay: Duration, token: Option<String>) -> Platform {
         let inner = ReqwestTransport::new(&HttpOptions::default(), &env).expect("transport");
         Platform::system()
             .with_env(env)
-            .with_http_client(Arc::new(NoImds { inner, delay }))
+            .with_http_client(Arc::new(NoImds {
+                inner,
+                delay,
+                token,
+            }))
     }
 }
 
@@ -165,12 +179,33 @@ impl HttpClient for NoImds {
     fn send(&self, request: http::Request<bytes::Bytes>) -> HttpFuture<'_> {
         if request.uri().host() == Some("169.254.169.254") {
             let delay = self.delay;
+            let token = self.token.clone();
             return Box::pin(async move {
                 tokio::time::sleep(delay).await;
-                Err(TransportError::new(
-                    TransportErrorKind::Connect,
-                    "169.254.169.254 is unreachable (simulated)",
-                ))
+                let Some(token) = token else {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Connect,
+                        "169.254.169.254 is unreachable (simulated)",
+                    ));
+                };
+                let expires_on = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() + 3600)
+                    .unwrap_or(0);
+                let body = serde_json::json!({
+                    "access_token": token,
+                    "expires_in": "3599",
+                    "expires_on": expires_on.to_string(),
+                    "ext_expires_in": "3599",
+                    "not_before": "0",
+                    "resource": "https://management.azure.com",
+                    "token_type": "Bearer",
+                });
+                Ok(http::Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .body(bytes::Bytes::from(body.to_string()))
+                    .expect("response"))
             });
         }
         self.inner.send(request)

@@ -61,10 +61,19 @@ impl Member {
     }
 
     /// Whether the member may start before the members above it have answered: it is
-    /// non-interactive and changes nothing the user would notice. The shared token cache (it
-    /// may redeem and rotate refresh tokens) and VS Code (the broker) wait their turn.
+    /// non-interactive and changes nothing the user would notice. Environment and workload
+    /// identity answer at once when they are not configured, and when they are they are the
+    /// intended credential, so nothing starts before them (no IMDS probe from a service
+    /// principal's process). The shared token cache (it may redeem and rotate refresh tokens)
+    /// and VS Code (the broker) wait their turn.
     pub(crate) fn starts_early(self) -> bool {
-        !matches!(self, Member::SharedTokenCache | Member::VisualStudioCode)
+        matches!(
+            self,
+            Member::ManagedIdentity
+                | Member::AzureCli
+                | Member::AzurePowerShell
+                | Member::AzureDeveloperCli
+        )
     }
 }
 

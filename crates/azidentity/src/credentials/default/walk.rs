@@ -1,8 +1,10 @@
-//! Walking the default chain. Members that may start early all start at once; their answers are
+//! Walking the default chain. When the walk reaches the first member that may start early
+//! (managed identity, after environment and workload identity have said they are not
+//! configured), that member and every early member below it start at once. Their answers are
 //! still taken strictly in priority order, so a lower member's token is used only after every
-//! member above it has said it is unavailable. What a member above says cannot change because a
-//! member below was already running: the only cost of starting early is a token that may be
-//! thrown away (and its process or request cancelled).
+//! member above it has said it is unavailable; what a member above says cannot change because a
+//! member below was already running. The only cost of starting early is a token that may be
+//! thrown away (its process or request is cancelled).
 
 use std::future::poll_fn;
 use std::task::Poll;
@@ -32,18 +34,18 @@ pub(crate) async fn walk<'a>(
     options: &'a TokenRequestOptions,
     concurrent: bool,
 ) -> Result<(usize, AccessToken), Vec<ChainAttempt>> {
-    let mut slots: Vec<Slot<'a>> = members
-        .iter()
-        .map(|m| {
-            if concurrent && m.early {
-                Slot::Running(m.credential.get_token(scopes, options))
-            } else {
-                Slot::Waiting
-            }
-        })
-        .collect();
+    let mut slots: Vec<Slot<'a>> = members.iter().map(|_| Slot::Waiting).collect();
+    let mut started_early = false;
     let mut attempts = Vec::new();
     for (index, member) in members.iter().enumerate() {
+        if concurrent && member.early && !started_early {
+            started_early = true;
+            for (slot, below) in slots[index..].iter_mut().zip(&members[index..]) {
+                if below.early {
+                    *slot = Slot::Running(below.credential.get_token(scopes, options));
+                }
+            }
+        }
         if matches!(slots[index], Slot::Waiting) {
             slots[index] = Slot::Running(member.credential.get_token(scopes, options));
         }
