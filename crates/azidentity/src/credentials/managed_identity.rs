@@ -147,6 +147,7 @@ fn workload(
         token_file_path: env
             .non_empty(Vars::AZURE_FEDERATED_TOKEN_FILE)
             .map(Into::into),
+        enable_azure_proxy: false,
         client_options: options.client_options.clone(),
     })
     .map_err(|e| e.in_credential(NAME))

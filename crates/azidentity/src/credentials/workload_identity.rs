@@ -12,10 +12,10 @@ use time::{Duration, OffsetDateTime};
 use crate::entra::confidential::{
     AssertionFuture, AssertionProvider, ClientAuth, ConfidentialClient,
 };
-use crate::platform::Clock;
+use crate::platform::{Clock, TokenProxyConfig, TokenProxyTransport};
 use crate::{
-    ClientOptions, EnvironmentVariables as Vars, Error, Secret, TokenCredential, TokenFuture,
-    TokenRequestOptions,
+    ClientOptions, EnvironmentVariables as Vars, Error, Platform, Secret, TokenCredential,
+    TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "WorkloadIdentityCredential";
@@ -38,6 +38,11 @@ pub struct WorkloadIdentityCredentialOptions {
     pub client_id: Option<String>,
     /// The file holding the Kubernetes service account token.
     pub token_file_path: Option<PathBuf>,
+    /// Send token requests through the AKS identity-binding token proxy when
+    /// `AZURE_KUBERNETES_TOKEN_PROXY` is set (with `AZURE_KUBERNETES_SNI_NAME` and
+    /// `AZURE_KUBERNETES_CA_FILE` or `AZURE_KUBERNETES_CA_DATA`). Use this credential directly
+    /// for it: like Python, `DefaultAzureCredential` does not enable it.
+    pub enable_azure_proxy: bool,
     /// Authority, tenants, retries and platform.
     pub client_options: ClientOptions,
 }
@@ -158,9 +163,13 @@ impl WorkloadIdentityCredential {
                 ),
             ));
         };
+        let mut client_options = options.client_options;
+        if options.enable_azure_proxy {
+            client_options.platform = with_token_proxy(client_options.platform)?;
+        }
         let provider = Arc::new(TokenFile {
             path: token_file.clone(),
-            clock: options.client_options.platform.clock().clone(),
+            clock: client_options.platform.clock().clone(),
             cached: Mutex::new(None),
         });
         let client = ConfidentialClient::new(
@@ -168,10 +177,26 @@ impl WorkloadIdentityCredential {
             tenant_id,
             client_id,
             ClientAuth::Assertion(provider),
-            &options.client_options,
+            &client_options,
         )?;
         Ok(WorkloadIdentityCredential { client })
     }
+}
+
+/// The platform with its transport replaced by one through the AKS token proxy, when the
+/// environment configures one.
+fn with_token_proxy(platform: Platform) -> Result<Platform, Error> {
+    let config = TokenProxyConfig::from_env(platform.env()).map_err(|e| Error::config(NAME, e))?;
+    let Some(config) = config else {
+        return Ok(platform);
+    };
+    let transport = TokenProxyTransport::new(
+        config,
+        platform.http_options().clone(),
+        platform.env().clone(),
+    )
+    .map_err(|e| Error::config(NAME, e))?;
+    Ok(platform.with_http_client(Arc::new(transport)))
 }
 
 impl TokenCredential for WorkloadIdentityCredential {

@@ -138,8 +138,16 @@ impl ReqwestTransport {
         tls: rustls::ClientConfig,
         options: &HttpOptions,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
+        Self::from_builder(reqwest::Client::builder().use_preconfigured_tls(tls), options)
+    }
+
+    /// A transport from a builder that already has its TLS (and, for the AKS token proxy, its
+    /// name resolution); timeouts and the size limit come from `options`, and there is no proxy.
+    pub(crate) fn from_builder(
+        builder: reqwest::ClientBuilder,
+        options: &HttpOptions,
+    ) -> Result<Self, String> {
+        let client = builder
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -153,7 +161,7 @@ impl ReqwestTransport {
     }
 }
 
-fn root_store(options: &HttpOptions, env: &Env) -> Result<rustls::RootCertStore, String> {
+pub(crate) fn root_store(options: &HttpOptions, env: &Env) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     if options.use_system_roots {
         match env.non_empty("SSL_CERT_FILE") {

@@ -7,6 +7,7 @@ mod env;
 mod http;
 mod pinned;
 mod process;
+mod token_proxy;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ pub use process::{
     CommandLine, DEFAULT_OUTPUT_LIMIT, ProcessError, ProcessFuture, ProcessOutput, ProcessRunner,
     SystemProcessRunner, safe_working_dir, which,
 };
+pub(crate) use token_proxy::{TokenProxyConfig, TokenProxyTransport};
 
 /// Ambient inputs for credentials. Clones share one lazily built HTTP transport, so the credentials
 /// of one chain share connections and load the root certificates once.
