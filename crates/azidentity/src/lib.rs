@@ -40,6 +40,9 @@ pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
 pub use azure_core_adapter::AzureCoreCredential;
 pub use certificate::CertificateSource;
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
+pub use credentials::authorization_code::{
+    AuthorizationCodeCredential, AuthorizationCodeCredentialOptions,
+};
 pub use credentials::azure_cli::{AzureCliCredential, AzureCliCredentialOptions};
 pub use credentials::azure_developer_cli::{
     AzureDeveloperCliCredential, AzureDeveloperCliCredentialOptions,
@@ -61,8 +64,14 @@ pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialO
 pub use credentials::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions,
 };
+pub use credentials::on_behalf_of::{
+    OnBehalfOfAuth, OnBehalfOfCredential, OnBehalfOfCredentialOptions,
+};
 pub use credentials::shared_token_cache::{
     SharedTokenCacheCredential, SharedTokenCacheCredentialOptions,
+};
+pub use credentials::username_password::{
+    UsernamePasswordCredential, UsernamePasswordCredentialOptions,
 };
 pub use credentials::visual_studio_code::{
     VisualStudioCodeCredential, VisualStudioCodeCredentialOptions,

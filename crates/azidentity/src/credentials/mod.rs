@@ -3,6 +3,7 @@
 pub(crate) mod azure_cli;
 pub(crate) mod azure_developer_cli;
 pub(crate) mod azure_pipelines;
+pub(crate) mod authorization_code;
 pub(crate) mod azure_powershell;
 pub(crate) mod certificate;
 pub(crate) mod chained;
@@ -11,6 +12,8 @@ pub(crate) mod client_secret;
 pub(crate) mod default;
 pub(crate) mod environment;
 pub(crate) mod managed_identity;
+pub(crate) mod on_behalf_of;
 pub(crate) mod shared_token_cache;
+pub(crate) mod username_password;
 pub(crate) mod visual_studio_code;
 pub(crate) mod workload_identity;

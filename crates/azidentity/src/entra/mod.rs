@@ -7,6 +7,7 @@ pub(crate) mod claims;
 pub(crate) mod confidential;
 mod discovery;
 pub(crate) mod response;
+pub(crate) mod user;
 
 use crate::authority::{self, Authority};
 use crate::pipeline::{Outgoing, Pipeline};

@@ -25,6 +25,60 @@ const SECRET_FIELDS: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct TokenResponse {
     pub token: AccessToken,
+    /// Present for user flows that asked for `offline_access` (and on-behalf-of).
+    pub refresh_token: Option<Secret>,
+    /// The signed-in user, from `client_info` or the ID token.
+    pub account: Option<Account>,
+}
+
+/// The user a token was issued to, as MSAL identifies accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    /// `{uid}.{utid}` from `client_info`, else the ID token's `oid`/`sub`.
+    pub home_account_id: String,
+    pub username: Option<String>,
+}
+
+/// The JSON payload of a JWT, without verifying it (the service that issued it is the one we
+/// just talked to over TLS).
+fn jwt_payload(jwt: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let segment = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+fn account(map: &Map<String, Value>) -> Option<Account> {
+    use base64::Engine as _;
+    let id_token = str_field(map, "id_token").and_then(|t| jwt_payload(&t));
+    let username = id_token
+        .as_ref()
+        .and_then(|c| str_field(c, "preferred_username").or_else(|| str_field(c, "upn")));
+    let from_client_info = str_field(map, "client_info")
+        .and_then(|info| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(info.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|info| {
+            let uid = info.get("uid")?.as_str()?;
+            let utid = info.get("utid")?.as_str()?;
+            Some(format!("{uid}.{utid}"))
+        });
+    let home_account_id = from_client_info.or_else(|| {
+        let claims = id_token.as_ref()?;
+        str_field(claims, "oid").or_else(|| str_field(claims, "sub"))
+    })?;
+    Some(Account {
+        home_account_id,
+        username,
+    })
 }
 
 /// An integer that services send as a number or a string.
@@ -82,6 +136,10 @@ pub(crate) fn parse_token(
     };
     let refresh_on = policy::refresh_on(requested_at, expires_on, int_field(&map, "refresh_in"));
     let token_type = str_field(&map, "token_type").unwrap_or_else(|| "Bearer".to_owned());
+    let refresh_token = match map.get("refresh_token") {
+        Some(Value::String(t)) if !t.is_empty() => Some(Secret::new(t.clone())),
+        _ => None,
+    };
     Ok(TokenResponse {
         token: AccessToken {
             token: access_token,
@@ -89,6 +147,8 @@ pub(crate) fn parse_token(
             refresh_on,
             token_type,
         },
+        refresh_token,
+        account: account(&map),
     })
 }
 
@@ -234,6 +294,30 @@ mod tests {
         let body = Bytes::from(r#"{"access_token":"tok","expires_in":86400}"#);
         let r = parse_token("X", "S", &body, now()).unwrap();
         assert_eq!(r.token.refresh_on, Some(now() + Duration::hours(12)));
+    }
+
+    #[test]
+    fn user_flow_answers_carry_the_refresh_token_and_account() {
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let id_token = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"oid":"o-1","preferred_username":"ada@x"}"#)
+        );
+        let body = format!(
+            r#"{{"access_token":"a","expires_in":60,"refresh_token":"r-1","id_token":"{id_token}","client_info":"{}"}}"#,
+            b64(r#"{"uid":"u-1","utid":"t-1"}"#)
+        );
+        let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+        assert_eq!(r.refresh_token.unwrap().secret(), "r-1");
+        let account = r.account.unwrap();
+        assert_eq!(account.home_account_id, "u-1.t-1");
+        assert_eq!(account.username.as_deref(), Some("ada@x"));
+        let body = format!(r#"{{"access_token":"a","expires_in":60,"id_token":"{id_token}"}}"#);
+        let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+        assert_eq!(r.account.unwrap().home_account_id, "o-1");
+        assert!(r.refresh_token.is_none());
     }
 
     #[test]

@@ -223,3 +223,44 @@ impl TestCert {
         openssl(scratch.path(), &args)
     }
 }
+
+impl TestCert {
+    /// A client assertion signed with this certificate's key (RS256, `x5t#S256`), as an
+    /// application's own signing code would make it.
+    pub fn client_assertion(&self, client_id: &str, audience: &str) -> String {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let body: String = self
+            .key_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("PEM body");
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("PKCS#8 RSA key");
+        let thumbprint = ring::digest::digest(&ring::digest::SHA256, &self.cert_der);
+        let header = serde_json::json!({
+            "alg": "RS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(thumbprint),
+        });
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = serde_json::json!({
+            "aud": audience, "iss": client_id, "sub": client_id,
+            "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "exp": now + 600,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut signature,
+        )
+        .expect("signs");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}

@@ -1,0 +1,179 @@
+//! AuthorizationCodeCredential end to end: the code is redeemed once (at its redirect URI,
+//! with its PKCE verifier), then cached tokens, then the refresh token for the same account.
+
+mod common;
+
+use azidentity::{
+    AuthorizationCodeCredential, AuthorizationCodeCredentialOptions, ClientOptions, ErrorKind,
+    Secret, TokenCredential, TokenRequestOptions,
+};
+use azidentity_emulator::{
+    Application, AuthorizationCodeRequest, DEFAULT_TENANT_ID, DEFAULT_USERNAME, Emulator,
+    RunningEmulator,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+
+const WEB_APP: &str = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
+const WEB_SECRET: &str = "web-app-secret-value-51";
+const REDIRECT: &str = "https://app.example/signin-oidc";
+const GRAPH: &str = "https://graph.microsoft.com/User.Read";
+
+async fn emulator() -> RunningEmulator {
+    Emulator::builder()
+        .app(
+            Application::confidential(WEB_APP)
+                .secret(WEB_SECRET)
+                .redirect_uri(REDIRECT),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+fn credential(
+    emu: &RunningEmulator,
+    code: &str,
+    redirect: &str,
+    verifier: Option<&str>,
+) -> AuthorizationCodeCredential {
+    AuthorizationCodeCredential::new(
+        DEFAULT_TENANT_ID,
+        WEB_APP,
+        Secret::new(code),
+        redirect,
+        AuthorizationCodeCredentialOptions {
+            client_options: ClientOptions {
+                disable_instance_discovery: true,
+                ..client_options(emu)
+            },
+            client_secret: Some(Secret::new(WEB_SECRET)),
+            code_verifier: verifier.map(Secret::new),
+        },
+    )
+    .unwrap()
+}
+
+fn code(emu: &RunningEmulator, challenge: Option<&str>) -> String {
+    let mut request = AuthorizationCodeRequest::new(
+        WEB_APP,
+        DEFAULT_USERNAME,
+        REDIRECT,
+        "https://graph.microsoft.com/User.Read offline_access openid profile",
+    );
+    if let Some(challenge) = challenge {
+        request = request.code_challenge(challenge);
+    }
+    emu.authorization_code(&request).unwrap()
+}
+
+fn none() -> TokenRequestOptions {
+    TokenRequestOptions::default()
+}
+
+#[tokio::test]
+async fn redeem_once_then_cache_then_refresh_token() {
+    let emu = emulator().await;
+    let code = code(&emu, None);
+    let cred = credential(&emu, &code, REDIRECT, None);
+    let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
+    assert_eq!(
+        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        DEFAULT_USERNAME
+    );
+    assert_eq!(
+        cred.get_token(&[GRAPH], &none()).await.unwrap().token,
+        token.token
+    );
+    let vault = cred
+        .get_token(&["https://vault.azure.net/.default"], &none())
+        .await
+        .unwrap();
+    assert_eq!(
+        emu.verify_token(vault.token.secret()).unwrap()["upn"],
+        DEFAULT_USERNAME
+    );
+
+    let requests = emu.token_requests();
+    assert_eq!(requests.len(), 2);
+    let redeem = &requests[0];
+    assert_eq!(redeem.form_value("grant_type"), Some("authorization_code"));
+    assert_eq!(redeem.form_value("code"), Some(code.as_str()));
+    assert_eq!(redeem.form_value("redirect_uri"), Some(REDIRECT));
+    assert_eq!(redeem.form_value("client_secret"), Some(WEB_SECRET));
+    assert_eq!(redeem.form_value("client_info"), Some("1"));
+    assert_eq!(requests[1].form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(
+        requests[1].form_value("code"),
+        None,
+        "the code is never sent twice"
+    );
+}
+
+#[tokio::test]
+async fn pkce_verifier_and_redirect_uri_are_checked() {
+    let emu = emulator().await;
+    let verifier = "pkce-verifier-0123456789-0123456789-0123456789";
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+
+    let wrong_verifier = credential(&emu, &code(&emu, Some(&challenge)), REDIRECT, Some("nope"));
+    let err = wrong_verifier
+        .get_token(&[GRAPH], &none())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.http().unwrap().aadsts().as_deref(),
+        Some("AADSTS501481"),
+        "{err}"
+    );
+
+    let wrong_redirect = credential(&emu, &code(&emu, None), "https://evil.example/cb", None);
+    let err = wrong_redirect
+        .get_token(&[GRAPH], &none())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.http().unwrap().aadsts().as_deref(),
+        Some("AADSTS50011"),
+        "{err}"
+    );
+
+    let right = credential(
+        &emu,
+        &code(&emu, Some(&challenge)),
+        REDIRECT,
+        Some(verifier),
+    );
+    right.get_token(&[GRAPH], &none()).await.unwrap();
+    let last = emu.token_requests().pop().unwrap();
+    assert_eq!(last.form_value("code_verifier"), Some(verifier));
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_and_then_nothing_is_left() {
+    let emu = emulator().await;
+    let code = code(&emu, None);
+    let first = credential(&emu, &code, REDIRECT, None);
+    first.get_token(&[GRAPH], &none()).await.unwrap();
+    // Another credential with the same code: Entra refuses the second redemption.
+    let second = credential(&emu, &code, REDIRECT, None);
+    let err = second.get_token(&[GRAPH], &none()).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::AuthenticationFailed));
+    assert_eq!(
+        err.http().unwrap().aadsts().as_deref(),
+        Some("AADSTS54005"),
+        "{err}"
+    );
+    // Its code is spent and it has no refresh token: Python's message.
+    let err = second.get_token(&[GRAPH], &none()).await.unwrap_err();
+    assert!(
+        err.message()
+            .contains("No authorization code, cached access token, or refresh token available."),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?}").contains(&code));
+}
