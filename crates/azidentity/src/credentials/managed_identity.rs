@@ -59,7 +59,6 @@ impl ManagedIdentityCredential {
     /// `exclude_workload_identity` is normally true; it tolerates a client id on Cloud Shell (it
     /// passes `AZURE_CLIENT_ID` to every managed identity source), and IMDS failures are
     /// "unavailable" so the chain moves on. `imds_probe` as in the options.
-    #[allow(dead_code)] // used by DefaultAzureCredential (issue 5)
     pub(crate) fn for_default_chain(
         options: ManagedIdentityCredentialOptions,
         exclude_workload_identity: bool,
