@@ -1,6 +1,8 @@
 //! `azid`: get Microsoft Entra ID tokens fast, run the local emulator, see the library at work.
 
+mod chain;
 mod demo;
+mod doctor;
 mod emulator;
 mod token;
 
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Get an access token (like `az account get-access-token`).
     Token(token::TokenArgs),
+    /// Explain the credential chain: what each credential found, tried, and how to fix it.
+    Doctor(doctor::DoctorArgs),
     /// Run the local Entra ID emulator until interrupted; prints the environment to use it.
     Emulator(emulator::EmulatorArgs),
     /// Start the embedded emulator and get tokens with each credential, offline.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Token(args) => token::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
         }

@@ -1,9 +1,7 @@
-//! `azid token`: one access token, printed as `az account get-access-token` prints it.
+//! `azid token`: one access token from `DefaultAzureCredential` (or one credential of it),
+//! printed as `az account get-access-token` prints it.
 
-use azidentity::{
-    AccessToken, ClientOptions, EnvironmentCredential, EnvironmentCredentialOptions, Error,
-    TokenCredential, TokenRequestOptions,
-};
+use azidentity::{AccessToken, Error, TokenCredential, TokenRequestOptions};
 use clap::{Args, ValueEnum};
 use time::format_description::well_known::Rfc3339;
 
@@ -18,12 +16,9 @@ pub struct TokenArgs {
     /// A claims challenge (JSON) from a resource.
     #[arg(long)]
     claims: Option<String>,
-    /// Authority host (default: AZURE_AUTHORITY_HOST, else the public cloud).
-    #[arg(long)]
-    authority_host: Option<String>,
-    /// Skip authority validation (private clouds, Azure Stack, the emulator).
-    #[arg(long)]
-    disable_instance_discovery: bool,
+    /// Which credentials to use, and how.
+    #[command(flatten)]
+    chain: crate::chain::ChainArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
@@ -36,14 +31,7 @@ enum Output {
 }
 
 pub async fn run(args: TokenArgs) -> Result<(), String> {
-    let client_options = ClientOptions {
-        authority_host: args.authority_host.clone(),
-        disable_instance_discovery: args.disable_instance_discovery,
-        additionally_allowed_tenants: args.tenant.iter().cloned().collect(),
-        ..ClientOptions::default()
-    };
-    let credential = EnvironmentCredential::new(EnvironmentCredentialOptions { client_options })
-        .map_err(explain)?;
+    let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
         claims: args.claims.clone(),
@@ -54,7 +42,10 @@ pub async fn run(args: TokenArgs) -> Result<(), String> {
         .get_token(&scopes, &options)
         .await
         .map_err(explain)?;
-    println!("{}", render(&token, credential.name(), args.output));
+    let used = credential
+        .successful_credential()
+        .unwrap_or(credential.name());
+    println!("{}", render(&token, used, args.output));
     Ok(())
 }
 
@@ -83,6 +74,11 @@ fn render(token: &AccessToken, credential: &str, output: Output) -> String {
 /// The error as a person reads it: which credential, what the service said, what to do.
 pub fn explain(error: Error) -> String {
     let mut text = format!("azid: {error}");
+    if matches!(error.kind(), azidentity::ErrorKind::Chain(_)) {
+        text.push_str(
+            "\n  run `azid doctor` to see each credential's configuration and the fix to apply",
+        );
+    }
     if let Some(http) = error.http() {
         if let Some(code) = http.aadsts() {
             text.push_str(&format!("\n  service error: {code} (HTTP {})", http.status));

@@ -1,0 +1,147 @@
+//! How `azid token` and `azid doctor` build their `DefaultAzureCredential`: the options both
+//! take, and the credential names `--credential` and `--exclude` accept.
+
+use std::time::Duration;
+
+use azidentity::{ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions};
+use clap::Args;
+
+/// The members, in chain order, with the short names people type.
+const MEMBERS: [(&str, &[&str]); 8] = [
+    ("EnvironmentCredential", &["environment", "env"]),
+    (
+        "WorkloadIdentityCredential",
+        &["workload-identity", "workload"],
+    ),
+    (
+        "ManagedIdentityCredential",
+        &["managed-identity", "mi", "msi"],
+    ),
+    (
+        "SharedTokenCacheCredential",
+        &["shared-token-cache", "shared-cache"],
+    ),
+    (
+        "VisualStudioCodeCredential",
+        &["visual-studio-code", "vscode"],
+    ),
+    ("AzureCliCredential", &["azure-cli", "cli", "az"]),
+    (
+        "AzurePowerShellCredential",
+        &["azure-powershell", "powershell", "pwsh"],
+    ),
+    (
+        "AzureDeveloperCliCredential",
+        &["azure-developer-cli", "developer-cli", "azd"],
+    ),
+];
+
+/// Options shared by the commands that use the default chain.
+#[derive(Args, Debug, Clone)]
+pub struct ChainArgs {
+    /// Use only this credential (a class name such as AzureCliCredential, or az, azd, pwsh,
+    /// env, mi, workload, vscode, shared-cache).
+    #[arg(long, value_name = "NAME")]
+    pub credential: Option<String>,
+    /// Leave this credential out of the chain (repeatable; same names as --credential).
+    #[arg(long, value_name = "NAME")]
+    pub exclude: Vec<String>,
+    /// Authority host (default: AZURE_AUTHORITY_HOST, else the public cloud).
+    #[arg(long)]
+    pub authority_host: Option<String>,
+    /// Skip authority validation (private clouds, Azure Stack, the emulator).
+    #[arg(long)]
+    pub disable_instance_discovery: bool,
+    /// Seconds az, azd and pwsh may run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub process_timeout: f64,
+    /// Walk the chain one credential at a time, as Python does.
+    #[arg(long)]
+    pub sequential: bool,
+}
+
+/// The canonical name for what the user typed, or a message listing the accepted names.
+pub fn member_name(typed: &str) -> Result<&'static str, String> {
+    let wanted = typed.trim();
+    MEMBERS
+        .iter()
+        .find(|(name, aliases)| {
+            name.eq_ignore_ascii_case(wanted)
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted))
+        })
+        .map(|(name, _)| *name)
+        .ok_or_else(|| {
+            let names: Vec<String> = MEMBERS
+                .iter()
+                .map(|(name, aliases)| format!("{name} ({})", aliases.join(", ")))
+                .collect();
+            format!(
+                "azid: unknown credential {typed:?}; use one of: {}",
+                names.join("; ")
+            )
+        })
+}
+
+fn set_exclude(options: &mut DefaultAzureCredentialOptions, name: &str, exclude: bool) {
+    let slot = match name {
+        "EnvironmentCredential" => &mut options.exclude_environment_credential,
+        "WorkloadIdentityCredential" => &mut options.exclude_workload_identity_credential,
+        "ManagedIdentityCredential" => &mut options.exclude_managed_identity_credential,
+        "SharedTokenCacheCredential" => &mut options.exclude_shared_token_cache_credential,
+        "VisualStudioCodeCredential" => &mut options.exclude_visual_studio_code_credential,
+        "AzureCliCredential" => &mut options.exclude_cli_credential,
+        "AzurePowerShellCredential" => &mut options.exclude_powershell_credential,
+        _ => &mut options.exclude_developer_cli_credential,
+    };
+    *slot = Some(exclude);
+}
+
+/// The chain these arguments describe; `allowed_tenant` lets a requested tenant through.
+pub fn build(
+    args: &ChainArgs,
+    allowed_tenant: Option<&str>,
+) -> Result<DefaultAzureCredential, String> {
+    let mut options = DefaultAzureCredentialOptions {
+        client_options: ClientOptions {
+            authority_host: args.authority_host.clone(),
+            disable_instance_discovery: args.disable_instance_discovery,
+            additionally_allowed_tenants: allowed_tenant.iter().map(|t| t.to_string()).collect(),
+            ..ClientOptions::default()
+        },
+        sequential: args.sequential,
+        ..Default::default()
+    };
+    if !(args.process_timeout.is_finite() && args.process_timeout > 0.0) {
+        return Err("azid: --process-timeout must be a positive number of seconds".to_owned());
+    }
+    options.process_timeout = Duration::from_secs_f64(args.process_timeout);
+    if let Some(only) = &args.credential {
+        let only = member_name(only)?;
+        for (name, _) in MEMBERS {
+            set_exclude(&mut options, name, name != only);
+        }
+    }
+    for excluded in &args.exclude {
+        set_exclude(&mut options, member_name(excluded)?, true);
+    }
+    DefaultAzureCredential::new(options).map_err(|e| format!("azid: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases() {
+        assert_eq!(member_name("az").unwrap(), "AzureCliCredential");
+        assert_eq!(
+            member_name("azurecliCREDENTIAL").unwrap(),
+            "AzureCliCredential"
+        );
+        assert_eq!(member_name(" mi ").unwrap(), "ManagedIdentityCredential");
+        let e = member_name("nope").unwrap_err();
+        assert!(
+            e.contains("AzureDeveloperCliCredential (azure-developer-cli, developer-cli, azd)")
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! `azid token` on the default chain and `azid doctor`, run as processes with the emulator's fake
+//! developer tools on PATH. Managed identity is always left out here (AZURE_TOKEN_CREDENTIALS=dev
+//! or --exclude mi) so nothing probes the real IMDS address.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use azidentity_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, RunningEmulator,
+};
+use serde_json::Value;
+
+const SCOPE: &str = "https://management.azure.com/.default";
+
+struct Tools(PathBuf);
+
+impl Tools {
+    /// A PATH directory with the named fake tools (built beside `azid`).
+    fn new(tools: &[&str]) -> Self {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_azid"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let dir = std::env::temp_dir().join(format!(
+            "azid-doctor-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for tool in tools {
+            let fake = bin_dir.join(format!("fake-{tool}"));
+            assert!(
+                fake.is_file(),
+                "{} is missing: build the workspace's binaries (cargo build -p azidentity-emulator --bins)",
+                fake.display()
+            );
+            std::os::unix::fs::symlink(fake, dir.join(tool)).unwrap();
+        }
+        Tools(dir)
+    }
+}
+
+impl Drop for Tools {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn azid(emu: &RunningEmulator, tools: &Tools, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_azid"))
+        .args(args)
+        .env_clear()
+        .env("PATH", &tools.0)
+        .env("HOME", &tools.0)
+        .env("TZ", "UTC")
+        .env("AZIDENTITY_FAKE_AUTHORITY", emu.authority_host())
+        .env("AZIDENTITY_FAKE_CA_FILE", emu.ca_path())
+        .env("AZIDENTITY_FAKE_TENANT", DEFAULT_TENANT_ID)
+        .env("AZIDENTITY_FAKE_CLIENT_ID", DEFAULT_CLIENT_ID)
+        .env("AZIDENTITY_FAKE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+        .env("SSL_CERT_FILE", emu.ca_path())
+        .envs(env.iter().copied())
+        .output()
+        .expect("azid runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_uses_the_default_chain_and_names_the_credential() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let tools = Tools::new(&["az", "azd"]);
+    let dev = [("AZURE_TOKEN_CREDENTIALS", "dev")];
+    let out = azid(&emu, &tools, &dev, &["token", "--scope", SCOPE]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = json(&out);
+    assert_eq!(answer["credential"], "AzureCliCredential");
+    emu.verify_token(answer["accessToken"].as_str().unwrap())
+        .unwrap();
+
+    let out = azid(
+        &emu,
+        &tools,
+        &dev,
+        &["token", "--scope", SCOPE, "--exclude", "az"],
+    );
+    assert_eq!(json(&out)["credential"], "AzureDeveloperCliCredential");
+
+    let out = azid(
+        &emu,
+        &tools,
+        &[],
+        &["token", "--scope", SCOPE, "--credential", "azd"],
+    );
+    assert_eq!(json(&out)["credential"], "AzureDeveloperCliCredential");
+
+    // The environment's service principal comes first when it is configured.
+    let out = azid(
+        &emu,
+        &tools,
+        &[
+            ("AZURE_AUTHORITY_HOST", &emu.authority_host()),
+            ("AZURE_TENANT_ID", DEFAULT_TENANT_ID),
+            ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
+        ],
+        &[
+            "token",
+            "--disable-instance-discovery",
+            "--exclude",
+            "mi",
+            "--scope",
+            SCOPE,
+        ],
+    );
+    assert_eq!(json(&out)["credential"], "EnvironmentCredential");
+
+    let out = azid(
+        &emu,
+        &tools,
+        &[],
+        &["token", "--scope", SCOPE, "--credential", "nope"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown credential \"nope\""), "{stderr}");
+    assert!(
+        stderr.contains("AzureCliCredential (azure-cli, cli, az)"),
+        "{stderr}"
+    );
+
+    let out = azid(
+        &emu,
+        &tools,
+        &[("AZURE_TOKEN_CREDENTIALS", "nonsense")],
+        &["token", "--scope", SCOPE],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Valid values are 'dev', 'prod'"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_failure_points_to_doctor() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let tools = Tools::new(&["az"]);
+    let out = azid(
+        &emu,
+        &tools,
+        &[
+            ("AZURE_TOKEN_CREDENTIALS", "dev"),
+            ("AZIDENTITY_FAKE_MODE", "not-logged-in"),
+        ],
+        &["token", "--scope", SCOPE],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Attempted credentials:"), "{stderr}");
+    assert!(
+        stderr.contains("\tAzureCliCredential: Please run 'az login' to set up an account"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("azid doctor"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_explains_every_member() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let tools = Tools::new(&["az", "azd"]);
+    let env = [
+        ("AZURE_TOKEN_CREDENTIALS", "dev"),
+        ("AZIDENTITY_FAKE_AZ_MODE", "not-logged-in"),
+    ];
+    let out = azid(&emu, &tools, &env, &["doctor", "--output", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(
+        report["result"]["credential"],
+        "AzureDeveloperCliCredential"
+    );
+    let members = report["members"].as_array().unwrap();
+    let status: Vec<&str> = members
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        status,
+        [
+            "excluded",
+            "excluded",
+            "excluded",
+            "unavailable",
+            "unavailable",
+            "unavailable",
+            "unavailable",
+            "token"
+        ]
+    );
+    let az = &members[5];
+    assert_eq!(az["name"], "AzureCliCredential");
+    assert_eq!(az["message"], "Please run 'az login' to set up an account");
+    assert_eq!(az["fix"], "run `az login`");
+    assert!(
+        az["configured"]
+            .as_str()
+            .unwrap()
+            .starts_with("az found at ")
+    );
+    assert!(az["elapsed_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        members[0]["message"],
+        "AZURE_TOKEN_CREDENTIALS=dev selects developer tools only"
+    );
+    assert!(members[7]["expires_on"].is_string());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("eyJ"),
+        "no token in the report"
+    );
+
+    let out = azid(&emu, &tools, &env, &["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" 6. AzureCliCredential"), "{text}");
+    assert!(text.contains("fix: run `az login`"), "{text}");
+    assert!(
+        text.contains("Result: DefaultAzureCredential uses AzureDeveloperCliCredential."),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_shows_where_a_failure_stops_the_chain() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let tools = Tools::new(&["az", "azd"]);
+    let out = azid(
+        &emu,
+        &tools,
+        &[
+            ("AZURE_AUTHORITY_HOST", &emu.authority_host()),
+            ("AZURE_TENANT_ID", DEFAULT_TENANT_ID),
+            ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", "wrong-secret-for-doctor"),
+        ],
+        &["doctor", "--disable-instance-discovery", "--exclude", "mi"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(" 1. EnvironmentCredential         FAILED"),
+        "{text}"
+    );
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(text.contains("check AZURE_CLIENT_SECRET"), "{text}");
+    assert!(
+        text.contains("why: the chain stops at EnvironmentCredential's failure"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Result: no token. EnvironmentCredential failed"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-secret-for-doctor"));
+}
