@@ -138,7 +138,10 @@ impl ReqwestTransport {
         tls: rustls::ClientConfig,
         options: &HttpOptions,
     ) -> Result<Self, String> {
-        Self::from_builder(reqwest::Client::builder().use_preconfigured_tls(tls), options)
+        Self::from_builder(
+            reqwest::Client::builder().use_preconfigured_tls(tls),
+            options,
+        )
     }
 
     /// A transport from a builder that already has its TLS (and, for the AKS token proxy, its
@@ -161,7 +164,10 @@ impl ReqwestTransport {
     }
 }
 
-pub(crate) fn root_store(options: &HttpOptions, env: &Env) -> Result<rustls::RootCertStore, String> {
+pub(crate) fn root_store(
+    options: &HttpOptions,
+    env: &Env,
+) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     if options.use_system_roots {
         match env.non_empty("SSL_CERT_FILE") {
