@@ -21,6 +21,11 @@ pub struct ClientOptions {
     /// Tenants, besides the configured one, that `TokenRequestOptions::tenant_id` may name; `"*"`
     /// allows any.
     pub additionally_allowed_tenants: Vec<String>,
+    /// Send confidential client (client credentials) token requests to a regional Entra
+    /// endpoint: a region name such as `westus2`, or `tryautodetect` to find it from the
+    /// `REGION_NAME` variable or the VM's instance metadata. Default:
+    /// `AZURE_REGIONAL_AUTHORITY_NAME`, else none.
+    pub regional_authority: Option<String>,
     /// Retries of token requests.
     pub retry: RetryOptions,
     /// Ambient inputs: environment, clock, HTTP transport.

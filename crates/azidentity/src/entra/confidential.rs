@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::region::Region;
 use super::{EntraClient, assertion, claims};
 use crate::authority;
 use crate::cache::{KeyRef, TokenCache};
@@ -104,6 +105,7 @@ pub(crate) struct ConfidentialClient {
     entra: EntraClient,
     auth: ClientAuth,
     cache: Arc<TokenCache>,
+    region: Option<Region>,
 }
 
 impl ConfidentialClient {
@@ -115,10 +117,19 @@ impl ConfidentialClient {
         options: &ClientOptions,
     ) -> Result<Self, Error> {
         let entra = EntraClient::new(credential, tenant_id, client_id, options)?;
+        // Python sends only its MSAL-based credentials (secret, certificate) to a region; the
+        // assertion-based ones (workload identity, pipelines) always use the global endpoint.
+        let region = match auth {
+            ClientAuth::Secret(_) | ClientAuth::Certificate { .. } => {
+                Region::from_options(credential, options)?
+            }
+            ClientAuth::Assertion(_) => None,
+        };
         Ok(ConfidentialClient {
             entra,
             auth,
             cache: Arc::new(TokenCache::new(options.platform.clock().clone())),
+            region,
         })
     }
 
@@ -174,7 +185,14 @@ impl ConfidentialClient {
         options: &TokenRequestOptions,
     ) -> Result<AccessToken, Error> {
         authority::validate_scopes(self.entra.credential(), scopes)?;
-        let endpoint = self.entra.token_endpoint(tenant).await?;
+        let region = match &self.region {
+            Some(region) if !tenant.eq_ignore_ascii_case("adfs") => region.name().await,
+            _ => None,
+        };
+        let endpoint = match region {
+            Some(region) => self.entra.regional_token_endpoint(region, tenant),
+            None => self.entra.token_endpoint(tenant).await?,
+        };
         let scope = scopes.join(" ");
         let claims = claims::merge(options.claims.as_deref(), options.enable_cae);
         let mut form: Vec<(&str, &str)> = vec![

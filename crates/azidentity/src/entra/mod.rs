@@ -6,6 +6,7 @@ pub(crate) mod assertion;
 pub(crate) mod claims;
 pub(crate) mod confidential;
 mod discovery;
+pub(crate) mod region;
 pub(crate) mod response;
 pub(crate) mod user;
 
@@ -21,6 +22,7 @@ pub(crate) struct EntraClient {
     credential: &'static str,
     tenant_id: String,
     client_id: String,
+    authority: Authority,
     endpoints: Endpoints,
     pipeline: Pipeline,
     additionally_allowed: Vec<String>,
@@ -46,6 +48,7 @@ impl EntraClient {
             credential,
             tenant_id: tenant_id.to_owned(),
             client_id: client_id.to_owned(),
+            authority: authority.clone(),
             endpoints: Endpoints::new(
                 authority,
                 options.disable_instance_discovery,
@@ -88,6 +91,14 @@ impl EntraClient {
         self.endpoints
             .token_endpoint(self.credential, &self.pipeline, tenant)
             .await
+    }
+
+    /// The token endpoint of `region` for `tenant` (regional hosts need no discovery).
+    pub(crate) fn regional_token_endpoint(&self, region: &str, tenant: &str) -> String {
+        format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            region::regional_base(&self.authority, region)
+        )
     }
 
     /// POSTs `form` to the tenant's token endpoint and parses the answer.

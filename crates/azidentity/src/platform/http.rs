@@ -78,6 +78,9 @@ pub struct HttpOptions {
     pub additional_root_certificates: Vec<String>,
     /// Trust the system's root certificates (or `SSL_CERT_FILE` when set).
     pub use_system_roots: bool,
+    /// Host names resolved to a fixed address instead of DNS (the port of the URL is used, not
+    /// the address's): tests point regional and cloud host names at a local emulator.
+    pub resolve_overrides: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Default for HttpOptions {
@@ -88,6 +91,7 @@ impl Default for HttpOptions {
             max_response_bytes: 1 << 20,
             additional_root_certificates: Vec::new(),
             use_system_roots: true,
+            resolve_overrides: Vec::new(),
         }
     }
 }
@@ -120,6 +124,9 @@ impl ReqwestTransport {
             .no_proxy();
         if let Some(proxy) = proxy_from_env(env)? {
             builder = builder.proxy(proxy);
+        }
+        for (name, address) in &options.resolve_overrides {
+            builder = builder.resolve(name, *address);
         }
         let client = builder
             .build()
