@@ -26,8 +26,8 @@ pub struct ManagedIdentityCredentialOptions {
 
 #[derive(Debug)]
 enum Inner {
-    Endpoint(MiClient),
-    Workload(WorkloadIdentityCredential),
+    Endpoint(Box<MiClient>),
+    Workload(Box<WorkloadIdentityCredential>),
     /// The environment names an endpoint but not which kind of host it is.
     Undetermined,
 }
@@ -81,14 +81,14 @@ impl ManagedIdentityCredential {
         let inner = match source {
             None => Inner::Undetermined,
             Some(ManagedIdentitySource::WorkloadIdentity) => {
-                Inner::Workload(workload(&options, &env)?)
+                Inner::Workload(Box::new(workload(&options, &env)?))
             }
-            Some(kind) => Inner::Endpoint(managed_identity::client_for(
+            Some(kind) => Inner::Endpoint(Box::new(managed_identity::client_for(
                 kind,
                 options.id.clone(),
                 &options.client_options,
                 mode,
-            )?),
+            )?)),
         };
         match source {
             Some(kind) => tracing::info!(

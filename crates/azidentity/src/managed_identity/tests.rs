@@ -270,7 +270,7 @@ async fn retry_schedule(status: u16, in_chain: bool) -> (Duration, usize, crate:
         &opts,
         Mode {
             probe_imds: false,
-            in_chain: in_chain,
+            in_chain,
             in_default_chain: false,
         },
     )
