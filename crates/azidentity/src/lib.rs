@@ -32,10 +32,15 @@ mod managed_identity;
 mod options;
 mod pipeline;
 pub mod platform;
+mod record;
 mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
+pub use cache::persistent::{
+    CachedAccount, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,
+    TokenCachePersistenceOptions,
+};
 #[cfg(feature = "azure_core")]
 pub use azure_core_adapter::AzureCoreCredential;
 pub use certificate::CertificateSource;
@@ -84,4 +89,5 @@ pub use error::{ChainAttempt, Error, ErrorKind, HttpErrorDetails};
 pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 pub use options::{ClientOptions, RetryOptions};
 pub use platform::{Env, HttpOptions, Platform};
+pub use record::AuthenticationRecord;
 pub use secret::Secret;

@@ -4,6 +4,7 @@
 //! key never delays lookups of another, and while a still-valid token is being refreshed every
 //! other caller gets the cached token at once.
 
+pub(crate) mod persistent;
 pub(crate) mod policy;
 
 use std::collections::HashMap;

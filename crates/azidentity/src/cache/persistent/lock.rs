@@ -1,0 +1,165 @@
+//! The cross-process writer lock of msal-extensions: `<cache>.lockfile`, created exclusively,
+//! deleted on release. Python's default lock honours only the file's existence, .NET's only
+//! `flock`; we take both so every one of them waits for us.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::Error;
+use crate::platform::Clock;
+
+/// msal-extensions polls every 0.25 s for 5 s.
+const POLL: Duration = Duration::from_millis(250);
+const ATTEMPTS: u32 = 21;
+/// Writers hold the lock for milliseconds; a lockfile this old that nobody `flock`s was left by
+/// a process that died holding it (which blocks Python's writers until someone deletes it).
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// A held lock; dropping it deletes the lockfile, then releases the `flock`.
+#[derive(Debug)]
+pub(crate) struct CacheLock {
+    path: PathBuf,
+    _file: Held,
+}
+
+#[cfg(target_os = "linux")]
+type Held = nix::fcntl::Flock<File>;
+#[cfg(not(target_os = "linux"))]
+type Held = File;
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        // Deleted before the flock goes (when the field drops), so no waiter ever holds a
+        // flock on a file that is about to disappear.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub(crate) fn lock_path(location: &Path) -> PathBuf {
+    let mut path = location.as_os_str().to_owned();
+    path.push(".lockfile");
+    PathBuf::from(path)
+}
+
+#[cfg(target_os = "linux")]
+fn try_flock(file: File) -> Result<Held, File> {
+    use nix::fcntl::{Flock, FlockArg};
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(file, _)| file)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn try_flock(file: File) -> Result<Held, File> {
+    Ok(file)
+}
+
+fn create_exclusive(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Deletes the lockfile if its owner is gone: old, and nobody holds a `flock` on it. The inode
+/// is compared after taking the flock so a fresh lockfile created meanwhile is never deleted.
+fn break_if_stale(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok());
+    if age.is_none_or(|age| age < STALE_AFTER) {
+        return false;
+    }
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let Ok(held) = try_flock(file) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let ours = held.metadata().map(|m| m.ino()).ok();
+        let now_there = std::fs::metadata(path).map(|m| m.ino()).ok();
+        if ours.is_none() || ours != now_there {
+            return false;
+        }
+    }
+    tracing::warn!(
+        lockfile = %path.display(),
+        "removing a stale token cache lockfile left by a process that exited while writing"
+    );
+    let removed = std::fs::remove_file(path).is_ok();
+    drop(held);
+    removed
+}
+
+/// Takes the lock, waiting about five seconds for another writer, as msal-extensions does.
+pub(crate) async fn acquire(
+    credential: &'static str,
+    location: &Path,
+    clock: &Arc<dyn Clock>,
+) -> Result<CacheLock, Error> {
+    let path = lock_path(location);
+    for attempt in 0..ATTEMPTS {
+        match create_exclusive(&path) {
+            Ok(mut file) => {
+                // Who holds it, for a person looking at a stuck lock (msal-extensions' format).
+                let exe = std::env::args_os().next().unwrap_or_default();
+                let _ = write!(file, "{} {}", std::process::id(), exe.to_string_lossy());
+                let held = match try_flock(file) {
+                    Ok(held) => held,
+                    // A .NET writer opened our fresh file and flocked it first: it is the owner.
+                    Err(_) => {
+                        clock.sleep(POLL).await;
+                        continue;
+                    }
+                };
+                return Ok(CacheLock { path, _file: held });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if break_if_stale(&path) {
+                    continue;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => {
+                if let Some(dir) = path.parent() {
+                    super::file::create_private_dir(dir).map_err(|e| {
+                        Error::failed(
+                            credential,
+                            format!(
+                                "cannot create the token cache directory {}: {e}",
+                                dir.display()
+                            ),
+                        )
+                    })?;
+                }
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::failed(
+                    credential,
+                    format!("cannot create the token cache lock {}: {e}", path.display()),
+                ));
+            }
+        }
+        clock.sleep(POLL).await;
+    }
+    Err(Error::failed(
+        credential,
+        format!(
+            "the token cache is locked: {} has existed for more than 5 seconds. Another \
+             program may be writing the cache; if none is, delete that file",
+            path.display()
+        ),
+    ))
+}

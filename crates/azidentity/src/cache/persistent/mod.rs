@@ -1,0 +1,305 @@
+//! The persistent token cache: MSAL's unified cache schema, stored where and how
+//! msal-extensions stores it for Python `azure-identity`, so that Python, Microsoft's developer
+//! tools and this library share signed-in accounts and tokens.
+//!
+//! Reads take no lock and reload only when the file's stamp moved; writes reload, change and
+//! replace the whole cache under msal-extensions' lockfile, as Python's writers do.
+
+#[allow(dead_code)]
+mod document;
+mod file;
+mod json;
+mod keys;
+mod lock;
+mod options;
+// The user-flow lookups are used by the interactive credentials, which come next.
+#[allow(dead_code)]
+mod read;
+#[cfg(all(target_os = "linux", feature = "secret-service"))]
+mod secret_service;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use document::TokenCacheDocument;
+pub(crate) use json::to_python_compact;
+pub use options::TokenCachePersistenceOptions;
+pub use read::CachedAccount;
+#[allow(unused_imports)]
+pub(crate) use read::{AccessTokenQuery, CachedAccessToken, CachedRefreshToken};
+pub use write::TokenCacheEvent;
+#[allow(unused_imports)]
+pub(crate) use write::jwt_claims;
+
+use crate::platform::Clock;
+use crate::{Error, Platform};
+
+/// MSAL writers truncate the file before writing it, so an empty or unparsable read is retried
+/// (msal-extensions: three attempts, half a second apart).
+const READ_ATTEMPTS: u32 = 3;
+const READ_RETRY: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+enum Backend {
+    /// Plain JSON in the cache file (mode 0600).
+    File,
+    /// The Secret Service holds the JSON; the file is only a signal whose mtime moves on writes.
+    #[cfg(all(target_os = "linux", feature = "secret-service"))]
+    SecretService(secret_service::SecretServiceStore),
+}
+
+#[derive(Debug)]
+struct Loaded {
+    stamp: Option<file::Stamp>,
+    document: Arc<TokenCacheDocument>,
+}
+
+/// One named persistent cache (`msal.cache.nocae`, `msal.cache.cae`, ...) as credentials use it:
+/// shared with other processes and with Python through msal-extensions' storage, lock and reload
+/// protocols.
+#[derive(Debug)]
+pub struct PersistentTokenCache {
+    credential: &'static str,
+    location: PathBuf,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    loaded: tokio::sync::Mutex<Option<Loaded>>,
+}
+
+fn encryption_unavailable(credential: &'static str, why: &str) -> Error {
+    Error::failed(
+        credential,
+        format!(
+            "Cache encryption is impossible because the Secret Service (libsecret) is unusable, \
+             for example because no desktop session is available (as in an SSH session): {why}. \
+             Specify \"allow_unencrypted_storage = true\" in TokenCachePersistenceOptions to \
+             store the cache unencrypted instead of failing"
+        ),
+    )
+}
+
+impl PersistentTokenCache {
+    /// Opens the cache named by `options` (its CAE twin when `cae`): the Secret Service when it
+    /// is usable, else the plain file if `allow_unencrypted_storage`, else an error that says so.
+    pub async fn open(
+        options: &TokenCachePersistenceOptions,
+        cae: bool,
+        platform: &Platform,
+    ) -> Result<Self, Error> {
+        Self::open_for("TokenCachePersistence", options, cae, platform).await
+    }
+
+    pub(crate) async fn open_for(
+        credential: &'static str,
+        options: &TokenCachePersistenceOptions,
+        cae: bool,
+        platform: &Platform,
+    ) -> Result<Self, Error> {
+        let name = options.cache_name(credential, cae)?;
+        let location = options::cache_location(credential, platform, &name)?;
+        #[cfg(all(target_os = "linux", feature = "secret-service"))]
+        let unusable = match secret_service::SecretServiceStore::open(platform, &name).await {
+            Ok(store) => {
+                return Ok(Self::with_backend(
+                    credential,
+                    location,
+                    Backend::SecretService(store),
+                    platform,
+                ));
+            }
+            Err(why) => why,
+        };
+        #[cfg(not(all(target_os = "linux", feature = "secret-service")))]
+        let unusable = if cfg!(target_os = "linux") {
+            "this build of azidentity has no Secret Service support (feature \"secret-service\")"
+                .to_owned()
+        } else {
+            "azidentity encrypts persistent caches only with the Linux Secret Service".to_owned()
+        };
+        if !options.allow_unencrypted_storage {
+            return Err(encryption_unavailable(credential, &unusable));
+        }
+        tracing::debug!(
+            credential,
+            reason = %unusable,
+            "token cache encryption unavailable; storing the cache unencrypted as allowed"
+        );
+        Ok(Self::with_backend(
+            credential,
+            location,
+            Backend::File,
+            platform,
+        ))
+    }
+
+    /// The plain-file cache at `location`, whatever the platform offers; for reading caches
+    /// that are known to be files (the shared cache of developer tools).
+    #[allow(dead_code)]
+    pub(crate) fn unencrypted_file(
+        credential: &'static str,
+        location: PathBuf,
+        platform: &Platform,
+    ) -> Self {
+        Self::with_backend(credential, location, Backend::File, platform)
+    }
+
+    fn with_backend(
+        credential: &'static str,
+        location: PathBuf,
+        backend: Backend,
+        platform: &Platform,
+    ) -> Self {
+        PersistentTokenCache {
+            credential,
+            location,
+            backend,
+            clock: platform.clock().clone(),
+            loaded: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The cache file, or with the Secret Service the signal file whose mtime marks writes.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// Whether the cache is encrypted (kept in the Secret Service).
+    pub fn is_encrypted(&self) -> bool {
+        !matches!(self.backend, Backend::File)
+    }
+
+    /// The cache as it is now: reloaded only when another process (or Python) wrote it since
+    /// the last read. Takes no lock, as msal-extensions' readers take none.
+    pub async fn load(&self) -> Result<Arc<TokenCacheDocument>, Error> {
+        let mut loaded = self.loaded.lock().await;
+        self.refresh(&mut loaded).await
+    }
+
+    /// Reloads, applies `change` and writes the cache back, all under the cross-process lock;
+    /// nothing is written when `change` leaves the cache as it was.
+    pub async fn modify<R>(
+        &self,
+        change: impl FnOnce(&mut TokenCacheDocument) -> R,
+    ) -> Result<R, Error> {
+        let mut loaded = self.loaded.lock().await;
+        let _lock = lock::acquire(self.credential, &self.location, &self.clock).await?;
+        let current = self.refresh(&mut loaded).await?;
+        let mut document = TokenCacheDocument::clone(&current);
+        let result = change(&mut document);
+        if document == *current {
+            return Ok(result);
+        }
+        let text = document.serialize();
+        self.store(text.as_bytes()).await?;
+        let stamp = file::stamp(&self.location).map_err(|e| self.io_error("read", &e))?;
+        *loaded = Some(Loaded {
+            stamp,
+            document: Arc::new(document),
+        });
+        Ok(result)
+    }
+
+    fn io_error(&self, action: &str, error: &std::io::Error) -> Error {
+        Error::failed(
+            self.credential,
+            format!(
+                "cannot {action} the token cache {}: {error}",
+                self.location.display()
+            ),
+        )
+    }
+
+    async fn refresh(&self, loaded: &mut Option<Loaded>) -> Result<Arc<TokenCacheDocument>, Error> {
+        let mut last_problem = String::new();
+        for attempt in 0..READ_ATTEMPTS {
+            if attempt > 0 {
+                self.clock.sleep(READ_RETRY).await;
+            }
+            let stamp = file::stamp(&self.location).map_err(|e| self.io_error("read", &e))?;
+            if let Some(current) = loaded.as_ref().filter(|l| l.stamp == stamp) {
+                return Ok(current.document.clone());
+            }
+            let bytes = self.fetch(stamp.is_some()).await?;
+            let text = String::from_utf8_lossy(&bytes);
+            // Python's writer truncates the file in place: an empty file is nearly always a
+            // write under way. (An empty keyring answer just means there is no item yet.)
+            let mid_write_possible = matches!(self.backend, Backend::File) && stamp.is_some();
+            let parsed = if text.trim().is_empty() {
+                if mid_write_possible && attempt + 1 < READ_ATTEMPTS {
+                    Err("it is empty".to_owned())
+                } else {
+                    Ok(TokenCacheDocument::new())
+                }
+            } else {
+                TokenCacheDocument::deserialize(&text).map_err(|e| e.message().to_owned())
+            };
+            match parsed {
+                Ok(document) => {
+                    let document = Arc::new(document);
+                    *loaded = Some(Loaded {
+                        stamp,
+                        document: document.clone(),
+                    });
+                    return Ok(document);
+                }
+                Err(problem) => last_problem = problem,
+            }
+        }
+        Err(Error::failed(
+            self.credential,
+            format!(
+                "cannot read the token cache {}: {last_problem}. If no other program is writing \
+                 it, it is damaged: delete it to start afresh",
+                self.location.display()
+            ),
+        ))
+    }
+
+    /// The stored JSON; empty when there is none. `exists`: whether the (signal) file exists.
+    async fn fetch(&self, exists: bool) -> Result<Vec<u8>, Error> {
+        match &self.backend {
+            Backend::File => {
+                if !exists {
+                    return Ok(Vec::new());
+                }
+                file::read(&self.location)
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| self.io_error("read", &e))
+            }
+            #[cfg(all(target_os = "linux", feature = "secret-service"))]
+            Backend::SecretService(store) => store
+                .read()
+                .await
+                .map(Option::unwrap_or_default)
+                .map_err(|why| {
+                    Error::failed(
+                        self.credential,
+                        format!("cannot read the token cache from the Secret Service: {why}"),
+                    )
+                }),
+        }
+    }
+
+    async fn store(&self, bytes: &[u8]) -> Result<(), Error> {
+        match &self.backend {
+            Backend::File => {
+                file::write_atomic(&self.location, bytes).map_err(|e| self.io_error("write", &e))
+            }
+            #[cfg(all(target_os = "linux", feature = "secret-service"))]
+            Backend::SecretService(store) => {
+                store.write(bytes).await.map_err(|why| {
+                    Error::failed(
+                        self.credential,
+                        format!("cannot write the token cache to the Secret Service: {why}"),
+                    )
+                })?;
+                // Other processes reload when the signal file's mtime moves.
+                file::touch(&self.location).map_err(|e| self.io_error("signal a write to", &e))
+            }
+        }
+    }
+}
