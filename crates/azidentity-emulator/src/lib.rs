@@ -36,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+mod arm;
 mod config;
 mod control;
 mod emulator;

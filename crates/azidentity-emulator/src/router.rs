@@ -41,6 +41,7 @@ enum Route<'a> {
     Keys(&'a str),
     Token(&'a str),
     UserRealm(&'a str),
+    Arm(crate::arm::ArmRoute),
     Control,
     Unknown,
 }
@@ -58,7 +59,7 @@ fn route(path: &str) -> Route<'_> {
         }
         [tenant, "oauth2", "v2.0", "token"] => Route::Token(tenant),
         ["common", "userrealm", username] => Route::UserRealm(username),
-        _ => Route::Unknown,
+        other => crate::arm::route(other).map_or(Route::Unknown, Route::Arm),
     }
 }
 
@@ -183,6 +184,7 @@ fn dispatch(
             }
             Err(error) => error.into_response(ctx, host),
         },
+        Route::Arm(arm) => crate::arm::handle(shared, arm, &parts.method, &parts.headers, query),
         Route::Control | Route::Unknown => not_found(),
     }
 }
