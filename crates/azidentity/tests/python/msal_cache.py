@@ -4,7 +4,9 @@ caches for azidentity to read. Driven by tests/persistent_cache*.rs; prints one 
 Modes:
   add                                  stdin: JSON list of cache events -> the serialized cache
   silent CACHE AUTHORITY CLIENT SCOPE  get_accounts + acquire_token_silent (cache written back)
-  password CACHE AUTHORITY CLIENT USER PASSWORD SCOPE   sign in, write the cache
+  auth-code CACHE AUTHORITY CLIENT CODE REDIRECT SCOPE  redeem a code, write the cache
+                                       (not the password flow: MSAL's user realm discovery
+                                       drops the authority's port)
   ext-add CACHE COUNT PREFIX           msal-extensions PersistedTokenCache.add, COUNT app tokens
   ext-watch CACHE SCOPE                a long-lived PersistedTokenCache: search, then wait for
                                        a line on stdin, search again (mtime reload)
@@ -77,11 +79,11 @@ def main():
         if result is not None:
             view = {k: result.get(k) for k in ("access_token", "token_source", "error", "error_description")}
         out({"accounts": [account_view(a) for a in accounts], "result": view})
-    elif mode == "password":
-        path, authority, client_id, username, password, scope = sys.argv[2:8]
+    elif mode == "auth-code":
+        path, authority, client_id, code, redirect_uri, scope = sys.argv[2:8]
         cache = load_cache(path)
-        result = app(cache, authority, client_id).acquire_token_by_username_password(
-            username, password, scopes=[scope])
+        result = app(cache, authority, client_id).acquire_token_by_authorization_code(
+            code, scopes=[scope], redirect_uri=redirect_uri)
         save_cache(cache, path)
         out({k: result.get(k) for k in ("access_token", "refresh_token", "error", "error_description")})
     elif mode in ("ext-add", "ext-watch"):
