@@ -70,7 +70,7 @@ pub(crate) fn mint_code(
                 request.client_id
             )
         })?;
-    if !app.redirect_uris.iter().any(|u| *u == request.redirect_uri) {
+    if !app.redirect_uris.contains(&request.redirect_uri) {
         return Err(format!(
             "AADSTS50011: the redirect URI {:?} is not registered for app {}",
             request.redirect_uri,
