@@ -5,10 +5,11 @@ use crate::emulator::RunningEmulator;
 /// One `export NAME='value'` line per [`RunningEmulator::env_exports`] entry, quoted for
 /// POSIX shells so that `eval "$(...)"` is safe whatever the values hold.
 pub fn render_exports(emulator: &RunningEmulator) -> String {
-    render(&emulator.env_exports())
+    render_env(&emulator.env_exports())
 }
 
-fn render(env: &[(String, String)]) -> String {
+/// `export` lines for any set of variables (e.g. a managed identity host's).
+pub fn render_env(env: &[(String, String)]) -> String {
     env.iter()
         .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
         .collect()
@@ -29,7 +30,7 @@ mod tests {
             ("B".to_owned(), "it's $HOME".to_owned()),
         ];
         assert_eq!(
-            render(&env),
+            render_env(&env),
             "export A='plain'\nexport B='it'\\''s $HOME'\n"
         );
     }

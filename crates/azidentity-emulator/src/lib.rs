@@ -56,7 +56,7 @@ pub use config::{Application, EmulatorBuilder, User};
 pub use emulator::{Emulator, RunningEmulator};
 pub use entra::api::AuthorizationCodeRequest;
 pub use entra::cae::ResourceAnswer;
-pub use exports::render_exports;
+pub use exports::{render_env, render_exports};
 pub use fault::Fault;
 pub use mi::{
     AZURE_PIPELINES_SERVICE_CONNECTION_ID, HostKind, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
