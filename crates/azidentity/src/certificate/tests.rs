@@ -290,3 +290,54 @@ fn the_chain_starts_with_the_signing_certificate() {
         "Bytes(<3 bytes>)"
     );
 }
+
+#[test]
+fn assertions_are_ps256_with_x5t_s256_and_rs256_with_x5t_for_adfs() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ring::signature::{KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256};
+
+    use crate::entra::assertion::{Signature, sign};
+
+    let d = material();
+    let cert = load(concat(&d, &["key.pem", "cert.pem"]), None).unwrap();
+    let public = cert.key().public_key().as_ref().to_vec();
+    for (tenant, alg, header_name, thumbprint) in [
+        ("contoso", "PS256", "x5t#S256", cert.sha256_thumbprint()),
+        ("adfs", "RS256", "x5t", cert.sha1_thumbprint()),
+    ] {
+        let signature = Signature::for_tenant(tenant);
+        let jwt = sign(
+            "C",
+            &cert,
+            "client",
+            "https://aud/token",
+            signature,
+            true,
+            now(),
+        )
+        .unwrap();
+        let parts: Vec<&str> = jwt.secret().split('.').collect();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], alg);
+        assert_eq!(header[header_name], URL_SAFE_NO_PAD.encode(&thumbprint));
+        assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+        let algorithm: &dyn ring::signature::VerificationAlgorithm = if alg == "PS256" {
+            &RSA_PSS_2048_8192_SHA256
+        } else {
+            &RSA_PKCS1_2048_8192_SHA256
+        };
+        ring::signature::UnparsedPublicKey::new(algorithm, &public)
+            .verify(
+                format!("{}.{}", parts[0], parts[1]).as_bytes(),
+                &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+            )
+            .expect("the signature verifies");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["aud"], "https://aud/token");
+        assert_eq!(claims["iss"], "client");
+        assert_eq!(claims["sub"], "client");
+    }
+}
