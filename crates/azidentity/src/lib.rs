@@ -16,9 +16,9 @@
 #![warn(missing_docs)]
 
 mod authority;
-mod bearer;
 #[cfg(feature = "azure_core")]
 mod azure_core_adapter;
+mod bearer;
 pub mod blocking;
 mod cache;
 mod certificate;
@@ -36,13 +36,13 @@ mod record;
 mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
+#[cfg(feature = "azure_core")]
+pub use azure_core_adapter::AzureCoreCredential;
 pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
 pub use cache::persistent::{
     CachedAccount, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,
     TokenCachePersistenceOptions,
 };
-#[cfg(feature = "azure_core")]
-pub use azure_core_adapter::AzureCoreCredential;
 pub use certificate::CertificateSource;
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
 pub use credentials::authorization_code::{

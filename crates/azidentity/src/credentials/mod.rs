@@ -1,9 +1,9 @@
 //! The public credentials: configuration, validation and the choice of engine. Each is thin.
 
+pub(crate) mod authorization_code;
 pub(crate) mod azure_cli;
 pub(crate) mod azure_developer_cli;
 pub(crate) mod azure_pipelines;
-pub(crate) mod authorization_code;
 pub(crate) mod azure_powershell;
 pub(crate) mod certificate;
 pub(crate) mod chained;
