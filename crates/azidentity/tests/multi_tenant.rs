@@ -174,3 +174,63 @@ async fn a_single_tenant_app_is_refused_by_the_other_tenant() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_user_flow_redeems_its_refresh_token_in_an_allowed_tenant() {
+    use azidentity::{AuthorizationCodeCredential, AuthorizationCodeCredentialOptions, Secret};
+    use azidentity_emulator::{AuthorizationCodeRequest, DEFAULT_USERNAME};
+    const WEB: &str = "ae0f1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b";
+    let emu = Emulator::builder()
+        .tenant(OTHER_TENANT)
+        .app(
+            Application::confidential(WEB)
+                .secret("mt-web-secret")
+                .redirect_uri("https://mt.example/cb")
+                .multi_tenant(true),
+        )
+        .start()
+        .await
+        .unwrap();
+    let code = emu
+        .authorization_code(&AuthorizationCodeRequest::new(
+            WEB,
+            DEFAULT_USERNAME,
+            "https://mt.example/cb",
+            "User.Read offline_access",
+        ))
+        .unwrap();
+    let cred = AuthorizationCodeCredential::new(
+        DEFAULT_TENANT_ID,
+        WEB,
+        Secret::new(code),
+        "https://mt.example/cb",
+        AuthorizationCodeCredentialOptions {
+            client_options: ClientOptions {
+                disable_instance_discovery: true,
+                additionally_allowed_tenants: vec!["*".into()],
+                ..client_options(&emu)
+            },
+            client_secret: Some(Secret::new("mt-web-secret")),
+            code_verifier: None,
+        },
+    )
+    .unwrap();
+    let home = cred
+        .get_token(&["User.Read"], &Default::default())
+        .await
+        .unwrap();
+    let other = cred
+        .get_token(&["User.Read"], &for_tenant(OTHER_TENANT))
+        .await
+        .unwrap();
+    assert_eq!(
+        emu.verify_token(home.token.secret()).unwrap()["tid"],
+        DEFAULT_TENANT_ID
+    );
+    let claims = emu.verify_token(other.token.secret()).unwrap();
+    assert_eq!(claims["tid"], OTHER_TENANT);
+    assert_eq!(claims["upn"], DEFAULT_USERNAME);
+    let last = emu.token_requests().pop().unwrap();
+    assert_eq!(last.path, format!("/{OTHER_TENANT}/oauth2/v2.0/token"));
+    assert_eq!(last.form_value("grant_type"), Some("refresh_token"));
+}

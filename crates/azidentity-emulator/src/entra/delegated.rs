@@ -205,7 +205,8 @@ pub(crate) fn issue(
         );
     }
     if d.client_info {
-        let info = json!({"uid": oid, "utid": d.tenant}).to_string();
+        // The user's home tenant, whichever tenant issued the token: the account stays one.
+        let info = json!({"uid": oid, "utid": d.user.home_tenant()}).to_string();
         response.client_info = Some(URL_SAFE_NO_PAD.encode(info));
     }
     if d.refresh_token {

@@ -178,12 +178,20 @@ impl UserClient {
     ) -> Result<(AccessToken, Option<Account>), Error> {
         let credential = self.entra.credential();
         let slot = (partition.to_owned(), tenant.to_ascii_lowercase());
-        let refresh = self
-            .refresh
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&slot)
-            .map(|e| (e.token.clone(), e.account.clone()));
+        // The tenant's own refresh token, else the account's from another tenant: Entra
+        // redeems a user's refresh token in any tenant the user may sign in to.
+        let refresh = {
+            let stored = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+            stored
+                .get(&slot)
+                .or_else(|| {
+                    stored
+                        .iter()
+                        .find(|((key, _), _)| !key.is_empty() && *key == slot.0)
+                        .map(|(_, entry)| entry)
+                })
+                .map(|e| (e.token.clone(), e.account.clone()))
+        };
         let mut refresh_error = None;
         if let Some((refresh_token, account)) = refresh {
             let fields = vec![
