@@ -177,3 +177,19 @@ async fn a_code_is_single_use_and_then_nothing_is_left() {
     );
     assert!(!format!("{err} {err:?}").contains(&code));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_share_one_redemption() {
+    let emu = emulator().await;
+    let cred = std::sync::Arc::new(credential(&emu, &code(&emu, None), REDIRECT, None));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let cred = cred.clone();
+            tokio::spawn(async move { cred.get_token(&[GRAPH], &none()).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(emu.token_requests().len(), 1);
+}
