@@ -5,6 +5,8 @@
 //!
 //! Everything runs against the in-process emulator on 127.0.0.1.
 
+mod developer;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -196,7 +198,11 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(developer::MEASURE_RSS) {
+        return developer::measure_child_rss(&args[1..]);
+    }
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -218,5 +224,12 @@ fn main() {
         if wanted("cached_lookup_during_slow_fetch") {
             cached_lookup_during_slow_fetch().await;
         }
+        if wanted("chain_time_to_first_token") {
+            developer::chain_time_to_first_token().await;
+        }
+        if wanted("azid_token_vs_az_cli") {
+            developer::azid_token_vs_az_cli().await;
+        }
     });
+    std::process::ExitCode::SUCCESS
 }

@@ -126,11 +126,23 @@ impl CliTool for AzurePowerShell {
             return Err(Error::unavailable(NAME, AZ_ACCOUNT_NOT_INSTALLED));
         }
         parse(&output.stdout).ok_or_else(|| {
+            // A malformed `azsdk%…` line may still hold a token.
+            let shown: Vec<&str> = output
+                .stdout
+                .split_whitespace()
+                .map(|w| {
+                    if w.starts_with("azsdk%") {
+                        "azsdk%****"
+                    } else {
+                        w
+                    }
+                })
+                .collect();
             Error::failed(
                 NAME,
                 format!(
                     "Unexpected output from Get-AzAccessToken: \"{}\"",
-                    excerpt(&output.stdout, 200)
+                    excerpt(&shown.join(" "), 200)
                 ),
             )
         })
@@ -182,6 +194,17 @@ mod tests {
         assert!(parse("azsdk%tok%soon").is_none());
         assert!(parse("azsdk%%1").is_none());
         assert!(parse("nothing").is_none());
+        let e = AzurePowerShell
+            .interpret(
+                &ProcessOutput {
+                    exit_code: Some(0),
+                    stdout: "azsdk%secret-token%soon\n".into(),
+                    stderr: String::new(),
+                },
+                &Platform::system(),
+            )
+            .unwrap_err();
+        assert!(!e.message().contains("secret-token"), "{e}");
         let out = |code, stderr: &str| ProcessOutput {
             exit_code: Some(code),
             stdout: String::new(),
