@@ -40,6 +40,8 @@ enum Route<'a> {
     InstanceDiscovery,
     Keys(&'a str),
     Token(&'a str),
+    DeviceCode(&'a str),
+    Authorize(&'a str),
     UserRealm(&'a str),
     Arm(crate::arm::ArmRoute),
     Control,
@@ -58,6 +60,8 @@ fn route(path: &str) -> Route<'_> {
             Route::Keys(tenant)
         }
         [tenant, "oauth2", "v2.0", "token"] => Route::Token(tenant),
+        [tenant, "oauth2", "v2.0", "devicecode"] => Route::DeviceCode(tenant),
+        [tenant, "oauth2", "v2.0", "authorize"] => Route::Authorize(tenant),
         ["common", "userrealm", username] => Route::UserRealm(username),
         other => crate::arm::route(other).map_or(Route::Unknown, Route::Arm),
     }
@@ -183,6 +187,21 @@ fn dispatch(
                 json(StatusCode::OK, &body)
             }
             Err(error) => error.into_response(ctx, host),
+        },
+        Route::DeviceCode(_) if parts.method != Method::POST => {
+            EntraError::post_only(parts.method.as_str()).into_response(ctx, host)
+        }
+        Route::DeviceCode(tenant) => {
+            match crate::entra::device_code::device_authorization(shared, tenant, form, ctx) {
+                Ok(body) => json(StatusCode::OK, &body),
+                Err(error) => error.into_response(ctx, host),
+            }
+        }
+        Route::Authorize(tenant) => match parts.method {
+            Method::GET | Method::POST => {
+                crate::entra::authorize::authorize(shared, tenant, &parts.method, query, form, ctx)
+            }
+            _ => method_not_allowed("GET, POST"),
         },
         Route::Arm(arm) => crate::arm::handle(shared, arm, &parts.method, &parts.headers, query),
         Route::Control | Route::Unknown => not_found(),

@@ -17,6 +17,10 @@ pub(crate) struct Shared {
     pub mi: crate::mi::MiState,
     /// Codes, refresh tokens, assertion ids and revocations of the Entra endpoints.
     pub entra: crate::entra::grants::EntraState,
+    /// Device codes waiting for their user.
+    pub device_codes: crate::entra::device_code::DeviceCodes,
+    /// Who is signed in to the emulated browser (the authorize page).
+    pub browser: crate::entra::authorize::BrowserSession,
     journal: Mutex<Journal>,
 }
 
@@ -39,6 +43,8 @@ impl Shared {
             signer,
             mi: crate::mi::MiState::default(),
             entra: crate::entra::grants::EntraState::default(),
+            device_codes: crate::entra::device_code::DeviceCodes::default(),
+            browser: crate::entra::authorize::BrowserSession::default(),
             journal: Mutex::new(Journal::default()),
         }
     }

@@ -65,7 +65,13 @@ pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredent
 pub use credentials::default::{
     DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialOptions,
 };
+pub use credentials::device_code::{
+    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodeInfo, DeviceCodePrompt,
+};
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
+pub use credentials::interactive_browser::{
+    InteractiveBrowserCredential, InteractiveBrowserCredentialOptions,
+};
 pub use credentials::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions,
 };

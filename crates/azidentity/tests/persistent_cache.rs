@@ -215,7 +215,7 @@ async fn writers_wait_for_the_lockfile_and_break_only_stale_ones() {
         .await
         .unwrap();
     release.await.unwrap();
-    assert_eq!(app_secrets(&*real.load().await.unwrap()), ["s", "t"]);
+    assert_eq!(app_secrets(&real.load().await.unwrap()), ["s", "t"]);
 }
 
 #[tokio::test]
@@ -581,7 +581,7 @@ async fn concurrent_python_and_rust_writers_lose_nothing() {
         .unwrap();
     let mut reads = 0;
     while tasks.iter().any(|t| !t.is_finished()) {
-        let seen = app_secrets(&*reader.load().await.unwrap());
+        let seen = app_secrets(&reader.load().await.unwrap());
         assert!(
             seen.contains(&"seed".to_owned()),
             "a read saw {} entries",

@@ -93,6 +93,7 @@ pub(crate) fn mint_code(
         redirect_uri: request.redirect_uri.clone(),
         scope: request.scope.clone(),
         challenge: request.code_challenge.clone().map(|c| (c, method)),
+        nonce: None,
         expires_at: now + CODE_LIFETIME_SECS,
     }))
 }

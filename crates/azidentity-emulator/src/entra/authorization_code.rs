@@ -64,7 +64,7 @@ pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraEr
         s.split_whitespace()
             .any(|x| x.eq_ignore_ascii_case("offline_access"))
     };
-    delegated::issue(
+    let mut response = delegated::issue(
         request.shared,
         &Delegation {
             app,
@@ -77,5 +77,9 @@ pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraEr
             amr: "pwd",
         },
         request.ctx,
-    )
+    )?;
+    if let (Some(nonce), Some(id_token)) = (&code.nonce, &response.id_token) {
+        response.id_token = super::authorize::with_nonce(request.shared, id_token, nonce);
+    }
+    Ok(response)
 }

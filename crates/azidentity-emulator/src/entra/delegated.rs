@@ -29,6 +29,9 @@ pub(crate) struct DelegatedScope {
     pub scp: String,
     /// OIDC scopes that were asked for, lower-case.
     pub oidc: Vec<String>,
+    /// The request named `{resource}/.default` (Entra echoes it back, and MSAL caches the
+    /// token under the echoed scopes).
+    pub default_requested: Option<String>,
 }
 
 impl DelegatedScope {
@@ -36,6 +39,7 @@ impl DelegatedScope {
         let mut resource: Option<String> = None;
         let mut permissions = Vec::new();
         let mut oidc = Vec::new();
+        let mut default_requested = None;
         for item in scope.split_whitespace() {
             let lower = item.to_ascii_lowercase();
             if OIDC_SCOPES.contains(&lower.as_str()) {
@@ -47,6 +51,9 @@ impl DelegatedScope {
                 // A bare permission ("User.Read") is Microsoft Graph's.
                 _ => (GRAPH.to_owned(), item),
             };
+            if permission == ".default" {
+                default_requested = Some(item.to_owned());
+            }
             let permission = if permission == ".default" || permission.is_empty() {
                 "user_impersonation"
             } else {
@@ -76,11 +83,13 @@ impl DelegatedScope {
             resource,
             scp: permissions.join(" "),
             oidc,
+            default_requested,
         })
     }
 
     /// The `scope` value of the answer: the granted permissions (resource-qualified unless
-    /// they are Graph's, as Entra writes them), then the OIDC scopes.
+    /// they are Graph's, as Entra writes them), the requested `.default` scope, then the OIDC
+    /// scopes.
     fn granted(&self) -> String {
         let mut granted: Vec<String> = self
             .scp
@@ -93,6 +102,7 @@ impl DelegatedScope {
                 }
             })
             .collect();
+        granted.extend(self.default_requested.iter().cloned());
         granted.extend(self.oidc.iter().cloned());
         granted.join(" ")
     }
@@ -236,7 +246,7 @@ mod tests {
         assert_eq!(s.scp, "user_impersonation");
         assert_eq!(
             s.granted(),
-            "https://vault.azure.net/user_impersonation offline_access openid"
+            "https://vault.azure.net/user_impersonation https://vault.azure.net/.default offline_access openid"
         );
         let s = DelegatedScope::parse("User.Read Mail.Read", "t").unwrap();
         assert_eq!(

@@ -23,6 +23,8 @@ pub(crate) struct AuthorizationCode {
     pub scope: String,
     /// PKCE: the challenge and its method (`S256` or `plain`).
     pub challenge: Option<(String, String)>,
+    /// The authorization request's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
     pub expires_at: i64,
 }
 

@@ -3,11 +3,13 @@
 pub(crate) mod api;
 mod assertion;
 mod authorization_code;
+pub(crate) mod authorize;
 pub(crate) mod cae;
 pub(crate) mod claims;
 mod client_auth;
 pub(crate) mod control;
 pub(crate) mod delegated;
+pub(crate) mod device_code;
 pub(crate) mod discovery;
 pub(crate) mod error;
 pub(crate) mod grants;

@@ -151,6 +151,7 @@ pub(crate) fn issue(
         "authorization_code" => authorization_code::grant(&request),
         "refresh_token" => refresh_token::grant(&request),
         JWT_BEARER_GRANT => on_behalf_of::grant(&request),
+        super::device_code::GRANT_TYPE => super::device_code::grant(&request),
         other => Err(EntraError::unsupported_grant_type(other)),
     }
 }

@@ -3,9 +3,13 @@
 
 mod advice;
 pub(crate) mod assertion;
+pub(crate) mod auth_code_flow;
 pub(crate) mod claims;
 pub(crate) mod confidential;
+pub(crate) mod device_code;
 mod discovery;
+pub(crate) mod public_client;
+mod redirect_server;
 pub(crate) mod region;
 pub(crate) mod response;
 pub(crate) mod user;
@@ -99,6 +103,55 @@ impl EntraClient {
             "{}/{tenant}/oauth2/v2.0/token",
             region::regional_base(&self.authority, region)
         )
+    }
+
+    /// The clock of this client's platform.
+    pub(crate) fn clock(&self) -> &std::sync::Arc<dyn crate::platform::Clock> {
+        self.pipeline.clock()
+    }
+
+    /// The tenant's endpoint next to its token endpoint, e.g. `devicecode` or `authorize`.
+    pub(crate) async fn endpoint(&self, tenant: &str, name: &str) -> Result<String, Error> {
+        let token = self.token_endpoint(tenant).await?;
+        match token.strip_suffix("/token") {
+            Some(base) => Ok(format!("{base}/{name}")),
+            None => Err(Error::failed(
+                self.credential,
+                format!("the token endpoint {token} does not end in /token; cannot find {name}"),
+            )),
+        }
+    }
+
+    /// POSTs `form` to an Entra endpoint that answers JSON (other than a token), such as the
+    /// device authorization endpoint; an error answer becomes an error naming the AADSTS code.
+    pub(crate) async fn post_form(
+        &self,
+        endpoint: String,
+        form: &[(&str, &str)],
+    ) -> Result<serde_json::Value, Error> {
+        const SERVICE: &str = "Microsoft Entra ID";
+        let response = self
+            .pipeline
+            .send(self.credential, &Outgoing::form_post(endpoint, form))
+            .await?;
+        if !response.status().is_success() {
+            return Err(response::parse_error(
+                self.credential,
+                SERVICE,
+                response.status().as_u16(),
+                response.headers(),
+                response.body(),
+            ));
+        }
+        serde_json::from_slice(response.body()).map_err(|_| {
+            Error::failed(
+                self.credential,
+                format!(
+                    "unexpected response from {SERVICE}: the body is not JSON: {}",
+                    response::redact_body(response.body())
+                ),
+            )
+        })
     }
 
     /// POSTs `form` to the tenant's token endpoint and parses the answer.

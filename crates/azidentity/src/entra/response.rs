@@ -29,6 +29,36 @@ pub(crate) struct TokenResponse {
     pub refresh_token: Option<Secret>,
     /// The signed-in user, from `client_info` or the ID token.
     pub account: Option<Account>,
+    /// The whole answer, for the MSAL token cache (ID token, `client_info`, `foci`, `scope`).
+    pub raw: RawResponse,
+}
+
+/// A token response's JSON. It holds tokens: `Debug` shows only the field names.
+#[derive(Clone, Default)]
+pub(crate) struct RawResponse(Map<String, Value>);
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl RawResponse {
+    pub(crate) fn map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// The ID token's claims (unverified: the service we just talked to over TLS issued it);
+    /// empty without an ID token.
+    pub(crate) fn id_token_claims(&self) -> Map<String, Value> {
+        str_field(&self.0, "id_token")
+            .and_then(|t| jwt_payload(&t))
+            .unwrap_or_default()
+    }
 }
 
 /// The user a token was issued to, as MSAL identifies accounts.
@@ -149,6 +179,7 @@ pub(crate) fn parse_token(
         },
         refresh_token,
         account: account(&map),
+        raw: RawResponse(map),
     })
 }
 

@@ -2,6 +2,7 @@
 //! child processes and the home directory. Credentials get everything through a [`Platform`];
 //! tests build one from a map and an emulator.
 
+mod browser;
 mod clock;
 mod env;
 mod http;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use browser::{BrowserFuture, BrowserLauncher, SystemBrowser};
 pub use clock::{Clock, ManualClock, SleepFuture, SystemClock};
 pub use env::Env;
 pub use http::{
@@ -39,6 +41,7 @@ pub struct Platform {
     arc_key_dir: Option<PathBuf>,
     process_runner: Arc<dyn ProcessRunner>,
     home_dir: Option<PathBuf>,
+    browser: Arc<dyn BrowserLauncher>,
 }
 
 impl Platform {
@@ -53,6 +56,7 @@ impl Platform {
             arc_key_dir: None,
             process_runner: Arc::new(SystemProcessRunner::default()),
             home_dir: None,
+            browser: Arc::new(SystemBrowser),
         }
     }
 
@@ -104,6 +108,17 @@ impl Platform {
     pub fn with_process_runner(mut self, runner: Arc<dyn ProcessRunner>) -> Self {
         self.process_runner = runner;
         self
+    }
+
+    /// Uses `browser` to show the sign-in page of `InteractiveBrowserCredential`.
+    pub fn with_browser(mut self, browser: Arc<dyn BrowserLauncher>) -> Self {
+        self.browser = browser;
+        self
+    }
+
+    /// What opens the sign-in page.
+    pub fn browser(&self) -> &Arc<dyn BrowserLauncher> {
+        &self.browser
     }
 
     /// What runs developer tools.

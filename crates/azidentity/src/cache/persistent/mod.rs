@@ -30,10 +30,10 @@ pub(crate) use json::to_python_compact;
 pub use options::TokenCachePersistenceOptions;
 pub use read::CachedAccount;
 #[allow(unused_imports)]
-pub(crate) use read::{AccessTokenQuery, CachedAccessToken, CachedRefreshToken};
+pub(crate) use read::{AccessTokenQuery, CachedAccessToken, CachedRefreshToken, cloud_aliases};
 pub use write::TokenCacheEvent;
 #[allow(unused_imports)]
-pub(crate) use write::jwt_claims;
+pub(crate) use write::{jwt_claims, parse_account};
 
 use crate::platform::Clock;
 use crate::{Error, Platform};

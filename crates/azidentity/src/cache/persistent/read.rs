@@ -193,3 +193,34 @@ fn family_of(entry: &Map<String, Value>) -> Option<String> {
         _ => None,
     }
 }
+
+/// Hosts of one cloud that share accounts (azure-identity's table; MSAL would ask instance
+/// discovery over the network).
+const ALIAS_GROUPS: &[&[&str]] = &[
+    &[
+        "login.microsoftonline.com",
+        "login.windows.net",
+        "login.microsoft.com",
+        "sts.windows.net",
+    ],
+    &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
+    &["login.microsoftonline.us", "login.usgovcloudapi.net"],
+];
+
+/// `environment` first, then the other hosts of its cloud.
+pub(crate) fn cloud_aliases(environment: &str) -> Vec<String> {
+    let environment = environment.to_ascii_lowercase();
+    let mut hosts = vec![environment.clone()];
+    if let Some(group) = ALIAS_GROUPS
+        .iter()
+        .find(|g| g.contains(&environment.as_str()))
+    {
+        hosts.extend(
+            group
+                .iter()
+                .filter(|h| **h != environment)
+                .map(|h| (*h).to_owned()),
+        );
+    }
+    hosts
+}

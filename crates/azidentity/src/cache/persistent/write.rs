@@ -97,7 +97,7 @@ pub(crate) fn jwt_claims(jwt: &str) -> Map<String, Value> {
 }
 
 /// `(has client_info, home_account_id)`, as MSAL's `__parse_account`.
-fn parse_account(
+pub(crate) fn parse_account(
     response: &Map<String, Value>,
     id_claims: &Map<String, Value>,
 ) -> (bool, Option<String>) {
