@@ -136,7 +136,6 @@ impl AuthenticationRecord {
     /// token: authority = the issuer's host, client = `aud`, account id = `uid.utid` from
     /// `client_info` (else `sub`), tenant = `tid` (else the issuer's path), username =
     /// `preferred_username` (else `upn`).
-    #[allow(dead_code)]
     pub(crate) fn from_id_token(
         id_claims: &Map<String, Value>,
         home_account_id: Option<&str>,

@@ -350,3 +350,46 @@ async fn secrets_stay_out_of_logs_errors_and_debug() {
         assert!(!text.contains(secret), "a secret leaked into: {text}");
     }
 }
+
+/// The loop the product promises: a device code sign-in with the default persistent cache is
+/// an account SharedTokenCacheCredential (and so DefaultAzureCredential) finds, through the
+/// family refresh token Entra issues to the developer sign-on app.
+#[tokio::test]
+async fn a_persisted_sign_in_is_found_by_shared_token_cache_credential() {
+    use azidentity::{SharedTokenCacheCredential, SharedTokenCacheCredentialOptions};
+    let emu = emulator().await;
+    let home = TempDir::new("device-code-shared");
+    let (cred, _, _) = credential(&emu, 0, |o| {
+        o.client_id = None;
+        o.cache_persistence_options = Some(TokenCachePersistenceOptions {
+            allow_unencrypted_storage: true,
+            ..Default::default()
+        });
+        o.client_options.platform = o.client_options.platform.clone().with_home_dir(home.path());
+    });
+    let signed_in = cred.get_token(&[ARM], &none()).await.unwrap();
+    let shared = SharedTokenCacheCredential::new(SharedTokenCacheCredentialOptions {
+        client_options: ClientOptions {
+            disable_instance_discovery: true,
+            platform: common::platform(&emu, &[]).with_home_dir(home.path()),
+            ..common::client_options(&emu)
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let before = emu.token_requests().len();
+    let cached = shared.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(
+        cached.token, signed_in.token,
+        "the access token from the cache"
+    );
+    assert_eq!(emu.token_requests().len(), before);
+    let vault = shared.get_token(&[VAULT], &none()).await.unwrap();
+    assert_eq!(
+        emu.verify_token(vault.token.secret()).unwrap()["upn"],
+        DEFAULT_USERNAME
+    );
+    let refresh = emu.token_requests().pop().unwrap();
+    assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.form_value("client_id"), Some(DEV_SIGN_ON));
+}

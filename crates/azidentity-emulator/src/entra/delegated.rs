@@ -18,6 +18,14 @@ use crate::state::Shared;
 /// OpenID Connect scopes: they shape the answer, not the access token.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "offline_access", "email"];
 const GRAPH: &str = "https://graph.microsoft.com";
+/// Microsoft's first-party clients in the family that shares refresh tokens (FOCI): Azure
+/// CLI (the developer sign-on app), Azure PowerShell, Visual Studio. Entra marks their
+/// refresh tokens with `foci: "1"`, which is how the shared token cache finds accounts.
+const FAMILY_CLIENTS: &[&str] = &[
+    "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+    "1950a258-227b-4e31-a9cf-717495945fc2",
+    "04f0c124-f2bc-4f59-8241-bf6df9866bbd",
+];
 /// Entra backdates tokens by five minutes to absorb clock skew between machines.
 const BACKDATE_SECS: i64 = 300;
 
@@ -227,6 +235,12 @@ pub(crate) fn issue(
             expires_at: 0,
         };
         response.refresh_token = Some(shared.entra.add_refresh_token(grant, ctx.unix_now()));
+        if FAMILY_CLIENTS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(d.app.client_id()))
+        {
+            response.foci = Some("1");
+        }
     }
     Ok(response)
 }

@@ -37,6 +37,9 @@ pub(crate) struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_info: Option<String>,
+    /// The family of Microsoft clients that share refresh tokens (FOCI), `"1"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foci: Option<&'static str>,
 }
 
 impl TokenResponse {
@@ -55,6 +58,7 @@ impl TokenResponse {
             refresh_token: None,
             id_token: None,
             client_info: None,
+            foci: None,
         }
     }
 

@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::cache::persistent::{
+    PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions, cloud_aliases,
+    entry_epoch, entry_text,
+};
 use crate::cache::{KeyRef, TokenCache};
 use crate::entra::EntraClient;
 use crate::{
@@ -20,23 +24,8 @@ const NAME: &str = "SharedTokenCacheCredential";
 /// "Microsoft developer sign-on": the first-party client whose family refresh tokens the cache
 /// holds.
 const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-const MAX_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Cached access tokens are used only with more than this left (Python's rule for this cache).
 const EXPIRY_BUFFER_S: i64 = 300;
-/// MSAL writers truncate the file before writing it, so an empty or cut read is retried.
-const READ_ATTEMPTS: u32 = 3;
-const READ_RETRY_DELAY: Duration = Duration::from_millis(500);
-
-const ALIAS_GROUPS: &[&[&str]] = &[
-    &[
-        "login.microsoftonline.com",
-        "login.windows.net",
-        "login.microsoft.com",
-        "sts.windows.net",
-    ],
-    &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
-    &["login.microsoftonline.us", "login.usgovcloudapi.net"],
-];
 
 /// Options for [`SharedTokenCacheCredential`].
 #[derive(Debug, Clone, Default)]
@@ -55,8 +44,8 @@ pub struct SharedTokenCacheCredentialOptions {
 /// token redeemed with Microsoft Entra ID. Python: `SharedTokenCacheCredential` (without an
 /// authentication record).
 ///
-/// Reads the unencrypted cache file only; the encrypted (keyring) store and writing refreshed
-/// tokens back come with persistent caching. Refreshed tokens are kept in memory.
+/// Reads the cache as Python does (the Secret Service when usable, else the plain file, through
+/// the same persistent cache as every credential); refreshed tokens are kept in memory.
 #[derive(Debug)]
 pub struct SharedTokenCacheCredential {
     username: Option<String>,
@@ -65,6 +54,8 @@ pub struct SharedTokenCacheCredential {
     client: Result<EntraClient, Error>,
     aliases: Vec<String>,
     cache: TokenCache,
+    /// The persistent caches (non-CAE, CAE), opened on first use.
+    shared: [tokio::sync::OnceCell<PersistentTokenCache>; 2],
     in_default_chain: bool,
 }
 
@@ -84,11 +75,17 @@ impl SharedTokenCacheCredential {
         }
         let authority = options.client_options.authority(NAME)?;
         let host = authority.host_and_port().to_ascii_lowercase();
-        let aliases = ALIAS_GROUPS
-            .iter()
-            .find(|group| group.contains(&host.as_str()))
-            .map(|group| group.iter().map(|h| (*h).to_owned()).collect())
-            .unwrap_or_else(|| vec![host.clone()]);
+        let mut aliases = cloud_aliases(&host);
+        // MSAL records the host without its port (Python's shared cache compares the port too,
+        // and so never finds sign-ins through an authority with an explicit port).
+        if let Some((bare, port)) = host.rsplit_once(':')
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && (!bare.contains(':') || bare.ends_with(']'))
+            && !aliases.iter().any(|a| a == bare)
+        {
+            aliases.push(bare.to_owned());
+        }
         let platform = options.client_options.platform.clone();
         let client = EntraClient::new(
             NAME,
@@ -103,6 +100,7 @@ impl SharedTokenCacheCredential {
             platform,
             client,
             aliases,
+            shared: Default::default(),
             in_default_chain,
         })
     }
@@ -134,14 +132,15 @@ impl SharedTokenCacheCredential {
         claims: Option<&str>,
     ) -> Result<AccessToken, Error> {
         let document = self.load(options.enable_cae).await?;
-        let account = self.select_account(&document)?;
+        let document = document.as_json();
+        let account = self.select_account(document)?;
         let now = self.platform.clock().now();
         if claims.is_none()
-            && let Some(token) = self.cached_access_token(&document, &account, scopes, now)
+            && let Some(token) = self.cached_access_token(document, &account, scopes, now)
         {
             return Ok(token);
         }
-        let refresh_tokens = self.refresh_tokens(&document, &account);
+        let refresh_tokens = self.refresh_tokens(document, &account);
         let Some(refresh_token) = refresh_tokens.first() else {
             return Err(Error::unavailable(
                 NAME,
@@ -164,25 +163,29 @@ impl SharedTokenCacheCredential {
             })
     }
 
-    async fn load(&self, cae: bool) -> Result<Map<String, Value>, Error> {
+    async fn load(&self, cae: bool) -> Result<Arc<TokenCacheDocument>, Error> {
         let unavailable = |why: String| {
             Error::unavailable(NAME, format!("Shared token cache unavailable: {why}"))
         };
-        let Some(path) = cache_path(&self.platform, cae) else {
-            return Err(unavailable("no home directory (HOME) is set".to_owned()));
+        // Python reads whatever exists, encrypted or not, and never creates a cache.
+        let options = TokenCachePersistenceOptions {
+            allow_unencrypted_storage: true,
+            ..Default::default()
         };
-        let mut last = String::new();
-        for attempt in 0..READ_ATTEMPTS {
-            if attempt > 0 {
-                self.platform.clock().sleep(READ_RETRY_DELAY).await;
-            }
-            match read_document(&path) {
-                Ok(document) => return Ok(document),
-                Err(ReadError::Missing(why)) => return Err(unavailable(why)),
-                Err(ReadError::Transient(why)) => last = why,
-            }
+        let cache = self.shared[usize::from(cae)]
+            .get_or_try_init(|| PersistentTokenCache::open_for(NAME, &options, cae, &self.platform))
+            .await
+            .map_err(|e| unavailable(e.message().to_owned()))?;
+        if !cache.is_encrypted() && !cache.location().is_file() {
+            return Err(unavailable(format!(
+                "there is no cache file at {}",
+                cache.location().display()
+            )));
         }
-        Err(unavailable(last))
+        cache
+            .load()
+            .await
+            .map_err(|e| unavailable(e.message().to_owned()))
     }
 
     fn in_cloud(&self, entry: &Map<String, Value>) -> bool {
@@ -357,35 +360,6 @@ pub(crate) fn cache_path(platform: &Platform, cae: bool) -> Option<PathBuf> {
         .map(|home| home.join(".IdentityService").join(name))
 }
 
-enum ReadError {
-    Missing(String),
-    Transient(String),
-}
-
-fn read_document(path: &std::path::Path) -> Result<Map<String, Value>, ReadError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| ReadError::Missing(format!("cannot read {} ({e})", path.display())))?;
-    if meta.len() > MAX_CACHE_BYTES {
-        return Err(ReadError::Missing(format!(
-            "{} is larger than {MAX_CACHE_BYTES} bytes",
-            path.display()
-        )));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| ReadError::Missing(format!("cannot read {} ({e})", path.display())))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ReadError::Missing(format!(
-            "{} is not an MSAL token cache",
-            path.display()
-        ))),
-        Err(e) => Err(ReadError::Transient(format!(
-            "{} is not valid JSON ({e}); another program may be writing it",
-            path.display()
-        ))),
-    }
-}
-
 struct Account {
     home_account_id: String,
     username: String,
@@ -404,16 +378,11 @@ fn section<'a>(
 }
 
 fn str_field<'a>(entry: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    entry.get(name).and_then(Value::as_str)
+    entry_text(entry, name)
 }
 
-/// MSAL writes times as strings of integer seconds; other SDKs write numbers.
 fn epoch_field(entry: &Map<String, Value>, name: &str) -> Option<i64> {
-    match entry.get(name)? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
+    entry_epoch(entry, name)
 }
 
 impl TokenCredential for SharedTokenCacheCredential {

@@ -5,15 +5,12 @@
 //! Reads take no lock and reload only when the file's stamp moved; writes reload, change and
 //! replace the whole cache under msal-extensions' lockfile, as Python's writers do.
 
-#[allow(dead_code)]
 mod document;
 mod file;
 mod json;
 mod keys;
 mod lock;
 mod options;
-// The user-flow lookups are used by the interactive credentials, which come next.
-#[allow(dead_code)]
 mod read;
 #[cfg(all(target_os = "linux", feature = "secret-service"))]
 mod secret_service;
@@ -26,14 +23,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use document::TokenCacheDocument;
+pub(crate) use document::{epoch as entry_epoch, text as entry_text};
 pub(crate) use json::to_python_compact;
 pub use options::TokenCachePersistenceOptions;
 pub use read::CachedAccount;
-#[allow(unused_imports)]
-pub(crate) use read::{AccessTokenQuery, CachedAccessToken, CachedRefreshToken, cloud_aliases};
+pub(crate) use read::{AccessTokenQuery, cloud_aliases};
 pub use write::TokenCacheEvent;
-#[allow(unused_imports)]
-pub(crate) use write::{jwt_claims, parse_account};
+pub(crate) use write::parse_account;
 
 use crate::platform::Clock;
 use crate::{Error, Platform};
@@ -134,17 +130,6 @@ impl PersistentTokenCache {
             Backend::File,
             platform,
         ))
-    }
-
-    /// The plain-file cache at `location`, whatever the platform offers; for reading caches
-    /// that are known to be files (the shared cache of developer tools).
-    #[allow(dead_code)]
-    pub(crate) fn unencrypted_file(
-        credential: &'static str,
-        location: PathBuf,
-        platform: &Platform,
-    ) -> Self {
-        Self::with_backend(credential, location, Backend::File, platform)
     }
 
     fn with_backend(

@@ -38,7 +38,6 @@ pub(crate) struct CachedAccessToken {
 pub(crate) struct CachedRefreshToken {
     pub secret: Secret,
     pub client_id: String,
-    pub family_id: Option<String>,
 }
 
 /// What an access token lookup matches on.
@@ -155,7 +154,6 @@ impl TokenCacheDocument {
                     CachedRefreshToken {
                         secret: Secret::new(secret),
                         client_id: text(e, "client_id").unwrap_or("").to_owned(),
-                        family_id: family_of(e),
                     },
                 ))
             })

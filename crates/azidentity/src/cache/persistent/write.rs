@@ -84,7 +84,7 @@ fn text<'a>(response: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 }
 
 /// The unverified claims of a JWT (the ID token came from the service over TLS).
-pub(crate) fn jwt_claims(jwt: &str) -> Map<String, Value> {
+fn jwt_claims(jwt: &str) -> Map<String, Value> {
     jwt.split('.')
         .nth(1)
         .and_then(|part| URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok())
