@@ -118,8 +118,7 @@ async fn a_failure_stops_the_chain_and_every_attempt_is_reported() {
     let text = e.to_string();
     assert!(
         text.starts_with(
-            "ChainedTokenCredential: ChainedTokenCredential failed to retrieve a token from the \
-             included credentials."
+            "ChainedTokenCredential: failed to retrieve a token from the included credentials."
         ),
         "{text}"
     );

@@ -103,7 +103,7 @@ async fn the_error_lists_every_member_with_its_reason() {
     );
     let text = e.to_string();
     assert!(
-        text.contains("DefaultAzureCredential failed to retrieve a token"),
+        text.starts_with("DefaultAzureCredential: failed to retrieve a token"),
         "{text}"
     );
     // A member whose constructor failed is a placeholder carrying the constructor's message.

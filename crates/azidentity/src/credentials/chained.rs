@@ -13,11 +13,10 @@ pub(crate) fn chain_failure(chain: &'static str, attempts: Vec<ChainAttempt>) ->
     let error = Error::new(
         ErrorKind::Chain(attempts),
         chain,
-        format!(
-            "{chain} failed to retrieve a token from the included credentials. To mitigate this \
-             issue, please refer to the troubleshooting guidelines here at \
-             https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot."
-        ),
+        // Display prefixes the chain's name, giving Python's "<Chain> failed to retrieve…".
+        "failed to retrieve a token from the included credentials. To mitigate this issue, \
+         please refer to the troubleshooting guidelines here at \
+         https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot.",
     );
     tracing::warn!(credential = chain, error = %error, "no credential in the chain produced a token");
     error

@@ -126,7 +126,15 @@ impl<T: CliTool> CliCredential<T> {
             Err(error) => Err(self.process_error(error, &command.program().display().to_string())),
         };
         match outcome {
-            Ok(token) => Ok(token),
+            Ok(token) => {
+                // Python logs success at INFO on its own and at DEBUG inside a chain.
+                if self.settings.in_default_chain {
+                    tracing::debug!(credential = T::NAME, "get_token succeeded");
+                } else {
+                    tracing::info!(credential = T::NAME, "get_token succeeded");
+                }
+                Ok(token)
+            }
             Err(error) => {
                 tracing::debug!(credential = T::NAME, error = %error, "failed");
                 Err(self.in_chain(error))
