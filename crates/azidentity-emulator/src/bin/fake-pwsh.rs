@@ -11,12 +11,22 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use fake_tool::{common_misbehaviour, fetch_token, flag_value, mode, now};
 
-/// The value of `name = '<value>'` in the script (either of the two spellings a script may use).
-fn quoted_after(script: &str, marker: &str) -> Option<String> {
-    let start = script.find(marker)? + marker.len();
-    let rest = &script[start..];
-    let end = rest.find('\'')?;
-    Some(rest[..end].to_owned())
+/// The single-quoted value assigned to `name` in the script: `name = 'v'` (ours) or
+/// `'name' = 'v'` (Python's hashtable), whichever the script uses.
+fn assigned(script: &str, name: &str) -> Option<String> {
+    let mut rest = script;
+    while let Some(at) = rest.find(name) {
+        let after = rest[at + name.len()..].trim_start_matches('\'');
+        let after = after.trim_start();
+        if let Some(value) = after.strip_prefix('=').map(str::trim_start)
+            && let Some(value) = value.strip_prefix('\'')
+            && let Some(end) = value.find('\'')
+        {
+            return Some(value[..end].to_owned());
+        }
+        rest = &rest[at + name.len()..];
+    }
+    None
 }
 
 fn main() -> ExitCode {
@@ -59,11 +69,13 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let Some(resource) = quoted_after(&script, "ResourceUrl = '") else {
+    let Some(resource) = assigned(&script, "ResourceUrl") else {
         eprintln!("fake-pwsh: the script has no ResourceUrl");
         return ExitCode::from(1);
     };
-    let tenant = quoted_after(&script, "$tenant = '").filter(|t| !t.is_empty());
+    let tenant = assigned(&script, "$tenantId")
+        .or_else(|| assigned(&script, "$tenant"))
+        .filter(|t| !t.is_empty());
     let token = match fetch_token(&format!("{resource}/.default"), tenant.as_deref()) {
         Ok(token) => token,
         Err(message) => {
