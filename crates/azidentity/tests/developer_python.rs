@@ -93,15 +93,23 @@ async fn ours(env: &Env, tool: &str) -> i64 {
 async fn python_reads_the_fake_tools_as_we_do() {
     let emu = common::emulator().await;
     let tools = Tools::new(&["az", "azd", "pwsh"]);
-    for (tool, mode) in [("az", "ok"), ("az", "old"), ("azd", "ok"), ("pwsh", "ok")] {
-        let env = tools.env(&emu, mode, &[]);
+    // "old" az prints only expiresOn, a local time: both sides must convert it with the zone's
+    // rules (Python through the C library, ours through the TZif file), in UTC and in New York.
+    for (tool, mode, tz) in [
+        ("az", "ok", "UTC"),
+        ("az", "old", "UTC"),
+        ("az", "old", "America/New_York"),
+        ("azd", "ok", "UTC"),
+        ("pwsh", "ok", "UTC"),
+    ] {
+        let env = tools.env(&emu, mode, &[("TZ", tz)]);
         let (token, python_expiry) = python(&tools, &env, tool);
         emu.verify_token(&token).unwrap();
         let our_expiry = ours(&env, tool).await;
         // Each run asks the emulator for a new token: a second or two apart at most.
         assert!(
             (python_expiry - our_expiry).abs() <= 3,
-            "{tool}/{mode}: python {python_expiry}, ours {our_expiry}"
+            "{tool}/{mode}/{tz}: python {python_expiry}, ours {our_expiry}"
         );
     }
 }
