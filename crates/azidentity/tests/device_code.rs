@@ -393,3 +393,41 @@ async fn a_persisted_sign_in_is_found_by_shared_token_cache_credential() {
     assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
     assert_eq!(refresh.form_value("client_id"), Some(DEV_SIGN_ON));
 }
+
+/// CAE tokens live in their own cache (`msal.cache.cae`), as in Python 1.14+: a CAE request
+/// after a non-CAE sign-in signs in again (Python's CAE app has no account either) and asks
+/// for the CP1 capability.
+#[tokio::test]
+async fn cae_tokens_are_kept_in_their_own_persistent_cache() {
+    let emu = emulator().await;
+    let home = TempDir::new("device-code-cae");
+    let (cred, prompts, _) = credential(&emu, 0, |o| {
+        o.cache_persistence_options = Some(TokenCachePersistenceOptions {
+            allow_unencrypted_storage: true,
+            ..Default::default()
+        });
+        o.client_options.platform = o.client_options.platform.clone().with_home_dir(home.path());
+    });
+    cred.get_token(&[ARM], &none()).await.unwrap();
+    let cae = TokenRequestOptions {
+        enable_cae: true,
+        ..Default::default()
+    };
+    let token = cred.get_token(&[ARM], &cae).await.unwrap();
+    assert_eq!(prompts.lock().unwrap().len(), 2);
+    assert_eq!(
+        emu.verify_token(token.token.secret()).unwrap()["xms_cc"],
+        serde_json::json!(["CP1"])
+    );
+    let last = emu.token_requests().pop().unwrap();
+    assert!(last.form_value("claims").is_some_and(|c| c.contains("CP1")));
+    let dir = home.path().join(".IdentityService");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert!(read("msal.cache.cae").contains(token.token.secret()));
+    assert!(!read("msal.cache.nocae").contains(token.token.secret()));
+    // Each flavour now answers from its own cache.
+    let before = emu.token_requests().len();
+    cred.get_token(&[ARM], &cae).await.unwrap();
+    cred.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(emu.token_requests().len(), before);
+}

@@ -108,6 +108,26 @@ impl BrowserState {
         };
         let redirect_uri = query_value(&url, "redirect_uri").ok_or("no redirect_uri")?;
         if self.behaviour == Behaviour::ForgeFirst {
+            // Garbage, and a connection that closes without a request.
+            let port = url::Url::parse(&redirect_uri).unwrap().port().unwrap();
+            let mut garbage = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            garbage
+                .write_all(b"\xff\xfe not http\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let _ = garbage.read_to_end(&mut answer).await;
+            self.answers
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&answer).into_owned());
+            drop(
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap(),
+            );
             let forged = "code=stolen&state=not-the-state";
             let answer = loopback(&redirect_uri, "POST", "/", forged).await;
             self.answers.lock().unwrap().push(answer);
@@ -363,18 +383,23 @@ async fn forged_redirects_and_stray_requests_are_ignored() {
     let cred = credential(&emu, &browser, |_| {});
     cred.get_token(&[ARM], &none()).await.unwrap();
     let answers = browser.answers.lock().unwrap().clone();
-    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert_eq!(answers.len(), 4, "{answers:?}");
     assert!(
         answers[0].starts_with("HTTP/1.1 400"),
-        "wrong state: {}",
+        "garbage: {}",
         answers[0]
     );
     assert!(
-        answers[1].starts_with("HTTP/1.1 404"),
-        "favicon: {}",
+        answers[1].starts_with("HTTP/1.1 400"),
+        "wrong state: {}",
         answers[1]
     );
-    assert!(answers[2].contains("Authentication complete"));
+    assert!(
+        answers[2].starts_with("HTTP/1.1 404"),
+        "favicon: {}",
+        answers[2]
+    );
+    assert!(answers[3].contains("Authentication complete"));
     let redemption = &emu.token_requests()[0];
     assert_ne!(redemption.form_value("code"), Some("stolen"));
     assert!(logs.text().contains("state does not match"));
