@@ -431,3 +431,44 @@ async fn cae_tokens_are_kept_in_their_own_persistent_cache() {
     cred.get_token(&[ARM], &none()).await.unwrap();
     assert_eq!(emu.token_requests().len(), before);
 }
+
+#[tokio::test]
+async fn concurrent_first_calls_share_one_sign_in() {
+    let emu = emulator().await;
+    let (cred, prompts, _) = credential(&emu, 1, |_| {});
+    let options = none();
+    let (a, b, c) = tokio::join!(
+        cred.get_token(&[ARM], &options),
+        cred.get_token(&[ARM], &options),
+        cred.get_token(&[ARM], &options),
+    );
+    assert_eq!(a.unwrap().token, b.unwrap().token);
+    c.unwrap();
+    assert_eq!(prompts.lock().unwrap().len(), 1, "one code shown");
+    let starts = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/devicecode"))
+        .count();
+    assert_eq!(starts, 1);
+}
+
+#[tokio::test]
+async fn the_services_refusal_to_start_a_flow_is_reported_with_its_code() {
+    let emu = emulator().await;
+    // A confidential application cannot use the device code flow.
+    let (cred, prompts, _) = credential(&emu, 0, |o| {
+        o.client_id = Some(azidentity_emulator::DEFAULT_CLIENT_ID.into());
+        o.tenant_id = Some(DEFAULT_TENANT_ID.into());
+    });
+    let error = cred.get_token(&[ARM], &none()).await.unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::AuthenticationFailed),
+        "{error}"
+    );
+    assert_eq!(
+        error.http().and_then(|h| h.aadsts()).as_deref(),
+        Some("AADSTS7000218")
+    );
+    assert!(prompts.lock().unwrap().is_empty());
+}
