@@ -312,3 +312,43 @@ async fn the_environment_credential_comes_first() {
         Some("EnvironmentCredential")
     );
 }
+
+#[tokio::test]
+async fn managed_identity_in_the_chain_uses_azure_client_id_and_the_emulators_imds() {
+    use azidentity_emulator::{
+        HostKind, ManagedIdentityHost, SYSTEM_ASSIGNED_OBJECT_ID, USER_ASSIGNED_CLIENT_ID,
+        USER_ASSIGNED_OBJECT_ID,
+    };
+    let emu = common::emulator().await;
+    let host = emu
+        .start_managed_identity(ManagedIdentityHost::new(HostKind::Imds))
+        .await
+        .unwrap();
+    let tools = Tools::new(&["az"]);
+    let host_env: Vec<(&str, &str)> = host
+        .env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    // AZURE_CLIENT_ID alone (no secret) selects a user-assigned identity, as in Python's DAC.
+    let mut with_client_id = host_env.clone();
+    with_client_id.push(("AZURE_CLIENT_ID", USER_ASSIGNED_CLIENT_ID));
+    let credential = DefaultAzureCredential::new(options(&emu, &tools, &with_client_id)).unwrap();
+    let token = credential.get_token(&[VAULT], &none()).await.unwrap();
+    assert_eq!(
+        credential.successful_credential(),
+        Some("ManagedIdentityCredential")
+    );
+    let claims = emu.verify_token(token.token.secret()).unwrap();
+    assert_eq!(claims["oid"], USER_ASSIGNED_OBJECT_ID);
+
+    // managed_identity_client_id = "" forces the system-assigned identity.
+    let mut forced = options(&emu, &tools, &with_client_id);
+    forced.managed_identity_client_id = Some(String::new());
+    let credential = DefaultAzureCredential::new(forced).unwrap();
+    let token = credential.get_token(&[VAULT], &none()).await.unwrap();
+    let claims = emu.verify_token(token.token.secret()).unwrap();
+    assert_eq!(claims["oid"], SYSTEM_ASSIGNED_OBJECT_ID);
+    // The endpoint is configured: managed identity is the intended credential, az never ran.
+    assert_eq!(tools.count("az"), 0);
+}

@@ -51,12 +51,15 @@ pub fn log_invocation(tool: &str) {
             "NO_COLOR": std::env::var("NO_COLOR").ok(),
         },
     });
+    // One write call: a tool killed mid-run (a chain dropping a member it no longer needs)
+    // must not leave half a line for the next tool's line to run into.
+    let line = format!("{line}\n");
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
     {
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(line.as_bytes());
     }
 }
 

@@ -139,6 +139,7 @@ struct Entry {
     member: Member,
     credential: Box<dyn TokenCredential>,
     setup: String,
+    early: bool,
 }
 
 /// One member of a [`DefaultAzureCredential`], for explaining the chain (`azid doctor`).
@@ -176,8 +177,10 @@ pub struct DefaultAzureCredentialMember<'a> {
 /// **Faster first token (beyond Python).** On a developer laptop the IMDS probe of managed
 /// identity (up to a second, much longer with some network set-ups) comes before `az`. By
 /// default, once environment and workload identity have answered (at once, when they are not
-/// configured), managed identity (its probe) and the `az`, `pwsh` and `azd` subprocesses start
-/// together: none of them can prompt or change anything the user would notice. Their answers
+/// configured), the IMDS probe and the `az`, `pwsh` and `azd` subprocesses start together: none
+/// of them can prompt or change anything the user would notice. (When a managed identity
+/// endpoint is configured, managed identity is the intended credential and nothing starts
+/// before it answers.) Their answers
 /// are still taken strictly in priority order: `az`'s token is used only after every member
 /// above it has reported unavailable, exactly as in a sequential walk, and a token from a lower
 /// member that is not needed is dropped (its process killed). Nothing starts before a
@@ -223,10 +226,17 @@ impl DefaultAzureCredential {
                     }) as Box<dyn TokenCredential>
                 }
             };
+            // Managed identity starts early only when it has to probe for IMDS: a configured
+            // endpoint (App Service, Arc, a named IMDS…) means it is the intended credential,
+            // and the tools below it wait their turn as in Python.
+            let early = member.starts_early()
+                && (member != Member::ManagedIdentity
+                    || probes_imds(&options, selection.managed_identity_alone));
             entries.push(Entry {
                 member,
                 credential,
                 setup,
+                early,
             });
         }
         Ok(DefaultAzureCredential {
@@ -249,7 +259,7 @@ impl DefaultAzureCredential {
                         credential: Some(entry.credential.as_ref()),
                         excluded: None,
                         setup: &entry.setup,
-                        starts_early: member.starts_early() && self.concurrent,
+                        starts_early: entry.early && self.concurrent,
                     });
                 }
                 self.excluded
@@ -298,7 +308,7 @@ impl DefaultAzureCredential {
             .map(|e| WalkMember {
                 name: e.member.name(),
                 credential: e.credential.as_ref(),
-                early: e.member.starts_early(),
+                early: e.early,
             })
             .collect();
         match walk(&members, scopes, options, self.concurrent).await {
@@ -323,6 +333,17 @@ impl TokenCredential for DefaultAzureCredential {
     fn name(&self) -> &'static str {
         NAME
     }
+}
+
+/// Whether managed identity in this chain would probe IMDS first: no other source is configured,
+/// the endpoint is not named, and it is not the only credential selected.
+fn probes_imds(options: &DefaultAzureCredentialOptions, managed_identity_alone: bool) -> bool {
+    let env = options.client_options.platform.env();
+    !managed_identity_alone
+        && crate::ManagedIdentitySource::detect(env) == Some(crate::ManagedIdentitySource::Imds)
+        && env
+            .non_empty(Vars::AZURE_POD_IDENTITY_AUTHORITY_HOST)
+            .is_none()
 }
 
 fn build(

@@ -94,7 +94,7 @@ impl Tools {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
-            .map(|l| serde_json::from_str(l).expect("log line"))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}")))
             .collect()
     }
 

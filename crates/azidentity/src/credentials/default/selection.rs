@@ -65,7 +65,8 @@ impl Member {
     /// identity answer at once when they are not configured, and when they are they are the
     /// intended credential, so nothing starts before them (no IMDS probe from a service
     /// principal's process). The shared token cache (it may redeem and rotate refresh tokens)
-    /// and VS Code (the broker) wait their turn.
+    /// and VS Code (the broker) wait their turn. Managed identity counts only when it probes
+    /// IMDS (decided by the chain).
     pub(crate) fn starts_early(self) -> bool {
         matches!(
             self,
