@@ -66,7 +66,7 @@ pub use credentials::default::{
     DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialOptions,
 };
 pub use credentials::device_code::{
-    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodeInfo, DeviceCodePrompt,
+    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodePrompt,
 };
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
 pub use credentials::interactive_browser::{

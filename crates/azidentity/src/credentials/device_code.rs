@@ -17,8 +17,6 @@ const NAME: &str = "DeviceCodeCredential";
 /// "Microsoft developer sign-on", Python's default client for user credentials.
 pub(crate) const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
-pub use crate::entra::device_code::DeviceCodeInfo;
-
 /// Shows the user where to sign in: `(verification_uri, user_code, expires_on)`, as Python's
 /// `prompt_callback`.
 pub type DeviceCodePrompt = Arc<dyn Fn(&str, &str, OffsetDateTime) + Send + Sync>;

@@ -20,7 +20,7 @@ const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// What the user needs to sign in: where to go and which code to enter.
 #[derive(Debug, Clone)]
-pub struct DeviceCodeInfo {
+pub(crate) struct DeviceCodeInfo {
     /// The page to open, e.g. `https://microsoft.com/devicelogin`.
     pub verification_uri: String,
     /// The code to enter there.
