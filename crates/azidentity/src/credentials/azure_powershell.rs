@@ -30,8 +30,9 @@ impl Default for AzurePowerShellCredentialOptions {
     }
 }
 
-/// Gets tokens from Azure PowerShell: runs `pwsh -NoProfile -NonInteractive -EncodedCommand
-/// <script>` directly (Python goes through `/bin/sh -c`), the script calling
+/// Gets tokens from Azure PowerShell: runs
+/// `pwsh -NoProfile -NonInteractive -EncodedCommand <script>` directly (Python goes through
+/// `/bin/sh -c`), the script calling
 /// `Get-AzAccessToken` from Az.Accounts 2.2.0 or later. Python: `AzurePowerShellCredential`.
 ///
 /// Tokens are cached in memory until five minutes before they expire (Python runs PowerShell,
