@@ -273,14 +273,21 @@ fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Duratio
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    // The value comes from the network: one too large for a `Duration` saturates (the caller
+    // caps every wait at `max_delay`) instead of panicking; negative or NaN is ignored.
+    let seconds = |s: f64| match Duration::try_from_secs_f64(s) {
+        Ok(wait) => Some(wait),
+        Err(_) if s > 0.0 => Some(Duration::MAX),
+        Err(_) => None,
+    };
     for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
         if let Some(ms) = text(name).and_then(|v| v.parse::<f64>().ok()) {
-            return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+            return seconds(ms / 1000.0);
         }
     }
     let value = text("retry-after")?;
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    if let Ok(secs) = value.parse::<f64>() {
+        return seconds(secs);
     }
     let format = time::format_description::well_known::Rfc2822;
     let when = OffsetDateTime::parse(value, &format).ok()?;
@@ -316,6 +323,30 @@ mod tests {
         assert_eq!(retry_after(&h, now), None);
         h.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&h, now), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn hostile_retry_after_saturates_and_is_capped() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let policy = RetryPolicy::from_options(&RetryOptions::default());
+        for (name, value) in [
+            ("retry-after", "18446744073709551615"),
+            ("retry-after", "1e20"),
+            ("retry-after", "inf"),
+            ("retry-after-ms", "1e30"),
+            ("x-ms-retry-after-ms", "1e300"),
+        ] {
+            let mut h = http::HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            let after = retry_after(&h, now);
+            assert_eq!(after, Some(Duration::MAX), "{name}: {value}");
+            assert_eq!(policy.delay(2, Some(503), after), policy.max_delay);
+        }
+        for value in ["-1", "NaN", "-inf"] {
+            let mut h = http::HeaderMap::new();
+            h.insert("retry-after", HeaderValue::from_static(value));
+            assert_eq!(retry_after(&h, now), None, "{value}");
+        }
     }
 
     #[test]

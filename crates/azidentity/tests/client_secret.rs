@@ -288,6 +288,40 @@ async fn transient_failures_are_retried() {
     );
 }
 
+/// Numbers from the network that overflow time arithmetic (a huge `refresh_in` or
+/// `Retry-After`) are tolerated: no panic, the wait is capped and the token is still used.
+#[tokio::test]
+async fn huge_refresh_in_and_retry_after_do_not_panic() {
+    let emu = emulator().await;
+    let options = ClientOptions {
+        disable_instance_discovery: true,
+        ..client_options(&emu)
+    };
+    let cred = credential_with(options, DEFAULT_CLIENT_SECRET);
+    emu.add_fault(Fault::on_path("/oauth2/v2.0/token").times(1).status(
+        200,
+        r#"{"access_token":"x","expires_in":3600,"refresh_in":400000000000,"token_type":"Bearer"}"#,
+    ));
+    let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
+    assert_eq!(token.token.secret(), "x");
+    assert_eq!(token.refresh_on, None);
+
+    emu.reset();
+    emu.add_fault(
+        Fault::on_path("/oauth2/v2.0/token")
+            .times(1)
+            .status(503, "{}")
+            .retry_after(u64::MAX),
+    );
+    let started = std::time::Instant::now();
+    cred.get_token(&["https://storage.azure.com/.default"], &none())
+        .await
+        .unwrap();
+    assert_eq!(emu.token_requests().len(), 2);
+    // The retry waited max_delay (200 ms), not 2^64 seconds.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
 #[tokio::test]
 async fn broken_answers_are_clear_failures() {
     let emu = emulator().await;

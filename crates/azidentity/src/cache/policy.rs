@@ -68,18 +68,24 @@ pub(crate) fn freshness(
 
 /// `refresh_on` for a new token: now + `refresh_in` when the service sent it, else half the
 /// lifetime when the lifetime is two hours or more (Python and MSAL).
+///
+/// `refresh_in` comes from the network: a value that is not positive, or that would not come
+/// before expiry (including one too large to add), is ignored and the half-life rule applies,
+/// so a hostile or broken service can neither panic the process nor keep a token past expiry.
 pub(crate) fn refresh_on(
     now: OffsetDateTime,
     expires_on: OffsetDateTime,
     refresh_in: Option<i64>,
 ) -> Option<OffsetDateTime> {
-    match refresh_in {
-        Some(seconds) if seconds > 0 => Some(now + Duration::seconds(seconds)),
-        _ => {
-            let lifetime = expires_on - now;
-            (lifetime >= Duration::hours(2)).then(|| now + lifetime / 2)
-        }
+    let sent = refresh_in
+        .filter(|seconds| *seconds > 0)
+        .and_then(|seconds| now.checked_add(Duration::seconds(seconds)))
+        .filter(|on| *on < expires_on);
+    if sent.is_some() {
+        return sent;
     }
+    let lifetime = expires_on - now;
+    (lifetime >= Duration::hours(2)).then(|| now + lifetime / 2)
 }
 
 #[cfg(test)]
@@ -137,6 +143,27 @@ mod tests {
         assert_eq!(
             refresh_on(now, now + Duration::hours(24), None),
             Some(now + Duration::hours(12))
+        );
+    }
+
+    #[test]
+    fn hostile_refresh_in_is_ignored() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let day = now + Duration::hours(24);
+        for huge in [400_000_000_000, i64::MAX, 86_400, 90_000] {
+            assert_eq!(
+                refresh_on(now, day, Some(huge)),
+                Some(now + Duration::hours(12))
+            );
+        }
+        assert_eq!(
+            refresh_on(now, now + Duration::hours(1), Some(i64::MAX)),
+            None
+        );
+        assert_eq!(refresh_on(now, now + Duration::hours(1), Some(-5)), None);
+        assert_eq!(
+            refresh_on(now, day, Some(86_399)),
+            Some(now + Duration::seconds(86_399))
         );
     }
 }

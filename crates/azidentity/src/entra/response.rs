@@ -328,6 +328,22 @@ mod tests {
     }
 
     #[test]
+    fn huge_refresh_in_does_not_panic() {
+        for refresh_in in [
+            "400000000000",
+            "4e11",
+            "1e30",
+            "\"1e30\"",
+            "9223372036854775807",
+        ] {
+            let body =
+                format!(r#"{{"access_token":"t","expires_in":3600,"refresh_in":{refresh_in}}}"#);
+            let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+            assert_eq!(r.token.refresh_on, None, "{refresh_in}");
+        }
+    }
+
+    #[test]
     fn user_flow_answers_carry_the_refresh_token_and_account() {
         use base64::Engine as _;
         let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);

@@ -275,6 +275,16 @@ mod tests {
         .unwrap();
         assert_eq!(t.refresh_on, Some(now() + Duration::minutes(1)));
         assert_eq!(t.token_type, "Bearer");
+        for refresh_in in ["4e11", "1e30", "\"1e30\"", "9223372036854775807"] {
+            let body =
+                format!(r#"{{"access_token":"a","expires_in":86400,"refresh_in":{refresh_in}}}"#);
+            let t = token(&map(&body), now(), now(), epoch).unwrap();
+            assert_eq!(
+                t.refresh_on,
+                Some(now() + Duration::hours(12)),
+                "{refresh_in}"
+            );
+        }
     }
 
     #[test]
