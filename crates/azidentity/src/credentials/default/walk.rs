@@ -94,3 +94,109 @@ async fn drive_until_done(slots: &mut [Slot<'_>], wanted: usize) {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Error, ErrorKind};
+
+    /// Answers after `delay` (tokio time, paused in these tests) with a token or an error.
+    #[derive(Debug)]
+    struct Slow {
+        delay: Duration,
+        kind: Option<ErrorKind>,
+        started: AtomicUsize,
+    }
+
+    impl Slow {
+        fn new(ms: u64, kind: Option<ErrorKind>) -> Self {
+            Slow {
+                delay: Duration::from_millis(ms),
+                kind,
+                started: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl TokenCredential for Slow {
+        fn get_token<'a>(
+            &'a self,
+            _scopes: &'a [&'a str],
+            _options: &'a TokenRequestOptions,
+        ) -> TokenFuture<'a> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                match &self.kind {
+                    None => Ok(AccessToken::new(
+                        "t",
+                        time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+                    )),
+                    Some(kind) => Err(Error::new(kind.clone(), "Slow", "no")),
+                }
+            })
+        }
+
+        fn name(&self) -> &'static str {
+            "Slow"
+        }
+    }
+
+    fn member<'a>(credential: &'a Slow, early: bool) -> WalkMember<'a> {
+        WalkMember {
+            name: "Slow",
+            credential,
+            early,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn early_members_overlap_but_answers_are_taken_in_order() {
+        let env = Slow::new(0, Some(ErrorKind::CredentialUnavailable));
+        let probe = Slow::new(1000, Some(ErrorKind::CredentialUnavailable));
+        let cache = Slow::new(0, Some(ErrorKind::CredentialUnavailable));
+        let cli = Slow::new(400, None);
+        let options = TokenRequestOptions::default();
+        for (concurrent, expected_ms) in [(true, 1000), (false, 1400)] {
+            let members = [
+                member(&env, false),
+                member(&probe, true),
+                member(&cache, false),
+                member(&cli, true),
+            ];
+            let started = tokio::time::Instant::now();
+            let (index, _) = walk(&members, &["s"], &options, concurrent).await.unwrap();
+            assert_eq!(index, 3);
+            assert_eq!(started.elapsed(), Duration::from_millis(expected_ms));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_above_wins_over_a_token_below_that_came_first() {
+        let probe = Slow::new(1000, Some(ErrorKind::AuthenticationFailed));
+        let cli = Slow::new(10, None);
+        let options = TokenRequestOptions::default();
+        let members = [member(&probe, true), member(&cli, true)];
+        let attempts = walk(&members, &["s"], &options, true).await.unwrap_err();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(
+            cli.started.load(Ordering::SeqCst),
+            1,
+            "it ran, and its token was dropped"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_starts_before_the_first_early_member_is_reached() {
+        let env = Slow::new(100, None);
+        let cli = Slow::new(10, None);
+        let options = TokenRequestOptions::default();
+        let members = [member(&env, false), member(&cli, true)];
+        let (index, _) = walk(&members, &["s"], &options, true).await.unwrap();
+        assert_eq!(index, 0);
+        assert_eq!(cli.started.load(Ordering::SeqCst), 0);
+    }
+}
