@@ -159,6 +159,16 @@ impl PrivateKeyring {
     /// msal-extensions' `LibsecretPersistence` (needs PyGObject: the system Python's, with the
     /// venv's packages on the path).
     async fn python(&self, args: &[&str], stdin: &str) -> Value {
+        self.python_script("msal_cache.py", args, &[], stdin).await
+    }
+
+    async fn python_script(
+        &self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: &str,
+    ) -> Value {
         let venv = persistence_support::python();
         let site = venv
             .parent()
@@ -167,18 +177,20 @@ impl PrivateKeyring {
             .and_then(|lib| std::fs::read_dir(lib).ok()?.flatten().next())
             .map(|python| python.path().join("site-packages"))
             .expect("the venv's site-packages");
-        let script = script("msal_cache.py");
+        let script = script(name);
         let mut all = vec![script.to_str().unwrap()];
         all.extend_from_slice(args);
+        let mut vars = vec![
+            ("DBUS_SESSION_BUS_ADDRESS", self.address.as_str()),
+            ("PYTHONPATH", site.to_str().unwrap()),
+        ];
+        vars.extend_from_slice(env);
         last_json(
             &run_python_with(
                 Path::new(SYSTEM_PYTHON),
                 &all,
                 self.home.path(),
-                &[
-                    ("DBUS_SESSION_BUS_ADDRESS", &self.address),
-                    ("PYTHONPATH", site.to_str().unwrap()),
-                ],
+                &vars,
                 stdin,
             )
             .await,
@@ -323,4 +335,103 @@ async fn a_cache_name_is_its_own_item() {
         )
         .await;
     assert_eq!(secrets(&stored), ["myapp-token"]);
+}
+
+/// The desktop case end to end: a device code sign-in with the default (encrypted) persistence
+/// lands in the keyring; SharedTokenCacheCredential finds the account there, and Python
+/// azure-identity (libsecret through PyGObject) authenticates silently from our record.
+#[tokio::test]
+async fn an_encrypted_sign_in_serves_the_shared_cache_and_python() {
+    use azidentity::{
+        ClientOptions, DeviceCodeCredential, DeviceCodeCredentialOptions,
+        SharedTokenCacheCredential, SharedTokenCacheCredentialOptions, TokenCredential,
+        TokenRequestOptions,
+    };
+    use azidentity_emulator::{Application, DEFAULT_USERNAME, Emulator};
+    use std::sync::Arc;
+    const ARM: &str = "https://management.azure.com/.default";
+    const DEV_SIGN_ON: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+    let keyring = PrivateKeyring::start().await;
+    let emu = Emulator::builder()
+        .app(Application::public(DEV_SIGN_ON).multi_tenant(true))
+        .start()
+        .await
+        .unwrap();
+    emu.auto_approve_device_codes(Some((DEFAULT_USERNAME, 0)));
+    let ca = emu.ca_path().display().to_string();
+    let client_options = || ClientOptions {
+        authority_host: Some(emu.authority_host()),
+        disable_instance_discovery: true,
+        platform: platform(
+            &keyring.home,
+            &[
+                ("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str()),
+                ("SSL_CERT_FILE", ca.as_str()),
+            ],
+        ),
+        ..Default::default()
+    };
+    let signed_in = DeviceCodeCredential::new(DeviceCodeCredentialOptions {
+        prompt_callback: Some(Arc::new(|_, _, _| {})),
+        cache_persistence_options: Some(TokenCachePersistenceOptions::default()),
+        client_options: client_options(),
+        ..Default::default()
+    })
+    .unwrap();
+    let record = signed_in
+        .authenticate(&[ARM], &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(keyring.signal_file()).unwrap(),
+        b"",
+        "no token on disk"
+    );
+    let mut lookup = vec!["lookup"];
+    lookup.extend(ATTRIBUTES);
+    assert!(
+        keyring
+            .secret_tool(&lookup, "")
+            .await
+            .contains("RefreshToken")
+    );
+
+    let shared = SharedTokenCacheCredential::new(SharedTokenCacheCredentialOptions {
+        client_options: client_options(),
+        ..Default::default()
+    })
+    .unwrap();
+    let token = shared
+        .get_token(&[ARM], &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        DEFAULT_USERNAME
+    );
+
+    let answer = keyring
+        .python_script(
+            "device_code.py",
+            &["silent", "-", &record.serialize(), ARM],
+            &[
+                ("REQUESTS_CA_BUNDLE", ca.as_str()),
+                ("SSL_CERT_FILE", ca.as_str()),
+            ],
+            "",
+        )
+        .await;
+    let claims = emu
+        .verify_token(answer["token"].as_str().unwrap())
+        .expect("Python got a token from our keyring entry");
+    assert_eq!(claims["upn"], DEFAULT_USERNAME);
+    // Python stored its refreshed token in the keyring too, not in a plaintext file.
+    assert_eq!(std::fs::read(keyring.signal_file()).unwrap(), b"");
+    assert!(
+        keyring
+            .secret_tool(&lookup, "")
+            .await
+            .contains(answer["token"].as_str().unwrap())
+    );
 }
