@@ -172,3 +172,61 @@ fn python_str(value: Option<&Value>) -> String {
         Some(other) => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn claims(value: serde_json::Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn built_from_the_id_token_as_python_builds_it() {
+        let entra = claims(json!({
+            "iss": "https://login.microsoftonline.com/tid-1/v2.0", "aud": "client-1",
+            "tid": "tid-1", "sub": "sub-1", "preferred_username": "ada@contoso.com",
+        }));
+        let record = AuthenticationRecord::from_id_token(&entra, Some("uid.utid")).unwrap();
+        assert_eq!(
+            record,
+            AuthenticationRecord::new(
+                "tid-1",
+                "client-1",
+                "login.microsoftonline.com",
+                "uid.utid",
+                "ada@contoso.com"
+            )
+        );
+        // ADFS: no tid (the issuer's path), upn, sub as the account id; ports are kept.
+        let adfs = claims(json!({
+            "iss": "https://adfs.contoso.com:8443/adfs", "aud": "client-2",
+            "sub": "sub-2", "upn": "bob@contoso.com",
+        }));
+        let record = AuthenticationRecord::from_id_token(&adfs, None).unwrap();
+        assert_eq!(record.authority(), "adfs.contoso.com:8443");
+        assert_eq!(record.tenant_id(), "adfs");
+        assert_eq!(record.home_account_id(), "sub-2");
+        assert_eq!(record.username(), "bob@contoso.com");
+        // No user name, or no issuer: no record (Python raises).
+        assert!(
+            AuthenticationRecord::from_id_token(
+                &claims(json!({"iss": "https://h/t", "aud": "c", "sub": "s"})),
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            AuthenticationRecord::from_id_token(
+                &claims(json!({"aud": "c", "sub": "s", "upn": "u"})),
+                None
+            )
+            .is_none()
+        );
+    }
+}

@@ -472,3 +472,31 @@ async fn the_services_refusal_to_start_a_flow_is_reported_with_its_code() {
     );
     assert!(prompts.lock().unwrap().is_empty());
 }
+
+/// A cache that cannot be written costs persistence, not the token: the failure is logged
+/// and the caller is served.
+#[tokio::test]
+async fn an_unwritable_cache_is_logged_and_the_token_still_returned() {
+    let (logs, _guard) = common::LogCapture::install();
+    let emu = emulator().await;
+    let home = TempDir::new("device-code-unwritable");
+    std::fs::write(home.path().join(".IdentityService"), "not a directory").unwrap();
+    let (cred, _, _) = credential(&emu, 0, |o| {
+        o.cache_persistence_options = Some(TokenCachePersistenceOptions {
+            allow_unencrypted_storage: true,
+            ..Default::default()
+        });
+        o.client_options.platform = o.client_options.platform.clone().with_home_dir(home.path());
+    });
+    let token = cred.get_token(&[ARM], &none()).await.unwrap();
+    assert_eq!(
+        cred.get_token(&[ARM], &none()).await.unwrap().token,
+        token.token
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("could not store tokens in the token cache"),
+        "{text}"
+    );
+    assert!(!text.contains(token.token.secret()));
+}
