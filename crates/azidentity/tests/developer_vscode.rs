@@ -47,11 +47,10 @@ async fn message(home: &TempDir) -> String {
 async fn the_auth_record_is_validated_then_the_missing_broker_is_reported() {
     let home = TempDir::new("vscode");
     let m = message(&home).await;
-    assert!(
-        m.starts_with(
-            "Failed to load authentication record from Visual Studio Code: no authentication record"
-        ),
-        "{m}"
+    assert_eq!(
+        m,
+        "VisualStudioCodeCredential requires the user to be signed in to Azure via Visual Studio \
+         Code. Please ensure you have the Azure Resources extension installed and have signed in."
     );
 
     let mut record = serde_json::json!({
@@ -64,15 +63,22 @@ async fn the_auth_record_is_validated_then_the_missing_broker_is_reported() {
     });
     write_record(&home, ".azure", &record);
     let m = message(&home).await;
-    assert!(
-        m.contains("not VS Code's (aebc6443-996d-45c2-90f0-388ff96faa56)"),
-        "{m}"
+    assert_eq!(
+        m,
+        "Failed to load authentication record from Visual Studio Code: Authentication record \
+         validation failed: clientId must match expected VS Code Azure Resources extension \
+         client ID: aebc6443-996d-45c2-90f0-388ff96faa56. Please ensure you have the Azure \
+         Resources extension installed and signed in."
     );
 
     record["clientId"] = "aebc6443-996d-45c2-90f0-388ff96faa56".into();
     record["tenantId"] = "bad/tenant".into();
     write_record(&home, ".azure", &record);
-    assert!(message(&home).await.contains("invalid tenantId"));
+    assert!(
+        message(&home)
+            .await
+            .contains("tenantId validation failed: invalid tenant id")
+    );
 
     record["tenantId"] = "72f988bf-86f1-41af-91ab-2d7cd011db47".into();
     record["username"] = "".into();
@@ -80,7 +86,15 @@ async fn the_auth_record_is_validated_then_the_missing_broker_is_reported() {
     assert!(
         message(&home)
             .await
-            .contains("no non-empty string field 'username'")
+            .contains("username must be a non-empty string")
+    );
+    let mut partial = record.clone();
+    partial.as_object_mut().unwrap().remove("homeAccountId");
+    write_record(&home, ".azure", &partial);
+    assert!(
+        message(&home)
+            .await
+            .contains("homeAccountId field is missing")
     );
 
     std::fs::write(
@@ -89,14 +103,21 @@ async fn the_auth_record_is_validated_then_the_missing_broker_is_reported() {
         "x".repeat(11 * 1024),
     )
     .unwrap();
-    assert!(message(&home).await.contains("larger than 10240 bytes"));
+    assert!(
+        message(&home)
+            .await
+            .contains("VS Code auth record file is unexpectedly large")
+    );
 
     record["username"] = "alice@contoso.example".into();
     std::fs::remove_dir_all(home.path().join(".azure")).unwrap();
     write_record(&home, ".Azure", &record);
     let m = message(&home).await;
     assert!(
-        m.starts_with("VisualStudioCodeCredential authentication unavailable"),
+        m.starts_with(
+            "VisualStudioCodeCredential requires the 'azure-identity-broker' package to be \
+             installed."
+        ),
         "{m}"
     );
     assert!(m.contains("alice@contoso.example"), "{m}");

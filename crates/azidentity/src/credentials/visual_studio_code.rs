@@ -54,26 +54,39 @@ impl VisualStudioCodeCredential {
 
     fn attempt(&self) -> Error {
         let record = match load_record(&self.platform) {
-            Ok(record) => record,
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                return Error::unavailable(
+                    NAME,
+                    "VisualStudioCodeCredential requires the user to be signed in to Azure via \
+                     Visual Studio Code. Please ensure you have the Azure Resources extension \
+                     installed and have signed in.",
+                );
+            }
             Err(message) => {
                 return Error::unavailable(
                     NAME,
                     format!(
-                        "Failed to load authentication record from Visual Studio Code: {message}"
+                        "Failed to load authentication record from Visual Studio Code: \
+                         {message}. Please ensure you have the Azure Resources extension \
+                         installed and signed in."
                     ),
                 );
             }
         };
         let tenant = self.tenant_id.as_deref().unwrap_or(&record.tenant_id);
         tracing::debug!(credential = NAME, tenant, "found the VS Code auth record");
+        // Python's text for a missing broker, then what it means here.
         Error::unavailable(
             NAME,
             format!(
-                "VisualStudioCodeCredential authentication unavailable. VS Code is signed in as \
-                 {}, but its tokens can be reached only through the authentication broker \
-                 (WAM), which is available on Windows only and not to this library. Use \
+                "VisualStudioCodeCredential requires the 'azure-identity-broker' package to be \
+                 installed. You must also ensure you have the Azure Resources extension \
+                 installed and have signed in to Azure via Visual Studio Code. (VS Code is \
+                 signed in as {}, but its tokens are reachable only through the Windows \
+                 authentication broker (WAM), which this library does not have; use \
                  AzureCliCredential ('az login') or AzureDeveloperCliCredential ('azd auth \
-                 login') instead",
+                 login') instead.)",
                 record.username
             ),
         )
@@ -94,13 +107,10 @@ struct Record {
     username: String,
 }
 
-fn load_record(platform: &Platform) -> Result<Record, String> {
+/// The record, `None` when there is none, or Python's validation message.
+fn load_record(platform: &Platform) -> Result<Option<Record>, String> {
     let Some(path) = auth_record_path(platform) else {
-        return Err(
-            "no authentication record was found. Sign in to Azure with the Azure Resources \
-             extension in Visual Studio Code"
-                .to_owned(),
-        );
+        return Ok(None);
     };
     let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut text = String::new();
@@ -108,39 +118,54 @@ fn load_record(platform: &Platform) -> Result<Record, String> {
         .read_to_string(&mut text)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if text.len() as u64 > MAX_RECORD_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_RECORD_BYTES} bytes",
-            path.display()
-        ));
+        return Err(
+            "VS Code auth record file is unexpectedly large. Please check the file for \
+                    corruption or unexpected content"
+                .to_owned(),
+        );
     }
     let json: Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not valid JSON ({e})", path.display()))?;
-    let field = |name: &str| -> Result<String, String> {
+    let mut errors = Vec::new();
+    let mut field = |name: &str| -> Option<String> {
         match json.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-            _ => Err(format!(
-                "{} has no non-empty string field '{name}'",
-                path.display()
-            )),
+            None => {
+                errors.push(format!("{name} field is missing"));
+                None
+            }
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => {
+                errors.push(format!("{name} must be a non-empty string"));
+                None
+            }
         }
     };
-    let tenant_id = field("tenantId")?;
-    crate::authority::validate_tenant_id(NAME, &tenant_id)
-        .map_err(|_| format!("{} has an invalid tenantId", path.display()))?;
-    let client_id = field("clientId")?;
-    if client_id != VS_CODE_CLIENT_ID {
-        return Err(format!(
-            "{} is for client {client_id}, not VS Code's ({VS_CODE_CLIENT_ID})",
-            path.display()
+    let tenant_id = field("tenantId");
+    let client_id = field("clientId");
+    let username = field("username");
+    field("homeAccountId");
+    field("authority");
+    if let Some(tenant) = &tenant_id
+        && let Err(e) = crate::authority::validate_tenant_id(NAME, tenant)
+    {
+        errors.push(format!("tenantId validation failed: {}", e.message()));
+    }
+    if client_id.as_deref().is_some_and(|c| c != VS_CODE_CLIENT_ID) {
+        errors.push(format!(
+            "clientId must match expected VS Code Azure Resources extension client ID: \
+             {VS_CODE_CLIENT_ID}"
         ));
     }
-    let username = field("username")?;
-    field("homeAccountId")?;
-    field("authority")?;
-    Ok(Record {
-        tenant_id,
-        username,
-    })
+    match (tenant_id, username) {
+        (Some(tenant_id), Some(username)) if errors.is_empty() => Ok(Some(Record {
+            tenant_id,
+            username,
+        })),
+        _ => Err(format!(
+            "Authentication record validation failed: {}",
+            errors.join("; ")
+        )),
+    }
 }
 
 impl TokenCredential for VisualStudioCodeCredential {
