@@ -33,16 +33,25 @@ fn lock(session: &BrowserSession) -> MutexGuard<'_, Option<SessionUser>> {
     session.user.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Sets who the authorize page signs in (also reached through `/_emulator/browser_user`).
+pub(crate) fn set_session(shared: &Shared, user: Option<&str>, declines: bool) {
+    *lock(&shared.browser) = if declines {
+        Some(SessionUser::Declines)
+    } else {
+        user.map(|u| SessionUser::SignedIn(u.to_owned()))
+    };
+}
+
 impl RunningEmulator {
     /// Makes the sign-in page sign `username` in and consent at once (no form), as a browser
     /// with a live session does; `None` shows the sign-in form again.
     pub fn set_browser_user(&self, username: Option<&str>) {
-        *lock(&self.shared().browser) = username.map(|u| SessionUser::SignedIn(u.to_owned()));
+        set_session(self.shared(), username, false);
     }
 
     /// Makes the user decline consent: the redirect carries `error=access_denied`.
     pub fn set_browser_user_declines(&self) {
-        *lock(&self.shared().browser) = Some(SessionUser::Declines);
+        set_session(self.shared(), None, true);
     }
 }
 

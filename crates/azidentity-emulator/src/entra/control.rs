@@ -10,12 +10,36 @@ use crate::http::{Response, header_str, json, set_header};
 use crate::state::Shared;
 
 /// The paths handled here.
-pub(crate) const PATHS: [&str; 4] = [
+pub(crate) const PATHS: [&str; 6] = [
     "/_emulator/authorization_codes",
     "/_emulator/user_tokens",
     "/_emulator/revoke",
     "/_emulator/resource",
+    "/_emulator/device_codes",
+    "/_emulator/browser_user",
 ];
+
+/// What the user does with a device code.
+#[derive(Deserialize)]
+struct DeviceCodeAction {
+    user_code: String,
+    /// `approve` (default), `deny`, `expire` or `slow_down`.
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    /// For `approve`: pending answers first; for `slow_down`: how many.
+    #[serde(default)]
+    polls: u32,
+}
+
+/// Who the authorize page signs in (`null` shows the form; `declines` refuses consent).
+#[derive(Deserialize)]
+struct BrowserUser {
+    username: Option<String>,
+    #[serde(default)]
+    declines: bool,
+}
 
 #[derive(Deserialize)]
 struct UserTokenRequest {
@@ -51,6 +75,38 @@ pub(crate) fn handle(
                 Err(message) => bad_request(&message),
             }
         }
+        (&Method::POST, "/_emulator/device_codes") => {
+            use super::device_code::control as codes;
+            match parse::<DeviceCodeAction>(body).and_then(|r| {
+                let code = r.user_code.as_str();
+                match r.action.as_deref().unwrap_or("approve") {
+                    "approve" => codes::approve(
+                        shared,
+                        code,
+                        r.username.as_deref().unwrap_or_default(),
+                        r.polls,
+                    ),
+                    "deny" => codes::deny(shared, code),
+                    "expire" => codes::expire(shared, code),
+                    "slow_down" => codes::slow_down(shared, code, r.polls.max(1)),
+                    other => Err(format!("unknown action {other:?}")),
+                }
+            }) {
+                Ok(()) => json(StatusCode::OK, &json!({ "ok": true })),
+                Err(message) => bad_request(&message),
+            }
+        }
+        (&Method::POST, "/_emulator/browser_user") => match parse::<BrowserUser>(body) {
+            Ok(request) => {
+                super::authorize::set_session(
+                    shared,
+                    request.username.as_deref(),
+                    request.declines,
+                );
+                json(StatusCode::OK, &json!({ "ok": true }))
+            }
+            Err(message) => bad_request(&message),
+        },
         (&Method::POST, "/_emulator/revoke") => match parse::<RevokeRequest>(body) {
             Ok(request) => json(
                 StatusCode::OK,

@@ -278,11 +278,59 @@ fn pending_error() -> EntraError {
     )
 }
 
-/// Acting as the user (and as Entra's clock) in the device code flow.
+/// Acting as the user (and as Entra's clock) in the device code flow; also reached through
+/// the control API (`/_emulator/device_codes`).
+pub(crate) mod control {
+    use super::{Approval, Pending, Shared, lock};
+
+    pub(crate) fn approve(
+        shared: &Shared,
+        user_code: &str,
+        username: &str,
+        polls: u32,
+    ) -> Result<(), String> {
+        if shared.config.user(username).is_none() {
+            return Err(format!("no user {username:?} is registered"));
+        }
+        with_code(shared, user_code, |p| {
+            p.approval = Approval::After {
+                username: username.to_owned(),
+                polls,
+            };
+        })
+    }
+
+    pub(crate) fn deny(shared: &Shared, user_code: &str) -> Result<(), String> {
+        with_code(shared, user_code, |p| p.approval = Approval::Denied)
+    }
+
+    pub(crate) fn expire(shared: &Shared, user_code: &str) -> Result<(), String> {
+        with_code(shared, user_code, |p| p.expires_at = 0)
+    }
+
+    pub(crate) fn slow_down(shared: &Shared, user_code: &str, polls: u32) -> Result<(), String> {
+        with_code(shared, user_code, |p| p.slow_downs = polls)
+    }
+
+    fn with_code(
+        shared: &Shared,
+        user_code: &str,
+        change: impl FnOnce(&mut Pending),
+    ) -> Result<(), String> {
+        let mut codes = lock(&shared.device_codes.codes);
+        let pending = codes
+            .values_mut()
+            .find(|p| p.user_code.eq_ignore_ascii_case(user_code.trim()))
+            .ok_or_else(|| format!("no pending device code has the user code {user_code:?}"))?;
+        change(pending);
+        Ok(())
+    }
+}
+
 impl RunningEmulator {
     /// Signs `username` in for the device code `user_code`: the next poll gets tokens.
     pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), String> {
-        self.approve_device_code_after(user_code, username, 0)
+        control::approve(self.shared(), user_code, username, 0)
     }
 
     /// Signs `username` in for `user_code` after the client polled `polls` more times
@@ -293,30 +341,22 @@ impl RunningEmulator {
         username: &str,
         polls: u32,
     ) -> Result<(), String> {
-        if self.shared().config.user(username).is_none() {
-            return Err(format!("no user {username:?} is registered"));
-        }
-        self.with_device_code(user_code, |p| {
-            p.approval = Approval::After {
-                username: username.to_owned(),
-                polls,
-            };
-        })
+        control::approve(self.shared(), user_code, username, polls)
     }
 
     /// The user declines: the next poll gets `authorization_declined`.
     pub fn deny_device_code(&self, user_code: &str) -> Result<(), String> {
-        self.with_device_code(user_code, |p| p.approval = Approval::Denied)
+        control::deny(self.shared(), user_code)
     }
 
     /// The code expires now: the next poll gets `expired_token`.
     pub fn expire_device_code(&self, user_code: &str) -> Result<(), String> {
-        self.with_device_code(user_code, |p| p.expires_at = 0)
+        control::expire(self.shared(), user_code)
     }
 
     /// The next `polls` polls get `slow_down`.
     pub fn slow_down_device_code(&self, user_code: &str, polls: u32) -> Result<(), String> {
-        self.with_device_code(user_code, |p| p.slow_downs = polls)
+        control::slow_down(self.shared(), user_code, polls)
     }
 
     /// Every device code issued from now on is approved for `username` after `polls` polls
@@ -332,19 +372,5 @@ impl RunningEmulator {
         let mut settings = lock(&self.shared().device_codes.settings);
         settings.expires_in = expires_in_secs;
         settings.interval = interval_secs;
-    }
-
-    fn with_device_code(
-        &self,
-        user_code: &str,
-        change: impl FnOnce(&mut Pending),
-    ) -> Result<(), String> {
-        let mut codes = lock(&self.shared().device_codes.codes);
-        let pending = codes
-            .values_mut()
-            .find(|p| p.user_code.eq_ignore_ascii_case(user_code.trim()))
-            .ok_or_else(|| format!("no pending device code has the user code {user_code:?}"))?;
-        change(pending);
-        Ok(())
     }
 }
