@@ -41,7 +41,16 @@ fn commands(url: &str, env: &Env) -> Vec<(String, Vec<String>)> {
         // `$BROWSER` may list several, separated by the path separator, as Python reads it.
         let separator = if cfg!(windows) { ';' } else { ':' };
         for browser in browsers.split(separator).filter(|b| !b.trim().is_empty()) {
-            candidates.push((browser.trim().to_owned(), vec![url.to_owned()]));
+            // Python's convention: `%s` marks where the URL goes, else it is appended.
+            let mut words = browser.split_whitespace().map(str::to_owned);
+            let Some(program) = words.next() else {
+                continue;
+            };
+            let mut args: Vec<String> = words.map(|w| w.replace("%s", url)).collect();
+            if !browser.contains("%s") {
+                args.push(url.to_owned());
+            }
+            candidates.push((program, args));
         }
     }
     if cfg!(target_os = "macos") {
@@ -102,5 +111,31 @@ impl BrowserLauncher for SystemBrowser {
             }
             Err(problems.join("; "))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_variable_comes_first_with_python_substitution() {
+        let env = Env::from_pairs([("BROWSER", "firefox --new-tab %s:lynx")]);
+        let commands = commands("https://h/a?b=c", &env);
+        assert_eq!(
+            commands[0],
+            (
+                "firefox".to_owned(),
+                vec!["--new-tab".to_owned(), "https://h/a?b=c".to_owned()]
+            )
+        );
+        assert_eq!(
+            commands[1],
+            ("lynx".to_owned(), vec!["https://h/a?b=c".to_owned()])
+        );
+        let fallback = commands.last().map(|(p, _)| p.as_str());
+        if cfg!(target_os = "linux") {
+            assert_eq!(fallback, Some("xdg-open"));
+        }
     }
 }
