@@ -7,7 +7,7 @@ use azidentity::{ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOp
 use clap::Args;
 
 /// The members, in chain order, with the short names people type.
-const MEMBERS: [(&str, &[&str]); 8] = [
+const MEMBERS: [(&str, &[&str]); 9] = [
     ("EnvironmentCredential", &["environment", "env"]),
     (
         "WorkloadIdentityCredential",
@@ -34,13 +34,17 @@ const MEMBERS: [(&str, &[&str]); 8] = [
         "AzureDeveloperCliCredential",
         &["azure-developer-cli", "developer-cli", "azd"],
     ),
+    (
+        "InteractiveBrowserCredential",
+        &["interactive-browser", "browser"],
+    ),
 ];
 
 /// Options shared by the commands that use the default chain.
 #[derive(Args, Debug, Clone)]
 pub struct ChainArgs {
     /// Use only this credential (a class name such as AzureCliCredential, or az, azd, pwsh,
-    /// env, mi, workload, vscode, shared-cache).
+    /// env, mi, workload, vscode, shared-cache, browser).
     #[arg(long, value_name = "NAME")]
     pub credential: Option<String>,
     /// Leave this credential out of the chain (repeatable; same names as --credential).
@@ -91,6 +95,7 @@ fn set_exclude(options: &mut DefaultAzureCredentialOptions, name: &str, exclude:
         "VisualStudioCodeCredential" => &mut options.exclude_visual_studio_code_credential,
         "AzureCliCredential" => &mut options.exclude_cli_credential,
         "AzurePowerShellCredential" => &mut options.exclude_powershell_credential,
+        "InteractiveBrowserCredential" => &mut options.exclude_interactive_browser_credential,
         _ => &mut options.exclude_developer_cli_credential,
     };
     *slot = Some(exclude);

@@ -184,6 +184,7 @@ fn tries(name: &str) -> &'static str {
         "AzurePowerShellCredential" => {
             "pwsh -NoProfile -NonInteractive -EncodedCommand <Get-AzAccessToken script>"
         }
+        "InteractiveBrowserCredential" => "a sign-in page in the default browser",
         _ => "azd auth token --output json --no-prompt --scope <scope>",
     }
 }
@@ -262,6 +263,9 @@ fn fix(name: &str, error: &Error) -> String {
                 .to_owned()
         }
         "AzurePowerShellCredential" => "run `Connect-AzAccount` in pwsh".to_owned(),
+        "InteractiveBrowserCredential" => {
+            "finish the sign-in in the browser, or use `az login` for a reusable sign-in".to_owned()
+        }
         _ if has("could not be found") => {
             "install the Azure Developer CLI (https://aka.ms/azure-dev), then run `azd auth login`"
                 .to_owned()

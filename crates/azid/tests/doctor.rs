@@ -211,7 +211,8 @@ async fn doctor_explains_every_member() {
             "unavailable",
             "unavailable",
             "unavailable",
-            "token"
+            "token",
+            "excluded"
         ]
     );
     let az = &members[5];

@@ -124,7 +124,13 @@ async fn the_error_lists_every_member_with_its_reason() {
     );
     assert!(credential.successful_credential().is_none());
     let members = credential.members();
-    assert_eq!(members.len(), 8);
+    assert_eq!(members.len(), 9);
+    assert!(
+        members[8]
+            .excluded
+            .unwrap()
+            .starts_with("excluded by default")
+    );
     assert!(
         members[5].setup.contains("az is not on PATH"),
         "{}",

@@ -15,7 +15,8 @@ use crate::{
     AccessToken, AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
     AzureDeveloperCliCredentialOptions, AzurePowerShellCredential,
     AzurePowerShellCredentialOptions, ClientOptions, EnvironmentCredential,
-    EnvironmentCredentialOptions, EnvironmentVariables as Vars, Error, ManagedIdentityCredential,
+    EnvironmentCredentialOptions, EnvironmentVariables as Vars, Error,
+    InteractiveBrowserCredential, InteractiveBrowserCredentialOptions, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, ManagedIdentityId, SharedTokenCacheCredential,
     SharedTokenCacheCredentialOptions, TokenCredential, TokenFuture, TokenRequestOptions,
     VisualStudioCodeCredential, VisualStudioCodeCredentialOptions, WorkloadIdentityCredential,
@@ -45,6 +46,9 @@ pub struct DefaultAzureCredentialOptions {
     pub exclude_powershell_credential: Option<bool>,
     /// Leave out [`AzureDeveloperCliCredential`].
     pub exclude_developer_cli_credential: Option<bool>,
+    /// Leave out [`InteractiveBrowserCredential`]; `None` leaves it out too (it opens a
+    /// browser) unless `AZURE_TOKEN_CREDENTIALS` names it. `Some(false)` adds it last.
+    pub exclude_interactive_browser_credential: Option<bool>,
     /// The user-assigned managed identity's client id. `None`: `AZURE_CLIENT_ID` when set, else
     /// system-assigned. An empty string forces system-assigned (Python's explicit `None`).
     pub managed_identity_client_id: Option<String>,
@@ -59,6 +63,11 @@ pub struct DefaultAzureCredentialOptions {
     pub shared_cache_tenant_id: Option<String>,
     /// The tenant [`VisualStudioCodeCredential`] uses.
     pub visual_studio_code_tenant_id: Option<String>,
+    /// The tenant [`InteractiveBrowserCredential`] signs in to; default `AZURE_TENANT_ID`.
+    pub interactive_browser_tenant_id: Option<String>,
+    /// The application [`InteractiveBrowserCredential`] signs in to; default Microsoft's
+    /// developer sign-on app.
+    pub interactive_browser_client_id: Option<String>,
     /// How long `az`, `pwsh` and `azd` may run (default 10 s).
     pub process_timeout: Duration,
     /// Fail at construction unless `AZURE_TOKEN_CREDENTIALS` is set.
@@ -82,12 +91,15 @@ impl Default for DefaultAzureCredentialOptions {
             exclude_cli_credential: None,
             exclude_powershell_credential: None,
             exclude_developer_cli_credential: None,
+            exclude_interactive_browser_credential: None,
             managed_identity_client_id: None,
             workload_identity_client_id: None,
             workload_identity_tenant_id: None,
             shared_cache_username: None,
             shared_cache_tenant_id: None,
             visual_studio_code_tenant_id: None,
+            interactive_browser_tenant_id: None,
+            interactive_browser_client_id: None,
             process_timeout: crate::developer::DEFAULT_PROCESS_TIMEOUT,
             require_envvar: false,
             sequential: false,
@@ -97,7 +109,7 @@ impl Default for DefaultAzureCredentialOptions {
 }
 
 impl DefaultAzureCredentialOptions {
-    fn explicit_excludes(&self) -> [Option<bool>; 8] {
+    fn explicit_excludes(&self) -> [Option<bool>; 9] {
         [
             self.exclude_environment_credential,
             self.exclude_workload_identity_credential,
@@ -107,6 +119,7 @@ impl DefaultAzureCredentialOptions {
             self.exclude_cli_credential,
             self.exclude_powershell_credential,
             self.exclude_developer_cli_credential,
+            self.exclude_interactive_browser_credential,
         ]
     }
 }
@@ -161,9 +174,9 @@ pub struct DefaultAzureCredentialMember<'a> {
 /// The credential most applications should use: it tries, in Python's order,
 /// [`EnvironmentCredential`], [`WorkloadIdentityCredential`], [`ManagedIdentityCredential`],
 /// [`SharedTokenCacheCredential`], [`VisualStudioCodeCredential`], [`AzureCliCredential`],
-/// [`AzurePowerShellCredential`] and [`AzureDeveloperCliCredential`], and uses the first that
-/// gives a token. Python: `DefaultAzureCredential` (its async chain: no interactive browser and
-/// no broker).
+/// [`AzurePowerShellCredential`], [`AzureDeveloperCliCredential`] and, only when asked for,
+/// [`InteractiveBrowserCredential`], and uses the first that gives a token. Python:
+/// `DefaultAzureCredential` (its sync chain, without the Windows broker member).
 ///
 /// * A member that is unavailable lets the next one try; any other failure stops the chain. The
 ///   developer tools' failures count as unavailable here, so a broken `az` does not hide `azd`.
@@ -429,6 +442,17 @@ fn build(
             },
             true,
         )?),
+        Member::InteractiveBrowser => Box::new(InteractiveBrowserCredential::new(
+            InteractiveBrowserCredentialOptions {
+                tenant_id: options
+                    .interactive_browser_tenant_id
+                    .clone()
+                    .or_else(|| env.non_empty(Vars::AZURE_TENANT_ID)),
+                client_id: options.interactive_browser_client_id.clone(),
+                client_options,
+                ..Default::default()
+            },
+        )?),
         Member::AzureDeveloperCli => Box::new(AzureDeveloperCliCredential::build(
             AzureDeveloperCliCredentialOptions {
                 process_timeout: options.process_timeout,
@@ -516,5 +540,8 @@ fn describe(member: Member, options: &DefaultAzureCredentialOptions) -> String {
         Member::AzureCli => tool("az"),
         Member::AzurePowerShell => tool("pwsh"),
         Member::AzureDeveloperCli => tool("azd"),
+        Member::InteractiveBrowser => {
+            "signs in through the default browser and a loopback redirect".to_owned()
+        }
     }
 }

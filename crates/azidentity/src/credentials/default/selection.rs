@@ -5,8 +5,8 @@ use crate::{EnvironmentVariables, Error};
 
 use super::NAME;
 
-/// A member of the default chain, in Python's order (the async chain: no interactive browser
-/// and no broker).
+/// A member of the default chain, in Python's order (the sync chain without the broker, which
+/// needs WAM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Member {
     Environment,
@@ -17,10 +17,11 @@ pub(crate) enum Member {
     AzureCli,
     AzurePowerShell,
     AzureDeveloperCli,
+    InteractiveBrowser,
 }
 
 impl Member {
-    pub(crate) const ALL: [Member; 8] = [
+    pub(crate) const ALL: [Member; 9] = [
         Member::Environment,
         Member::WorkloadIdentity,
         Member::ManagedIdentity,
@@ -29,6 +30,7 @@ impl Member {
         Member::AzureCli,
         Member::AzurePowerShell,
         Member::AzureDeveloperCli,
+        Member::InteractiveBrowser,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl Member {
             Member::AzureCli => "AzureCliCredential",
             Member::AzurePowerShell => "AzurePowerShellCredential",
             Member::AzureDeveloperCli => "AzureDeveloperCliCredential",
+            Member::InteractiveBrowser => "InteractiveBrowserCredential",
         }
     }
 
@@ -53,8 +56,21 @@ impl Member {
         }
     }
 
+    /// Python's `dev` set: the tools a developer signs in to (not the interactive browser,
+    /// which is in neither `dev` nor `prod`).
     fn is_developer_tool(self) -> bool {
-        !matches!(
+        matches!(
+            self,
+            Member::SharedTokenCache
+                | Member::VisualStudioCode
+                | Member::AzureCli
+                | Member::AzurePowerShell
+                | Member::AzureDeveloperCli
+        )
+    }
+
+    fn is_production(self) -> bool {
+        matches!(
             self,
             Member::Environment | Member::WorkloadIdentity | Member::ManagedIdentity
         )
@@ -99,7 +115,7 @@ pub(crate) fn valid_values() -> String {
 /// `explicit[i]` is the `exclude_*` option of `Member::ALL[i]` when the caller set it.
 pub(crate) fn select(
     variable: Option<&str>,
-    explicit: [Option<bool>; 8],
+    explicit: [Option<bool>; 9],
     require_envvar: bool,
 ) -> Result<Selection, Error> {
     let var = EnvironmentVariables::AZURE_TOKEN_CREDENTIALS;
@@ -116,13 +132,22 @@ pub(crate) fn select(
         ));
     }
     let by_variable: Box<dyn Fn(Member) -> Option<String>> = match value.as_str() {
-        "" => Box::new(|_| None),
+        // The interactive browser is opt-in (Python's exclude_interactive_browser_credential
+        // defaults to true) unless the variable names it.
+        "" => Box::new(|m: Member| {
+            (m == Member::InteractiveBrowser).then(|| {
+                "excluded by default (it opens a browser); set \
+                 exclude_interactive_browser_credential to false to include it"
+                    .to_owned()
+            })
+        }),
         "dev" => Box::new(move |m: Member| {
             (!m.is_developer_tool()).then(|| format!("{var}=dev selects developer tools only"))
         }),
         "prod" => Box::new(move |m: Member| {
-            m.is_developer_tool()
-                .then(|| format!("{var}=prod leaves developer tools out"))
+            (!m.is_production()).then(|| {
+                format!("{var}=prod selects environment, workload and managed identity only")
+            })
         }),
         name => {
             let Some(chosen) = Member::ALL
@@ -183,6 +208,7 @@ pub(crate) fn option_suffix(member: Member) -> &'static str {
         Member::AzureCli => "cli_credential",
         Member::AzurePowerShell => "powershell_credential",
         Member::AzureDeveloperCli => "developer_cli_credential",
+        Member::InteractiveBrowser => "interactive_browser_credential",
     }
 }
 
@@ -200,8 +226,15 @@ mod tests {
 
     #[test]
     fn the_variable_selects_and_explicit_options_win() {
-        let none = [None; 8];
+        let none = [None; 9];
         assert_eq!(included(&select(None, none, false).unwrap()).len(), 8);
+        let mut browser = none;
+        browser[8] = Some(false);
+        assert_eq!(included(&select(None, browser, false).unwrap()).len(), 9);
+        assert_eq!(
+            included(&select(Some("InteractiveBrowserCredential"), none, false).unwrap()),
+            ["InteractiveBrowserCredential"]
+        );
         assert_eq!(
             included(&select(Some(" DEV "), none, false).unwrap()),
             [
@@ -234,7 +267,7 @@ mod tests {
 
     #[test]
     fn bad_values_list_the_valid_ones() {
-        let e = select(Some("nonsense"), [None; 8], false).unwrap_err();
+        let e = select(Some("nonsense"), [None; 9], false).unwrap_err();
         assert!(matches!(e.kind(), crate::ErrorKind::InvalidConfiguration));
         assert!(e.message().contains("\"nonsense\""), "{e}");
         assert!(
@@ -243,9 +276,9 @@ mod tests {
             "{e}"
         );
         assert!(!e.message().contains("sharedtokencachecredential"), "{e}");
-        let e = select(Some("SharedTokenCacheCredential"), [None; 8], false).unwrap_err();
+        let e = select(Some("SharedTokenCacheCredential"), [None; 9], false).unwrap_err();
         assert!(e.message().contains("Invalid value"));
-        assert!(select(None, [None; 8], true).is_err());
-        assert!(select(Some("dev"), [None; 8], true).is_ok());
+        assert!(select(None, [None; 9], true).is_err());
+        assert!(select(Some("dev"), [None; 9], true).is_ok());
     }
 }
