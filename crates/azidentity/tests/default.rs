@@ -358,3 +358,25 @@ async fn managed_identity_in_the_chain_uses_azure_client_id_and_the_emulators_im
     // The endpoint is configured: managed identity is the intended credential, az never ran.
     assert_eq!(tools.count("az"), 0);
 }
+
+#[tokio::test]
+async fn no_secret_or_token_reaches_logs_or_errors() {
+    let emu = common::emulator().await;
+    let tools = Tools::new(&["az"]);
+    let (logs, _guard) = common::LogCapture::install();
+    let mut env = service_principal();
+    env[2] = ("AZURE_CLIENT_SECRET", "dac-wrong-secret-value-77");
+    let failing = DefaultAzureCredential::new(options(&emu, &tools, &env)).unwrap();
+    let e = failing.get_token(&[ARM], &none()).await.unwrap_err();
+    let working = DefaultAzureCredential::new(options(&emu, &tools, &[])).unwrap();
+    let token = working.get_token(&[ARM], &none()).await.unwrap();
+    let everything = format!("{e}\n{e:?}\n{failing:?}\n{working:?}\n{}", logs.text());
+    assert!(
+        everything.contains("AADSTS7000215"),
+        "the failure is explained"
+    );
+    assert!(everything.contains("acquired a token from AzureCliCredential"));
+    assert!(!everything.contains("dac-wrong-secret-value-77"));
+    assert!(!everything.contains(DEFAULT_CLIENT_SECRET));
+    assert!(!everything.contains(token.token.secret()));
+}
