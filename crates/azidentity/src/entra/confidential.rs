@@ -162,10 +162,8 @@ impl ConfidentialClient {
         options: &TokenRequestOptions,
         bypass: bool,
     ) -> Result<AccessToken, Error> {
-        let credential = self.entra.credential();
-        if scopes.is_empty() {
-            authority::validate_scopes(credential, scopes)?;
-        }
+        // Before the cache: an invalid scope must not create an entry.
+        authority::validate_scopes(self.entra.credential(), scopes)?;
         let tenant = self.entra.resolve_tenant(options.tenant_id.as_deref())?;
         let key = KeyRef {
             tenant,
@@ -184,7 +182,6 @@ impl ConfidentialClient {
         scopes: &[&str],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken, Error> {
-        authority::validate_scopes(self.entra.credential(), scopes)?;
         let region = match &self.region {
             Some(region) if !tenant.eq_ignore_ascii_case("adfs") => region.name().await,
             _ => None,
