@@ -1,6 +1,22 @@
 //! Microsoft Entra ID authentication for Rust: the credentials of Python `azure-identity`,
 //! async-first, with a single-flight token cache.
 //!
+//! Most applications start with [`DefaultAzureCredential`]: a service principal from the
+//! environment, workload or managed identity in Azure, or the developer's `az`/`azd`/`pwsh`
+//! sign-in on a laptop, whichever is there (`azid doctor` explains what it finds).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), azidentity::Error> {
+//! use azidentity::{DefaultAzureCredential, TokenCredential, TokenRequestOptions};
+//! let credential = DefaultAzureCredential::new(Default::default())?;
+//! let token = credential
+//!     .get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default())
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Or one credential directly:
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), azidentity::Error> {
 //! use azidentity::{ClientSecretCredential, TokenCredential, TokenRequestOptions};
