@@ -193,3 +193,88 @@ async fn concurrent_first_calls_share_one_redemption() {
     }
     assert_eq!(emu.token_requests().len(), 1);
 }
+
+/// Web apps fetch several resources in parallel on their first request: first calls that differ
+/// in scopes or CAE share the one redemption; the others use the account's refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_calls_for_different_scopes_share_one_redemption() {
+    let emu = emulator().await;
+    // The redemption is slow, so every other first call arrives while it runs.
+    emu.add_fault(
+        azidentity_emulator::Fault::on_path("/oauth2/v2.0/token")
+            .delay(std::time::Duration::from_millis(300))
+            .times(1),
+    );
+    let cred = std::sync::Arc::new(credential(&emu, &code(&emu, None), REDIRECT, None));
+    let cae = TokenRequestOptions {
+        enable_cae: true,
+        ..none()
+    };
+    let calls: Vec<(&'static str, TokenRequestOptions)> = vec![
+        (GRAPH, none()),
+        ("https://vault.azure.net/.default", none()),
+        ("https://storage.azure.com/.default", none()),
+        (GRAPH, cae),
+    ];
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|(scope, options)| {
+            let cred = cred.clone();
+            tokio::spawn(async move { cred.get_token(&[scope], &options).await })
+        })
+        .collect();
+    for task in tasks {
+        let token = task.await.unwrap().unwrap();
+        assert_eq!(
+            emu.verify_token(token.token.secret()).unwrap()["upn"],
+            DEFAULT_USERNAME
+        );
+    }
+    let grants: Vec<_> = emu
+        .token_requests()
+        .iter()
+        .map(|r| r.form_value("grant_type").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        grants.iter().filter(|g| *g == "authorization_code").count(),
+        1,
+        "{grants:?}"
+    );
+    // At least one per other call: the emulator spends a refresh token on use, so concurrent
+    // redemptions for different scopes retry with the token the winner stored.
+    assert!(
+        grants.iter().filter(|g| *g == "refresh_token").count() >= 3,
+        "{grants:?}"
+    );
+}
+
+/// A redemption that never reached Entra (the connection dropped on every attempt) keeps the
+/// code: the next call redeems it (Python clears the code only after a success).
+#[tokio::test]
+async fn the_code_survives_a_redemption_that_never_reached_entra() {
+    let emu = emulator().await;
+    let code = code(&emu, None);
+    let cred = credential(&emu, &code, REDIRECT, None);
+    emu.add_fault(
+        azidentity_emulator::Fault::on_path("/oauth2/v2.0/token")
+            .drop_connection()
+            .times(4),
+    );
+    let err = cred.get_token(&[GRAPH], &none()).await.unwrap_err();
+    assert!(err.message().contains("no usable answer"), "{err}");
+    // A 5xx is the service failing, not a refusal: the code is kept too.
+    emu.add_fault(
+        azidentity_emulator::Fault::on_path("/oauth2/v2.0/token")
+            .status(503, r#"{"error":"temporarily_unavailable"}"#)
+            .times(4),
+    );
+    let err = cred.get_token(&[GRAPH], &none()).await.unwrap_err();
+    assert_eq!(err.http().map(|h| h.status), Some(503), "{err}");
+    let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
+    assert_eq!(
+        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        DEFAULT_USERNAME
+    );
+    let last = emu.token_requests().pop().unwrap();
+    assert_eq!(last.form_value("code"), Some(code.as_str()));
+}

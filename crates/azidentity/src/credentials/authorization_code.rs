@@ -28,7 +28,8 @@ struct CodeGrant {
 
 impl FirstGrant for CodeGrant {
     fn fields(&self) -> Option<Vec<(&'static str, Secret)>> {
-        // Taken, not read: a code is single-use, so it is never sent twice.
+        // Taken, not read: a code is single-use. It comes back through `restore` when Entra
+        // never saw it; the user flow engine runs one first grant at a time.
         let code = self
             .code
             .lock()
@@ -45,6 +46,15 @@ impl FirstGrant for CodeGrant {
         Some(fields)
     }
 
+    fn restore(&self, fields: Vec<(&'static str, Secret)>) {
+        if let Some((_, code)) = fields.into_iter().find(|(name, _)| *name == "code") {
+            self.code
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(code);
+        }
+    }
+
     fn unavailable_message(&self) -> &'static str {
         "No authorization code, cached access token, or refresh token available."
     }
@@ -55,7 +65,9 @@ impl FirstGrant for CodeGrant {
 ///
 /// The first `get_token` redeems the code (once); later calls return cached access tokens for
 /// the signed-in account, then redeem its refresh token (for any scope the user consented to).
-/// Tokens and the refresh token are bound to the account the code signed in.
+/// Tokens and the refresh token are bound to the account the code signed in. Concurrent first
+/// calls, for any scopes, share the one redemption; a redemption that failed before Entra
+/// refused the code (no answer, a 5xx) leaves the code for the next call.
 pub struct AuthorizationCodeCredential {
     client: UserClient,
     grant: CodeGrant,
