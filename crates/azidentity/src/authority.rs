@@ -49,6 +49,8 @@ impl Authority {
     /// Normalises like Python: prepends `https://` when there is no scheme, strips spaces and
     /// trailing slashes, refuses any scheme but https and anything after the host.
     pub(crate) fn parse(credential: &'static str, input: &str) -> Result<Self, Error> {
+        // Messages show the input without any user information, which may hold a password.
+        let shown = input.rsplit_once('@').map_or(input, |(_, host)| host);
         let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(Error::config(credential, "the authority host is empty"));
@@ -62,14 +64,14 @@ impl Authority {
         let url = url::Url::parse(with_scheme).map_err(|e| {
             Error::config(
                 credential,
-                format!("the authority host {input:?} is not a valid URL: {e}"),
+                format!("the authority host {shown:?} is not a valid URL: {e}"),
             )
         })?;
         if url.scheme() != "https" {
             return Err(Error::config(
                 credential,
                 format!(
-                    "the authority host {input:?} must use https; tokens are never requested \
+                    "the authority host {shown:?} must use https; tokens are never requested \
                      over plain HTTP. Use for example https://login.microsoftonline.com"
                 ),
             ));
@@ -77,15 +79,22 @@ impl Authority {
         let Some(host) = url.host_str() else {
             return Err(Error::config(
                 credential,
-                format!("the authority {input:?} has no host"),
+                format!("the authority {shown:?} has no host"),
             ));
         };
-        if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        if url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            // The input is not echoed: it may hold a password.
             return Err(Error::config(
                 credential,
                 format!(
-                    "the authority host {input:?} must be a host name (optionally with a port), \
-                     without a path, query or user; put the tenant in tenant_id instead"
+                    "the authority host {host} must be a host name (optionally with a port), \
+                     without a path, query, fragment or user; put the tenant in tenant_id \
+                     instead"
                 ),
             ));
         }
@@ -176,10 +185,12 @@ pub(crate) fn resolve_tenant<'a>(
         );
         return Ok(configured);
     }
+    // Every branch that returns the requested tenant returns a valid one, so no caller has to
+    // remember to check it.
+    validate_tenant_id(credential, requested)?;
     if configured.is_empty() {
         return Ok(requested);
     }
-    validate_tenant_id(credential, requested)?;
     if additionally_allowed
         .iter()
         .any(|t| t == "*" || t == requested)
@@ -221,9 +232,16 @@ mod tests {
             "",
             "https://h/tenant",
             "https://",
+            "https://:hunter2@h",
+            "https://u:hunter2@h",
+            "https://h#x",
+            "https://h?x=1",
+            "http://u:hunter2@h",
+            "https://u:hunter2@",
         ] {
             let e = Authority::parse("X", bad).unwrap_err();
             assert!(matches!(e.kind(), ErrorKind::InvalidConfiguration), "{bad}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
         }
     }
 
@@ -279,5 +297,6 @@ mod tests {
         assert!(matches!(e.kind(), ErrorKind::AuthenticationFailed));
         assert!(e.message().contains("additionally_allowed_tenants"));
         assert!(resolve_tenant("X", "a", Some("bad/t"), &star, false).is_err());
+        assert!(resolve_tenant("X", "", Some("bad/t"), none, false).is_err());
     }
 }

@@ -64,7 +64,8 @@ impl RawResponse {
 /// The user a token was issued to, as MSAL identifies accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Account {
-    /// `{uid}.{utid}` from `client_info`, else the ID token's `oid`/`sub`.
+    /// `{uid}.{utid}` from `client_info`, else the ID token's `sub` (ADFS), as MSAL and Python
+    /// (and this crate's MSAL cache writer) compute it.
     pub home_account_id: String,
     pub username: Option<String>,
 }
@@ -101,10 +102,7 @@ fn account(map: &Map<String, Value>) -> Option<Account> {
             let utid = info.get("utid")?.as_str()?;
             Some(format!("{uid}.{utid}"))
         });
-    let home_account_id = from_client_info.or_else(|| {
-        let claims = id_token.as_ref()?;
-        str_field(claims, "oid").or_else(|| str_field(claims, "sub"))
-    })?;
+    let home_account_id = from_client_info.or_else(|| str_field(id_token.as_ref()?, "sub"))?;
     Some(Account {
         home_account_id,
         username,
@@ -350,7 +348,7 @@ mod tests {
         let id_token = format!(
             "{}.{}.sig",
             b64(r#"{"alg":"RS256"}"#),
-            b64(r#"{"oid":"o-1","preferred_username":"ada@x"}"#)
+            b64(r#"{"oid":"o-1","sub":"s-1","preferred_username":"ada@x"}"#)
         );
         let body = format!(
             r#"{{"access_token":"a","expires_in":60,"refresh_token":"r-1","id_token":"{id_token}","client_info":"{}"}}"#,
@@ -363,7 +361,7 @@ mod tests {
         assert_eq!(account.username.as_deref(), Some("ada@x"));
         let body = format!(r#"{{"access_token":"a","expires_in":60,"id_token":"{id_token}"}}"#);
         let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
-        assert_eq!(r.account.unwrap().home_account_id, "o-1");
+        assert_eq!(r.account.unwrap().home_account_id, "s-1");
         assert!(r.refresh_token.is_none());
     }
 
