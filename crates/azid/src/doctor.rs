@@ -2,6 +2,8 @@
 //! found, what it tried, how long that took, why it did not give a token, and what to do about
 //! it. The answer to "which credential was meant to work, and why didn't it?".
 
+mod capture;
+
 use std::time::Instant;
 
 use azidentity::{DefaultAzureCredentialMember, Error, TokenRequestOptions};
@@ -68,6 +70,7 @@ struct Report {
     elapsed_ms: Option<f64>,
     expires_on: Option<String>,
     fix: Option<String>,
+    ran: Vec<String>,
 }
 
 pub async fn run(args: DoctorArgs) -> Result<(), String> {
@@ -127,6 +130,7 @@ async fn examine(
         elapsed_ms: None,
         expires_on: None,
         fix: None,
+        ran: Vec::new(),
     };
     let Some(credential) = member.credential else {
         report.status = Status::Excluded;
@@ -142,7 +146,8 @@ async fn examine(
         return report;
     }
     let started = Instant::now();
-    let outcome = credential.get_token(scopes, options).await;
+    let (outcome, ran) = capture::commands_run(credential.get_token(scopes, options)).await;
+    report.ran = ran;
     report.elapsed_ms = Some((started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0);
     match outcome {
         Ok(token) => {
@@ -296,6 +301,7 @@ fn to_json(
             "status": r.status.label(),
             "configured": r.setup,
             "tries": r.tries,
+            "ran": r.ran,
             "starts_early_in_chain": r.starts_early,
             "elapsed_ms": r.elapsed_ms,
             "message": r.message,
@@ -350,6 +356,9 @@ fn to_text(
             Status::Token | Status::Unavailable | Status::Failed
         ) {
             out.push_str(&format!("{indent}tried: {}\n", r.tries));
+        }
+        for command in &r.ran {
+            out.push_str(&format!("{indent}ran: {command}\n"));
         }
         if let Some(expires) = &r.expires_on {
             out.push_str(&format!("{indent}token expires {expires}\n"));

@@ -226,6 +226,13 @@ async fn doctor_explains_every_member() {
             .starts_with("az found at ")
     );
     assert!(az["elapsed_ms"].as_f64().unwrap() > 0.0);
+    let ran = az["ran"][0].as_str().unwrap();
+    assert!(
+        ran.ends_with(
+            "/az account get-access-token --output json --resource https://management.azure.com"
+        ),
+        "{ran}"
+    );
     assert_eq!(
         members[0]["message"],
         "AZURE_TOKEN_CREDENTIALS=dev selects developer tools only"
@@ -240,6 +247,10 @@ async fn doctor_explains_every_member() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(" 6. AzureCliCredential"), "{text}");
     assert!(text.contains("fix: run `az login`"), "{text}");
+    assert!(
+        text.contains("ran: ") && text.contains("azd auth token --output json --no-prompt"),
+        "{text}"
+    );
     assert!(
         text.contains("Result: DefaultAzureCredential uses AzureDeveloperCliCredential."),
         "{text}"
