@@ -47,6 +47,7 @@ mod error;
 mod managed_identity;
 mod options;
 mod pipeline;
+mod redact;
 pub mod platform;
 mod record;
 mod secret;

@@ -14,12 +14,26 @@ use crate::{ClientOptions, EnvironmentVariables, Error, RetryOptions};
 const USER_AGENT: &str = concat!("azsdk-rust-azidentity/", env!("CARGO_PKG_VERSION"));
 
 /// A request that can be sent more than once (retries rebuild it).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Outgoing {
     pub method: http::Method,
     pub url: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+}
+
+/// The body holds client secrets, passwords, codes and assertions, and some headers hold keys:
+/// only the method, URL, header names and the body's size are shown.
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Outgoing {
@@ -29,6 +43,14 @@ impl Outgoing {
             url,
             headers: Vec::new(),
             body: Bytes::new(),
+        }
+    }
+
+    /// A POST without a body.
+    pub(crate) fn post_empty(url: String) -> Self {
+        Outgoing {
+            method: http::Method::POST,
+            ..Outgoing::get(url)
         }
     }
 
@@ -347,6 +369,26 @@ mod tests {
             h.insert("retry-after", HeaderValue::from_static(value));
             assert_eq!(retry_after(&h, now), None, "{value}");
         }
+    }
+
+    #[test]
+    fn debug_shows_no_body_or_header_values() {
+        let mut request = Outgoing::form_post(
+            "https://login.example/t/oauth2/v2.0/token".into(),
+            &[("client_secret", "hunter2"), ("code", "c-1")],
+        );
+        request.headers.push((
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Basic a2V5"),
+        ));
+        let shown = format!("{request:?}");
+        for secret in ["hunter2", "c-1", "a2V5"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("authorization") && shown.contains("bytes>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -232,3 +232,47 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
         );
     }
 }
+
+/// A gateway that echoes the request body, and a token service that answers form-encoded:
+/// neither the echoed client secret nor the returned tokens reach the error or its details.
+#[tokio::test]
+async fn echoed_forms_and_form_encoded_tokens_are_redacted() {
+    let emu = common::emulator().await;
+    let credential = ClientSecretCredential::new(
+        DEFAULT_TENANT_ID,
+        DEFAULT_CLIENT_ID,
+        Secret::new(DEFAULT_CLIENT_SECRET),
+        ClientSecretCredentialOptions {
+            client_options: ClientOptions {
+                disable_instance_discovery: true,
+                ..client_options(&emu)
+            },
+        },
+    )
+    .unwrap();
+    let echo = format!(
+        "<html>400 Bad Request: grant_type=client_credentials&client_secret={DEFAULT_CLIENT_SECRET}&scope=x</html>"
+    );
+    let form = "access_token=form-access-token-65&token_type=bearer&refresh_token=form-refresh-66";
+    for (status, body) in [(400, echo.as_str()), (200, form)] {
+        emu.reset();
+        emu.add_fault(
+            azidentity_emulator::Fault::on_path("/oauth2/v2.0/token")
+                .status(status, body)
+                .content_type("text/html"),
+        );
+        let err = credential
+            .get_token(&[SCOPE], &TokenRequestOptions::default())
+            .await
+            .unwrap_err();
+        let shown = format!("{err} {err:?}");
+        for secret in [
+            DEFAULT_CLIENT_SECRET,
+            "form-access-token-65",
+            "form-refresh-66",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("***"), "{shown}");
+    }
+}

@@ -11,7 +11,6 @@ use serde_json::Value;
 use crate::entra::confidential::{
     AssertionFuture, AssertionProvider, ClientAuth, ConfidentialClient,
 };
-use crate::entra::response::redact_body;
 use crate::pipeline::{Outgoing, Pipeline};
 use crate::{
     ClientOptions, EnvironmentVariables as Vars, Error, HttpErrorDetails, Secret, TokenCredential,
@@ -61,8 +60,7 @@ impl OidcRequest {
         url.query_pairs_mut()
             .append_pair("api-version", OIDC_API_VERSION)
             .append_pair("serviceConnectionId", &self.service_connection_id);
-        let mut request = Outgoing::get(url.into());
-        request.method = http::Method::POST;
+        let mut request = Outgoing::post_empty(url.into());
         request.headers.extend([
             (
                 http::header::CONTENT_TYPE,
@@ -78,7 +76,7 @@ impl OidcRequest {
         let response = self.pipeline.send(NAME, &request).await?;
         let status = response.status().as_u16();
         let body = response.body();
-        let redacted = redact_oidc(body);
+        let redacted = crate::redact::body(body);
         if status != 200 {
             let details = HttpErrorDetails {
                 status,
@@ -114,19 +112,6 @@ impl OidcRequest {
                 ),
             )),
         }
-    }
-}
-
-/// The body with `oidcToken` and the usual token fields replaced by `***`.
-fn redact_oidc(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(mut map)) => {
-            if map.contains_key("oidcToken") {
-                map.insert("oidcToken".into(), Value::String("***".into()));
-            }
-            redact_body(Value::Object(map).to_string().as_bytes())
-        }
-        _ => redact_body(body),
     }
 }
 
@@ -237,7 +222,7 @@ mod tests {
 
     #[test]
     fn oidc_token_is_redacted() {
-        let text = redact_oidc(br#"{"oidcToken":"eyJhbGciOi.secret.sig","x":1}"#);
+        let text = crate::redact::body(br#"{"oidcToken":"eyJhbGciOi.secret.sig","x":1}"#);
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("\"x\":1"));
     }

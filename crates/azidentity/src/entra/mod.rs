@@ -148,7 +148,7 @@ impl EntraClient {
                 self.credential,
                 format!(
                     "unexpected response from {SERVICE}: the body is not JSON: {}",
-                    response::redact_body(response.body())
+                    crate::redact::body(response.body())
                 ),
             )
         })

@@ -6,20 +6,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::advice;
 use crate::cache::policy;
+use crate::redact;
 use crate::{AccessToken, Error, HttpErrorDetails, Secret};
-
-/// Fields that hold credentials and are replaced by `***` wherever a body is quoted.
-const SECRET_FIELDS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "client_assertion",
-    "assertion",
-    "password",
-    "token",
-    "accessToken",
-];
 
 /// A successful token response.
 #[derive(Debug)]
@@ -135,7 +123,7 @@ pub(crate) fn parse_token(
             credential,
             format!(
                 "unexpected response from {service}: {what}. Body (secrets removed): {}",
-                redact_body(body)
+                redact::body(body)
             ),
         )
     };
@@ -191,7 +179,7 @@ pub(crate) fn parse_error(
 ) -> Error {
     let mut details = HttpErrorDetails {
         status,
-        body: redact_body(body),
+        body: redact::body(body),
         ..HttpErrorDetails::default()
     };
     let header = |name: &str| {
@@ -205,7 +193,7 @@ pub(crate) fn parse_error(
     let parsed = serde_json::from_slice::<Value>(body).ok();
     if let Some(Value::Object(map)) = &parsed {
         details.error = str_field(map, "error");
-        details.description = str_field(map, "error_description").map(|d| redact_text(&d));
+        details.description = str_field(map, "error_description").map(|d| redact::text(&d));
         details.error_codes = map
             .get("error_codes")
             .and_then(Value::as_array)
@@ -248,52 +236,6 @@ pub(crate) fn parse_error(
         }
     };
     Error::failed(credential, message).with_http(details)
-}
-
-/// The body as text with secret-bearing JSON fields replaced, cut to 2 KiB.
-pub(crate) fn redact_body(body: &[u8]) -> String {
-    let text = match serde_json::from_slice::<Value>(body) {
-        Ok(mut json) => {
-            redact_json(&mut json);
-            json.to_string()
-        }
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
-    };
-    let mut cut: String = text.chars().take(2048).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
-}
-
-fn redact_json(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (name, field) in map.iter_mut() {
-                if SECRET_FIELDS.contains(&name.as_str()) {
-                    *field = Value::String("***".into());
-                } else {
-                    redact_json(field);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
-        _ => {}
-    }
-}
-
-/// Service descriptions occasionally echo a JWT; anything that looks like one is replaced.
-fn redact_text(text: &str) -> String {
-    text.split(' ')
-        .map(|word| {
-            let parts: Vec<&str> = word.split('.').collect();
-            let looks_like_jwt = parts.len() == 3
-                && parts[0].starts_with("eyJ")
-                && parts.iter().all(|p| p.len() > 8);
-            if looks_like_jwt { "***" } else { word }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ impl MiClient {
         let endpoint = self.source.endpoint();
         let problem = |problem: BodyProblem| match problem {
             BodyProblem::NotJson { json_content_type } => {
-                let snippet = response::safe_snippet(answer.body(), 120);
+                let snippet = crate::redact::snippet(answer.body(), 120);
                 let message = format!(
                     "{kind} at {endpoint} answered HTTP {} with a body that is not JSON \
                      ({snippet:?}); something other than the managed identity endpoint may be \

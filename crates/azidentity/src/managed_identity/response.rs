@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 
 use crate::cache::policy;
-use crate::entra::response::redact_body;
+use crate::redact;
 use crate::{AccessToken, HttpErrorDetails, Secret};
 
 /// Why a successful-status body could not be used.
@@ -38,7 +38,7 @@ pub(crate) fn json_object(
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(BodyProblem::Unusable(format!(
             "the body is JSON but not an object: {}",
-            redact_body(body)
+            redact::body(body)
         ))),
         Err(_) => Err(BodyProblem::NotJson {
             json_content_type: is_json_content_type(headers),
@@ -114,15 +114,9 @@ pub(crate) fn token(
     expires_on: impl Fn(&Value) -> Option<i64>,
 ) -> Result<AccessToken, BodyProblem> {
     let unusable = |what: &str| {
-        let mut shown = Value::Object(body.clone());
-        if let Value::Object(map) = &mut shown
-            && map.contains_key("access_token")
-        {
-            map.insert("access_token".into(), Value::String("***".into()));
-        }
         BodyProblem::Unusable(format!(
             "{what}. Body (token removed): {}",
-            redact_body(shown.to_string().as_bytes())
+            redact::body(Value::Object(body.clone()).to_string().as_bytes())
         ))
     };
     let access_token = match body.get("access_token") {
@@ -165,30 +159,15 @@ pub(crate) fn token(
     })
 }
 
-/// Up to `max` characters of a body that is not JSON, for messages; withheld when it may hold a
-/// token (a truncated token response, a JWT).
-pub(crate) fn safe_snippet(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.contains("access_token") || text.contains("eyJ") {
-        return "<withheld: it may contain a token>".to_owned();
-    }
-    let mut snippet: String = text.chars().take(max).collect();
-    if snippet.len() < text.len() {
-        snippet.push('…');
-    }
-    snippet
-}
-
 /// What a host said when it refused: the IMDS/Arc shape `{"error", "error_description"}`, Service
 /// Fabric's `{"error": {"code", "message"}}` and App Service's `{"statusCode", "message"}`.
 pub(crate) fn error_details(status: u16, body: &Bytes) -> HttpErrorDetails {
     let mut details = HttpErrorDetails {
         status,
-        body: redact_body(body),
+        body: redact::body(body),
         ..HttpErrorDetails::default()
     };
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        details.body = safe_snippet(body, 2048);
         return details;
     };
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
@@ -207,10 +186,7 @@ pub(crate) fn error_details(status: u16, body: &Bytes) -> HttpErrorDetails {
     }
     // Hosts never put tokens in error descriptions, but the description is shown to people, so
     // it gets the same scrubbing as the body.
-    details.description = details
-        .description
-        .map(|d| redact_body(Value::String(d).to_string().as_bytes()))
-        .map(|d| d.trim_matches('"').to_owned());
+    details.description = details.description.map(|d| redact::text(&d));
     details
 }
 
