@@ -373,11 +373,9 @@ fn build(
         None => env.non_empty(Vars::AZURE_CLIENT_ID),
     };
     Ok(match member {
-        Member::Environment => {
-            Box::new(EnvironmentCredential::new(EnvironmentCredentialOptions {
-                client_options,
-            })?)
-        }
+        Member::Environment => Box::new(EnvironmentCredential::for_default_chain(
+            EnvironmentCredentialOptions { client_options },
+        )?),
         Member::WorkloadIdentity => Box::new(WorkloadIdentityCredential::new(
             WorkloadIdentityCredentialOptions {
                 tenant_id: options.workload_identity_tenant_id.clone(),

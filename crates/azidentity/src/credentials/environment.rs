@@ -66,8 +66,6 @@ impl EnvironmentCredential {
 
     /// As `new`, but a partial configuration is logged at INFO rather than WARNING, as
     /// Python's `DefaultAzureCredential` does.
-    // For DefaultAzureCredential, which builds its members separately.
-    #[allow(dead_code)]
     pub(crate) fn for_default_chain(options: EnvironmentCredentialOptions) -> Result<Self, Error> {
         Self::build(options, true)
     }
@@ -321,5 +319,65 @@ mod tests {
         assert!(matches!(err.kind(), ErrorKind::InvalidConfiguration));
         assert_eq!(err.credential(), "EnvironmentCredential");
         assert!(!format!("{err} {err:?}").contains("s3cr3t-env"));
+    }
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::*;
+    use crate::{Env, Platform};
+    use std::sync::{Arc, Mutex};
+
+    /// The levels logged while `f` runs.
+    fn levels_while(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn partial_configuration_is_a_warning_alone_and_info_in_the_default_chain() {
+        let options = || EnvironmentCredentialOptions {
+            client_options: ClientOptions {
+                platform: Platform::system().with_env(Env::from_pairs([("AZURE_CLIENT_ID", "c")])),
+                ..Default::default()
+            },
+        };
+        let alone = levels_while(|| {
+            EnvironmentCredential::new(options()).unwrap();
+        });
+        assert!(alone.contains("WARN"), "{alone}");
+        let in_chain = levels_while(|| {
+            EnvironmentCredential::for_default_chain(options()).unwrap();
+        });
+        assert!(
+            !in_chain.contains("WARN") && in_chain.contains("INFO"),
+            "{in_chain}"
+        );
+        assert!(
+            in_chain.contains("AZURE_CLIENT_ID"),
+            "names the variables: {in_chain}"
+        );
     }
 }
