@@ -137,6 +137,71 @@ async fn an_authority_unknown_to_instance_discovery_is_a_configuration_error() {
     assert!(emu.token_requests().is_empty());
 }
 
+/// Discovery chooses where the client secret goes: a plain-HTTP discovery endpoint is refused at
+/// construction, and an answer pointing at plain HTTP or at another host is refused before any
+/// token request.
+#[tokio::test]
+async fn discovery_never_sends_the_secret_over_http_or_to_another_host() {
+    let emu = emulator().await;
+    let http_discovery = ClientOptions {
+        instance_discovery_endpoint: Some("http://127.0.0.1:1/common/discovery/instance".into()),
+        ..client_options(&emu)
+    };
+    let err = ClientSecretCredential::new(
+        DEFAULT_TENANT_ID,
+        DEFAULT_CLIENT_ID,
+        Secret::new(DEFAULT_CLIENT_SECRET),
+        ClientSecretCredentialOptions {
+            client_options: http_discovery,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidConfiguration),
+        "{err}"
+    );
+    assert!(err.message().contains("https"), "{err}");
+
+    let cred = credential_with(client_options(&emu), DEFAULT_CLIENT_SECRET);
+    let tenant_metadata = format!(
+        "{}/{DEFAULT_TENANT_ID}/v2.0/.well-known/openid-configuration",
+        emu.authority_host()
+    );
+    let answers = [
+        (
+            "/discovery/instance",
+            format!(
+                r#"{{"tenant_discovery_endpoint":"{}","metadata":[]}}"#,
+                tenant_metadata.replace("https://", "http://")
+            ),
+            "https tenant_discovery_endpoint",
+        ),
+        (
+            "/openid-configuration",
+            format!(
+                r#"{{"token_endpoint":"{}/{DEFAULT_TENANT_ID}/oauth2/v2.0/token"}}"#,
+                emu.authority_host().replace("https://", "http://")
+            ),
+            "no https token_endpoint",
+        ),
+        (
+            "/openid-configuration",
+            r#"{"token_endpoint":"https://attacker.example/t/oauth2/v2.0/token"}"#.to_owned(),
+            "no https token_endpoint",
+        ),
+    ];
+    for (path, body, expected) in answers {
+        emu.reset();
+        emu.add_fault(Fault::on_path(path).status(200, &body));
+        let err = cred.get_token(&[SCOPE], &none()).await.unwrap_err();
+        assert!(err.message().contains(expected), "{expected}: {err}");
+        assert!(emu.token_requests().is_empty(), "{body}");
+    }
+    // The real answers still work.
+    emu.reset();
+    cred.get_token(&[SCOPE], &none()).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_cold_callers_share_one_request() {
     let emu = Emulator::builder()

@@ -27,17 +27,34 @@ pub(crate) struct Endpoints {
 }
 
 impl Endpoints {
+    /// The discovery endpoint must be https: its answer chooses where the client secret or
+    /// assertion is sent.
     pub(crate) fn new(
+        credential: &'static str,
         authority: Authority,
         disable_instance_discovery: bool,
         discovery_endpoint: Option<&str>,
-    ) -> Self {
-        Endpoints {
+    ) -> Result<Self, Error> {
+        let discovery_endpoint = discovery_endpoint.unwrap_or(PUBLIC_DISCOVERY).trim();
+        let valid = url::Url::parse(discovery_endpoint).is_ok_and(|url| {
+            url.scheme() == "https"
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+        });
+        if !valid {
+            return Err(Error::config(
+                credential,
+                "instance_discovery_endpoint must be an https URL with a host and no user \
+                 information, e.g. https://login.microsoftonline.com/common/discovery/instance",
+            ));
+        }
+        Ok(Endpoints {
             trusted: disable_instance_discovery || authority.is_well_known(),
             authority,
-            discovery_endpoint: discovery_endpoint.unwrap_or(PUBLIC_DISCOVERY).to_owned(),
+            discovery_endpoint: discovery_endpoint.to_owned(),
             discovered: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     fn layout(&self, tenant: &str) -> String {
@@ -61,19 +78,25 @@ impl Endpoints {
         if let Some(found) = self.lock().get(tenant) {
             return Ok(found.clone());
         }
-        let metadata_url = self.discover(credential, pipeline, tenant).await?;
-        let metadata = get_json(credential, pipeline, &metadata_url).await?;
+        let (metadata_url, aliases) = self.discover(credential, pipeline, tenant).await?;
+        let metadata = get_json(credential, pipeline, metadata_url.as_str()).await?;
+        // Only a token endpoint of the authority's own cloud receives the app's credential.
         let endpoint = metadata
             .get("token_endpoint")
             .and_then(Value::as_str)
-            .filter(|e| e.starts_with("https://"))
+            .and_then(|e| url::Url::parse(e).ok())
+            .filter(|url| url.scheme() == "https" && self.same_cloud(url, &aliases))
             .ok_or_else(|| {
                 Error::failed(
                     credential,
-                    format!("the OpenID metadata at {metadata_url} has no https token_endpoint"),
+                    format!(
+                        "the OpenID metadata at {metadata_url} has no https token_endpoint on \
+                         the authority's host {} or one of its aliases",
+                        self.authority.host_and_port()
+                    ),
                 )
             })?
-            .to_owned();
+            .to_string();
         self.lock().insert(tenant.to_owned(), endpoint.clone());
         Ok(endpoint)
     }
@@ -84,14 +107,34 @@ impl Endpoints {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether `url` is on the authority's host or one of the aliases instance discovery named
+    /// (Entra names hosts, the emulator `host:port`).
+    fn same_cloud(&self, url: &url::Url, aliases: &[String]) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let with_port = url
+            .port_or_known_default()
+            .map(|port| format!("{host}:{port}"));
+        let names = [Some(host.to_owned()), with_port];
+        std::iter::once(self.authority.host_and_port())
+            .chain(aliases.iter().map(String::as_str))
+            .any(|known| {
+                names
+                    .iter()
+                    .flatten()
+                    .any(|n| n.eq_ignore_ascii_case(known))
+            })
+    }
+
     /// Asks instance discovery whether the authority is valid; returns the tenant's OpenID
-    /// metadata URL.
+    /// metadata URL (https only) and the cloud's host aliases.
     async fn discover(
         &self,
         credential: &'static str,
         pipeline: &Pipeline,
         tenant: &str,
-    ) -> Result<String, Error> {
+    ) -> Result<(url::Url, Vec<String>), Error> {
         let authorize = format!("{}/{tenant}/oauth2/v2.0/authorize", self.authority.base());
         let url = url::Url::parse_with_params(
             &self.discovery_endpoint,
@@ -136,16 +179,30 @@ impl Endpoints {
                 response.body(),
             ));
         }
-        body.as_ref()
+        let metadata_url = body
+            .as_ref()
             .and_then(|b| b.get("tenant_discovery_endpoint"))
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .and_then(|e| url::Url::parse(e).ok())
+            .filter(|url| url.scheme() == "https")
             .ok_or_else(|| {
                 Error::failed(
                     credential,
-                    "instance discovery answered without a tenant_discovery_endpoint",
+                    "instance discovery answered without an https tenant_discovery_endpoint",
                 )
-            })
+            })?;
+        let aliases = body
+            .as_ref()
+            .and_then(|b| b.get("metadata"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|cloud| cloud.get("aliases").and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        Ok((metadata_url, aliases))
     }
 }
 

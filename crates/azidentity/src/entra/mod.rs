@@ -54,10 +54,11 @@ impl EntraClient {
             client_id: client_id.to_owned(),
             authority: authority.clone(),
             endpoints: Endpoints::new(
+                credential,
                 authority,
                 options.disable_instance_discovery,
                 options.instance_discovery_endpoint.as_deref(),
-            ),
+            )?,
             pipeline: Pipeline::new(credential, options)?,
             additionally_allowed: options.additionally_allowed_tenants.clone(),
             multitenant_disabled: options.multitenant_disabled(),
