@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use azidentity::{ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions};
+use azidentity::{
+    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, ManagedIdentityId,
+};
 use clap::Args;
 
 /// The members, in chain order, with the short names people type.
@@ -62,6 +65,15 @@ pub struct ChainArgs {
     /// Walk the chain one credential at a time, as Python does.
     #[arg(long)]
     pub sequential: bool,
+    /// User-assigned managed identity, by client id (also used by the chain's managed identity).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["object_id", "resource_id"])]
+    pub client_id: Option<String>,
+    /// User-assigned managed identity, by object (principal) id; needs --credential managed-identity.
+    #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
+    pub object_id: Option<String>,
+    /// User-assigned managed identity, by ARM resource id; needs --credential managed-identity.
+    #[arg(long, value_name = "ID")]
+    pub resource_id: Option<String>,
 }
 
 /// The canonical name for what the user typed, or a message listing the accepted names.
@@ -129,7 +141,44 @@ pub fn build(
     for excluded in &args.exclude {
         set_exclude(&mut options, member_name(excluded)?, true);
     }
+    if args.client_id.is_some() {
+        options.managed_identity_client_id = args.client_id.clone();
+    }
     DefaultAzureCredential::new(options).map_err(|e| format!("azid: {e}"))
+}
+
+/// A managed identity credential of its own when the identity is named by object or resource
+/// id, which the default chain's options cannot express (as in Python).
+pub fn managed_identity_by_id(
+    args: &ChainArgs,
+) -> Result<Option<ManagedIdentityCredential>, String> {
+    if args.object_id.is_none() && args.resource_id.is_none() {
+        return Ok(None);
+    }
+    let only_mi = match &args.credential {
+        Some(name) => member_name(name)? == "ManagedIdentityCredential",
+        None => false,
+    };
+    if !only_mi {
+        return Err(
+            "azid: --object-id and --resource-id select a managed identity; use them with \
+             --credential managed-identity"
+                .to_owned(),
+        );
+    }
+    let id = ManagedIdentityId::from_selectors(
+        args.client_id.as_deref(),
+        args.object_id.as_deref(),
+        args.resource_id.as_deref(),
+    )
+    .map_err(|e| format!("azid: {e}"))?;
+    let options = ManagedIdentityCredentialOptions {
+        id,
+        ..Default::default()
+    };
+    ManagedIdentityCredential::new(options)
+        .map(Some)
+        .map_err(|e| format!("azid: {e}"))
 }
 
 #[cfg(test)]

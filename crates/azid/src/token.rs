@@ -31,13 +31,21 @@ enum Output {
 }
 
 pub async fn run(args: TokenArgs) -> Result<(), String> {
-    let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
         claims: args.claims.clone(),
         tenant_id: args.tenant.clone(),
         enable_cae: false,
     };
+    if let Some(managed) = crate::chain::managed_identity_by_id(&args.chain)? {
+        let token = managed
+            .get_token(&scopes, &options)
+            .await
+            .map_err(explain)?;
+        println!("{}", render(&token, managed.name(), args.output));
+        return Ok(());
+    }
+    let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
     let token = credential
         .get_token(&scopes, &options)
         .await

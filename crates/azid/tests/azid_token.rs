@@ -118,3 +118,57 @@ fn demo_runs_offline_and_shows_cache_hits() {
     assert!(stdout.contains("ClientSecretCredential"), "{stdout}");
     assert!(stdout.contains("cache"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_identity_by_client_object_or_resource_id() {
+    use azidentity_emulator::{
+        HostKind, ManagedIdentityHost, USER_ASSIGNED_CLIENT_ID, USER_ASSIGNED_OBJECT_ID,
+        USER_ASSIGNED_RESOURCE_ID,
+    };
+    let emu = Emulator::builder().start().await.unwrap();
+    let imds = emu
+        .start_managed_identity(ManagedIdentityHost::new(HostKind::Imds))
+        .await
+        .unwrap();
+    let env: Vec<(&str, &str)> = imds
+        .env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mi = [
+        "token",
+        "--credential",
+        "managed-identity",
+        "--scope",
+        SCOPE,
+    ];
+    for selector in [
+        ["--client-id", USER_ASSIGNED_CLIENT_ID],
+        ["--object-id", USER_ASSIGNED_OBJECT_ID],
+        ["--resource-id", USER_ASSIGNED_RESOURCE_ID],
+    ] {
+        let args: Vec<&str> = mi.iter().copied().chain(selector).collect();
+        let out = azid(&emu, &env, &args);
+        assert!(
+            out.status.success(),
+            "{selector:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let claims = emu
+            .verify_token(json["accessToken"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(claims["oid"], USER_ASSIGNED_OBJECT_ID, "{selector:?}");
+        assert_eq!(json["credential"], "ManagedIdentityCredential");
+    }
+    // Two selectors at once is a usage error; object id without naming the credential is refused.
+    let two = azid(
+        &emu,
+        &env,
+        &[&mi[..], &["--client-id", "a", "--object-id", "b"]].concat(),
+    );
+    assert_eq!(two.status.code(), Some(2));
+    let unnamed = azid(&emu, &env, &["token", "--scope", SCOPE, "--object-id", "b"]);
+    assert_eq!(unnamed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unnamed.stderr).contains("--credential managed-identity"));
+}
