@@ -39,7 +39,11 @@ impl BearerTokenProvider {
     /// `Bearer <token>`, the value of an `Authorization` header.
     pub async fn authorization_header(&self) -> Result<Secret, Error> {
         let token = self.token().await?;
-        Ok(Secret::new(format!("Bearer {}", token.secret())))
+        // Sized up front: a growing String would leave copies of the token in freed memory.
+        let mut value = String::with_capacity("Bearer ".len() + token.secret().len());
+        value.push_str("Bearer ");
+        value.push_str(token.secret());
+        Ok(Secret::new(value))
     }
 }
 

@@ -39,6 +39,15 @@ impl CertificateSource {
     }
 }
 
+// The bytes hold a private key: zeroed when dropped (clones included).
+impl Drop for CertificateSource {
+    fn drop(&mut self) {
+        if let CertificateSource::Bytes(data) = self {
+            zeroize::Zeroize::zeroize(data);
+        }
+    }
+}
+
 // The bytes hold a private key: Debug shows only their length.
 impl fmt::Debug for CertificateSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,7 +22,17 @@ pub(crate) fn is_pem(data: &[u8]) -> bool {
 /// Every well-formed block, in file order. Text outside blocks (comments, `Bag Attributes`
 /// lines written by `openssl pkcs12`) is ignored; a block whose body is not base64 is an error.
 pub(crate) fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
-    let text = String::from_utf8_lossy(data);
+    // Invalid UTF-8 makes `from_utf8_lossy` copy the text, private key included: that copy
+    // is zeroed too.
+    let lossy = String::from_utf8_lossy(data);
+    let copy;
+    let text: &str = match lossy {
+        std::borrow::Cow::Borrowed(text) => text,
+        std::borrow::Cow::Owned(text) => {
+            copy = Zeroizing::new(text);
+            &copy
+        }
+    };
     let mut found = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {

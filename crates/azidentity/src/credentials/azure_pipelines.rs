@@ -159,16 +159,18 @@ impl AzurePipelinesCredential {
             .env()
             .non_empty(Vars::SYSTEM_OIDCREQUESTURI)
             .map(|uri| uri.trim().trim_end_matches('/').to_owned());
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {}", system_access_token.secret())).map_err(
-                |_| {
-                    Error::config(
-                        NAME,
-                        "system_access_token holds characters that cannot be sent in an HTTP \
+        let mut bearer = zeroize::Zeroizing::new(String::with_capacity(
+            "Bearer ".len() + system_access_token.secret().len(),
+        ));
+        bearer.push_str("Bearer ");
+        bearer.push_str(system_access_token.secret());
+        let mut authorization = HeaderValue::from_str(&bearer).map_err(|_| {
+            Error::config(
+                NAME,
+                "system_access_token holds characters that cannot be sent in an HTTP \
                          header",
-                    )
-                },
-            )?;
+            )
+        })?;
         authorization.set_sensitive(true);
         let in_pipeline = request_uri.is_some();
         let provider = Arc::new(OidcRequest {

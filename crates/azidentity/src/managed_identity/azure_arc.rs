@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use http::header::HeaderName;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use super::source::{MiSource, NAME, endpoint_url, with_query};
 use super::{ManagedIdentityId, ManagedIdentitySource};
@@ -77,7 +78,7 @@ fn realm_path(header: &str) -> Option<&str> {
 /// Checks the path the agent named and reads the key. Rules: an absolute path directly inside
 /// the Arc key directory, no `.` or `..` segments, a `.key` name, a regular file of at most
 /// 4096 bytes, and still inside the directory once links are resolved.
-fn read_key(realm: &str, key_dir: &Path) -> Result<String, String> {
+fn read_key(realm: &str, key_dir: &Path) -> Result<Zeroizing<String>, String> {
     let path = Path::new(realm);
     if !path.is_absolute()
         || path
@@ -123,7 +124,7 @@ fn read_key(realm: &str, key_dir: &Path) -> Result<String, String> {
             "the key file {realm:?} is larger than {MAX_KEY_BYTES} bytes"
         ));
     }
-    let mut key = String::new();
+    let mut key = Zeroizing::new(String::new());
     // The size is checked again while reading: the file may grow after the check.
     file.take(MAX_KEY_BYTES + 1)
         .read_to_string(&mut key)
@@ -133,7 +134,7 @@ fn read_key(realm: &str, key_dir: &Path) -> Result<String, String> {
             "the key file {realm:?} is larger than {MAX_KEY_BYTES} bytes"
         ));
     }
-    let key = key.trim_end_matches(['\r', '\n']).to_owned();
+    let key = Zeroizing::new(key.trim_end_matches(['\r', '\n']).to_owned());
     if key.is_empty() {
         return Err(format!("the key file {realm:?} is empty"));
     }
@@ -197,7 +198,10 @@ impl MiSource for AzureArc {
                 "{why}. Run as a user in the Arc agent's group (himds) or as an administrator"
             ))
         })?;
-        let mut value = HeaderValue::from_str(&format!("Basic {key}")).map_err(|_| {
+        let mut basic = Zeroizing::new(String::with_capacity("Basic ".len() + key.len()));
+        basic.push_str("Basic ");
+        basic.push_str(&key);
+        let mut value = HeaderValue::from_str(&basic).map_err(|_| {
             self.challenge_failure("the key file holds characters that cannot be sent in a header")
         })?;
         value.set_sensitive(true);
@@ -271,7 +275,7 @@ mod tests {
         std::fs::write(dir.join("empty.key"), "").unwrap();
         std::fs::write(other.join("outside.key"), "x").unwrap();
         let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-        assert_eq!(read_key(&p("good.key"), &dir).unwrap(), "the-key");
+        assert_eq!(read_key(&p("good.key"), &dir).unwrap().as_str(), "the-key");
         for (path, why) in [
             (p("wrong.txt"), ".key"),
             (p("big.key"), "larger than 4096"),
