@@ -106,8 +106,9 @@ pub struct ReqwestTransport {
 impl ReqwestTransport {
     /// Builds the transport. Roots: `SSL_CERT_FILE` (and `SSL_CERT_DIR`) from `env` when set,
     /// else the system store; plus `options.additional_root_certificates`. Proxies come from
-    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY` in `env`; loopback never goes
-    /// through a proxy.
+    /// `HTTPS_PROXY` (else `ALL_PROXY`) and `NO_PROXY` in `env`; `HTTP_PROXY` is not read, as
+    /// it applies to plain-HTTP URLs, which are never proxied. Loopback never goes through a
+    /// proxy.
     pub fn new(options: &HttpOptions, env: &Env) -> Result<Self, String> {
         let roots = root_store(options, env)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());

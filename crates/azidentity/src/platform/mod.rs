@@ -34,7 +34,9 @@ pub struct Platform {
     env: Env,
     clock: Arc<dyn Clock>,
     http_options: HttpOptions,
-    http: Arc<OnceLock<Result<Arc<dyn HttpClient>, String>>>,
+    /// Only a built transport is kept: a failed build (an unreadable `SSL_CERT_FILE` mid
+    /// rotation) is tried again by the next caller instead of failing every clone for good.
+    http: Arc<OnceLock<Arc<dyn HttpClient>>>,
     /// A transport given by the caller; kept apart so that changing the env or the options
     /// does not silently drop it, and so that managed identity uses it too.
     injected_http: Option<Arc<dyn HttpClient>>,
@@ -91,7 +93,7 @@ impl Platform {
 
     /// Uses `client` instead of the default transport.
     pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http = Arc::new(OnceLock::from(Ok(client.clone())));
+        self.http = Arc::new(OnceLock::from(client.clone()));
         self.injected_http = Some(client);
         self
     }
@@ -210,12 +212,13 @@ impl Platform {
         if let Some(client) = &self.injected_http {
             return Ok(client.clone());
         }
-        self.http
-            .get_or_init(|| {
-                ReqwestTransport::new(&self.http_options, &self.env)
-                    .map(|t| Arc::new(t) as Arc<dyn HttpClient>)
-            })
-            .clone()
+        if let Some(client) = self.http.get() {
+            return Ok(client.clone());
+        }
+        let built: Arc<dyn HttpClient> =
+            Arc::new(ReqwestTransport::new(&self.http_options, &self.env)?);
+        // Concurrent first callers may each build one; all use the first stored.
+        Ok(self.http.get_or_init(|| built).clone())
     }
 }
 
@@ -231,5 +234,31 @@ impl fmt::Debug for Platform {
             .field("env", &self.env)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_transport_build_is_retried() {
+        let file = std::env::temp_dir().join(format!(
+            "azid-roots-{}-{}.pem",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let platform = Platform::system().with_env(Env::from_pairs([(
+            "SSL_CERT_FILE",
+            file.to_string_lossy().into_owned(),
+        )]));
+        let clone = platform.clone();
+        let err = platform.http_client().err().expect("the file is missing");
+        assert!(err.contains("SSL_CERT_FILE"), "{err}");
+        // The file appears (a rotation finished): the next build, on any clone, succeeds.
+        std::fs::write(&file, "").unwrap();
+        let built = clone.http_client().expect("built now");
+        assert!(Arc::ptr_eq(&built, &platform.http_client().unwrap()));
+        std::fs::remove_file(&file).ok();
     }
 }
