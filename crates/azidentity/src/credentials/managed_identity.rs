@@ -15,10 +15,10 @@ pub struct ManagedIdentityCredentialOptions {
     /// Which identity: system-assigned (the default) or a user-assigned one. On the workload
     /// identity source only a client id applies, and `AZURE_CLIENT_ID` is the default.
     pub id: ManagedIdentityId,
-    /// Set when the credential is one member of a credential chain. On IMDS, the first request
-    /// is then preceded by a one-second probe without retries (unless
+    /// On IMDS, precede the first request with a one-second probe without retries (unless
     /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names the endpoint), so a machine without IMDS fails
-    /// fast; and IMDS errors after retries report "unavailable" so the chain moves on.
+    /// fast with "unavailable". Only the probe: how later IMDS errors are classified does not
+    /// change (inside `DefaultAzureCredential` they are "unavailable" so the chain moves on).
     pub imds_probe: bool,
     /// Retries (not used by IMDS, which has its own rules) and platform.
     pub client_options: ClientOptions,
@@ -47,9 +47,12 @@ impl ManagedIdentityCredential {
     /// user-assigned id on a host that cannot select one (Service Fabric, Cloud Shell), a
     /// malformed endpoint or thumbprint are errors here, not at the first request.
     pub fn new(options: ManagedIdentityCredentialOptions) -> Result<Self, Error> {
+        // Standalone: IMDS failures after retries stay failures whatever `imds_probe` says.
+        // Chain membership is crate-visible only (`for_default_chain`), as Python ties it to
+        // running inside a chain rather than to an option.
         let mode = Mode {
             probe_imds: options.imds_probe,
-            in_chain: options.imds_probe,
+            in_chain: false,
             in_default_chain: false,
         };
         Self::build(options, true, mode)
