@@ -253,7 +253,9 @@ mod tests {
             file.to_string_lossy().into_owned(),
         )]));
         let clone = platform.clone();
-        let err = platform.http_client().err().expect("the file is missing");
+        let Err(err) = platform.http_client() else {
+            panic!("the file is missing, so the transport cannot be built");
+        };
         assert!(err.contains("SSL_CERT_FILE"), "{err}");
         // The file appears (a rotation finished): the next build, on any clone, succeeds.
         std::fs::write(&file, "").unwrap();
