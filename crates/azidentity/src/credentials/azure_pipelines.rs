@@ -210,7 +210,7 @@ impl TokenCredential for AzurePipelinesCredential {
                 ),
             ))));
         }
-        Box::pin(self.client.get_token(scopes, options))
+        self.client.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

@@ -9,14 +9,12 @@ use ring::digest;
 
 use super::certificate::{CertificateCredentialOptions, certificate_auth};
 use crate::certificate::CertificateSource;
-use crate::entra::confidential::{AssertionFuture, AssertionProvider, ClientAuth};
+use crate::entra::confidential::{AssertionFuture, BoxError, CallbackAssertion, ClientAuth};
 use crate::entra::user::{FirstGrant, Partition, UserClient};
 use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
 
 const NAME: &str = "OnBehalfOfCredential";
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How the middle-tier app authenticates itself: exactly one of Python's `client_secret`,
 /// `client_certificate` and `client_assertion_func`.
@@ -27,40 +25,6 @@ pub enum OnBehalfOfAuth {
     ClientCertificate(CertificateSource),
     /// A function returning a client assertion, called for every new token.
     ClientAssertion(Box<dyn Fn() -> AssertionFuture<'static> + Send + Sync>),
-}
-
-impl OnBehalfOfAuth {
-    /// A synchronous assertion function (see [`OnBehalfOfAuth::ClientAssertion`]).
-    pub fn client_assertion<F, E>(func: F) -> Self
-    where
-        F: Fn() -> Result<String, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        OnBehalfOfAuth::ClientAssertion(Box::new(move || {
-            let result = func()
-                .map(Secret::new)
-                .map_err(|e| callback_error(e.into()));
-            Box::pin(std::future::ready(result))
-        }))
-    }
-
-    /// An async assertion function.
-    pub fn client_assertion_async<F, Fut, E>(func: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        OnBehalfOfAuth::ClientAssertion(Box::new(move || {
-            let pending = func();
-            Box::pin(async move {
-                pending
-                    .await
-                    .map(Secret::new)
-                    .map_err(|e| callback_error(e.into()))
-            })
-        }))
-    }
 }
 
 impl fmt::Debug for OnBehalfOfAuth {
@@ -75,29 +39,24 @@ impl fmt::Debug for OnBehalfOfAuth {
     }
 }
 
-/// Our own error passes through (so a callback can say "unavailable"); anything else names the
-/// callback. The callback's error text is its own; it must not hold the assertion.
-fn callback_error(error: BoxError) -> Error {
-    match error.downcast::<Error>() {
-        Ok(ours) => *ours,
-        Err(other) => Error::failed(
-            NAME,
-            format!("the client assertion callback failed: {other}"),
-        ),
+impl OnBehalfOfAuth {
+    /// A synchronous assertion function (see [`OnBehalfOfAuth::ClientAssertion`]).
+    pub fn client_assertion<F, E>(func: F) -> Self
+    where
+        F: Fn() -> Result<String, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        OnBehalfOfAuth::ClientAssertion(CallbackAssertion::from_fn(NAME, func))
     }
-}
 
-struct Callback(Box<dyn Fn() -> AssertionFuture<'static> + Send + Sync>);
-
-impl fmt::Debug for Callback {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Callback")
-    }
-}
-
-impl AssertionProvider for Callback {
-    fn assertion(&self) -> AssertionFuture<'_> {
-        (self.0)()
+    /// An async assertion function.
+    pub fn client_assertion_async<F, Fut, E>(func: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        OnBehalfOfAuth::ClientAssertion(CallbackAssertion::from_async_fn(NAME, func))
     }
 }
 
@@ -189,9 +148,7 @@ impl OnBehalfOfCredential {
                     send_certificate_chain: options.send_certificate_chain,
                 },
             )?,
-            OnBehalfOfAuth::ClientAssertion(func) => {
-                ClientAuth::Assertion(Arc::new(Callback(func)))
-            }
+            OnBehalfOfAuth::ClientAssertion(func) => CallbackAssertion::auth(func),
         };
         let client = UserClient::new(
             NAME,

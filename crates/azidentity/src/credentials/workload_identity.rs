@@ -205,7 +205,7 @@ impl TokenCredential for WorkloadIdentityCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.client.get_token(scopes, options))
+        self.client.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

@@ -93,7 +93,16 @@ pub(crate) fn sign(
         Signature::Rs256 => &RSA_PKCS1_SHA256,
     };
     key.sign(padding, &SystemRandom::new(), input.as_bytes(), &mut signed)
-        .map_err(|_| Error::failed(credential, "signing the client assertion failed"))?;
+        .map_err(|_| {
+            Error::failed(
+                credential,
+                format!(
+                    "signing the client assertion with the certificate {} failed; check that \
+                     its key is an RSA key of 2048 bits or more that matches the certificate",
+                    crate::certificate::hex_upper(&certificate.sha1_thumbprint())
+                ),
+            )
+        })?;
     Ok(Secret::new(format!(
         "{input}.{}",
         URL_SAFE_NO_PAD.encode(signed)

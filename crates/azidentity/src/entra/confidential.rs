@@ -23,6 +23,80 @@ pub(crate) trait AssertionProvider: Send + Sync + fmt::Debug {
     fn assertion(&self) -> AssertionFuture<'_>;
 }
 
+/// A caller's error type, as assertion functions return it.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A caller's assertion function, made uniform: it returns a future of a `Secret`.
+pub(crate) type AssertionFn = Box<dyn Fn() -> AssertionFuture<'static> + Send + Sync>;
+
+/// The assertion provider for a caller's function (`ClientAssertionCredential`, on-behalf-of
+/// with `client_assertion_func`). Never prints what the function returns.
+pub(crate) struct CallbackAssertion(AssertionFn);
+
+impl CallbackAssertion {
+    /// Wraps a synchronous function.
+    pub(crate) fn from_fn<F, E>(credential: &'static str, func: F) -> AssertionFn
+    where
+        F: Fn() -> Result<String, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        Box::new(move || {
+            let result = func()
+                .map(Secret::new)
+                .map_err(|e| callback_error(credential, e.into()));
+            Box::pin(std::future::ready(result))
+        })
+    }
+
+    /// Wraps an async function.
+    pub(crate) fn from_async_fn<F, Fut, E>(credential: &'static str, func: F) -> AssertionFn
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Box::new(move || {
+            let pending = func();
+            Box::pin(async move {
+                pending
+                    .await
+                    .map(Secret::new)
+                    .map_err(|e| callback_error(credential, e.into()))
+            })
+        })
+    }
+
+    /// The client authentication that calls `call` for every new token.
+    pub(crate) fn auth(call: AssertionFn) -> ClientAuth {
+        ClientAuth::Assertion(Arc::new(CallbackAssertion(call)))
+    }
+}
+
+impl fmt::Debug for CallbackAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallbackAssertion")
+    }
+}
+
+impl AssertionProvider for CallbackAssertion {
+    fn assertion(&self) -> AssertionFuture<'_> {
+        (self.0)()
+    }
+}
+
+/// Our own `Error` passes through (so a callback can say "unavailable"); anything else becomes
+/// an authentication failure naming the callback. The text is the callback's own; it must not
+/// hold the assertion.
+fn callback_error(credential: &'static str, error: BoxError) -> Error {
+    match error.downcast::<Error>() {
+        Ok(ours) => *ours,
+        Err(other) => Error::failed(
+            credential,
+            format!("the client assertion callback failed: {other}"),
+        ),
+    }
+}
+
 /// The OAuth `client_assertion_type` for a JWT assertion.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
