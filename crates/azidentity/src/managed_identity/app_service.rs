@@ -4,10 +4,10 @@
 use http::HeaderValue;
 use http::header::HeaderName;
 
-use super::source::{MiSource, endpoint_url, secret_header, with_query};
+use super::source::{LocalEndpoint, MiSource, endpoint_url, secret_header};
 use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::pipeline::Outgoing;
-use crate::{Env, EnvironmentVariables as Vars, Error, Secret};
+use crate::{Env, EnvironmentVariables as Vars, Error};
 
 const API_VERSION: &str = "2019-08-01";
 /// MSAL's names; App Service calls the resource id `mi_res_id`.
@@ -17,34 +17,17 @@ const SELECTORS: super::id::SelectorNames = super::id::SelectorNames {
     resource_id: "mi_res_id",
 };
 
+#[derive(Debug)]
 pub(crate) struct AppService {
-    url: url::Url,
-    endpoint: String,
-    /// Kept as a `Secret` so it is zeroed on drop; the header value is marked sensitive.
-    _secret: Secret,
-    header: HeaderValue,
-    id: ManagedIdentityId,
-}
-
-impl std::fmt::Debug for AppService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppService")
-            .field("endpoint", &self.endpoint)
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
+    local: LocalEndpoint,
 }
 
 impl AppService {
     pub(crate) fn new(env: &Env, id: ManagedIdentityId) -> Result<Self, Error> {
         let url = endpoint_url(env, Vars::IDENTITY_ENDPOINT, false)?;
-        let (secret, header) = secret_header(env, Vars::IDENTITY_HEADER)?;
+        let secret = secret_header(env, Vars::IDENTITY_HEADER, "x-identity-header")?;
         Ok(AppService {
-            endpoint: url.to_string(),
-            url,
-            _secret: secret,
-            header,
-            id,
+            local: LocalEndpoint::new(url, id, Some(API_VERSION), SELECTORS).with_secret(secret),
         })
     }
 }
@@ -54,22 +37,12 @@ impl MiSource for AppService {
         ManagedIdentitySource::AppService
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let mut pairs = vec![("api-version", API_VERSION), ("resource", resource)];
-        pairs.extend(self.id.selector(SELECTORS));
-        let mut request = Outgoing::get(with_query(&self.url, &pairs));
-        request.headers.push((
-            HeaderName::from_static("x-identity-header"),
-            self.header.clone(),
-        ));
+        let mut request = self.local.get(resource);
         // Unneeded by App Service but required by Azure Automation, which shares the API.
         request.headers.push((
             HeaderName::from_static("metadata"),

@@ -12,7 +12,7 @@ use http::header::HeaderName;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::source::{MiSource, NAME, endpoint_url, with_query};
+use super::source::{LocalEndpoint, MiSource, NAME, endpoint_url};
 use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::pipeline::Outgoing;
 use crate::{Env, EnvironmentVariables as Vars, Error, Platform};
@@ -29,10 +29,8 @@ const MAX_KEY_BYTES: u64 = 4096;
 
 #[derive(Debug)]
 pub(crate) struct AzureArc {
-    url: url::Url,
-    endpoint: String,
+    local: LocalEndpoint,
     key_dir: PathBuf,
-    id: ManagedIdentityId,
 }
 
 impl AzureArc {
@@ -50,17 +48,15 @@ impl AzureArc {
             )
         })?;
         Ok(AzureArc {
-            endpoint: url.to_string(),
-            url,
+            local: LocalEndpoint::new(url, id, Some(API_VERSION), SELECTORS),
             key_dir,
-            id,
         })
     }
 
     fn challenge_failure(&self, what: impl std::fmt::Display) -> Error {
         Error::failed(
             NAME,
-            format!("Azure Arc managed identity at {}: {what}", self.endpoint),
+            format!("Azure Arc managed identity at {}: {what}", self.endpoint()),
         )
     }
 }
@@ -146,18 +142,12 @@ impl MiSource for AzureArc {
         ManagedIdentitySource::AzureArc
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let mut pairs = vec![("api-version", API_VERSION), ("resource", resource)];
-        pairs.extend(self.id.selector(SELECTORS));
-        let mut request = Outgoing::get(with_query(&self.url, &pairs));
+        let mut request = self.local.get(resource);
         request.headers.push((
             HeaderName::from_static("metadata"),
             HeaderValue::from_static("true"),
@@ -211,11 +201,12 @@ impl MiSource for AzureArc {
     }
 
     fn check_body(&self, body: &Map<String, Value>) -> Result<(), Error> {
-        let Some(requested) = self.id.value() else {
+        let id = self.id();
+        let Some(requested) = id.value() else {
             return Ok(());
         };
         let field = |name: &str| body.get(name).and_then(Value::as_str);
-        let echoed = match &self.id {
+        let echoed = match id {
             ManagedIdentityId::ClientId(_) => field("client_id"),
             ManagedIdentityId::ObjectId(_) => field("object_id"),
             ManagedIdentityId::ResourceId(_) => field("msi_res_id").or_else(|| field("mi_res_id")),
@@ -230,7 +221,7 @@ impl MiSource for AzureArc {
                      agent likely does not support user-assigned managed identities and \
                      returned the system-assigned identity; update the Arc agent or use the \
                      system-assigned identity",
-                    self.id
+                    id
                 ),
             )),
         }

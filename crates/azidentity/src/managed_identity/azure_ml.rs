@@ -1,14 +1,12 @@
 //! Azure Machine Learning compute: the App Service 2017-09-01 API, which spells the client id
 //! `clientid` and may send `expires_on` as a date string.
 
-use http::HeaderValue;
-use http::header::HeaderName;
 use serde_json::Value;
 
-use super::source::{MiSource, endpoint_url, secret_header, with_query};
+use super::source::{LocalEndpoint, MiSource, endpoint_url, secret_header};
 use super::{ManagedIdentityId, ManagedIdentitySource, response};
 use crate::pipeline::Outgoing;
-use crate::{Env, EnvironmentVariables as Vars, Error, Secret};
+use crate::{Env, EnvironmentVariables as Vars, Error};
 
 const API_VERSION: &str = "2017-09-01";
 /// `clientid` without an underscore is a known quirk of this API version.
@@ -18,33 +16,17 @@ const SELECTORS: super::id::SelectorNames = super::id::SelectorNames {
     resource_id: "msi_res_id",
 };
 
+#[derive(Debug)]
 pub(crate) struct AzureMl {
-    url: url::Url,
-    endpoint: String,
-    _secret: Secret,
-    header: HeaderValue,
-    id: ManagedIdentityId,
-}
-
-impl std::fmt::Debug for AzureMl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzureMl")
-            .field("endpoint", &self.endpoint)
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
+    local: LocalEndpoint,
 }
 
 impl AzureMl {
     pub(crate) fn new(env: &Env, id: ManagedIdentityId) -> Result<Self, Error> {
         let url = endpoint_url(env, Vars::MSI_ENDPOINT, false)?;
-        let (secret, header) = secret_header(env, Vars::MSI_SECRET)?;
+        let secret = secret_header(env, Vars::MSI_SECRET, "secret")?;
         Ok(AzureMl {
-            endpoint: url.to_string(),
-            url,
-            _secret: secret,
-            header,
-            id,
+            local: LocalEndpoint::new(url, id, Some(API_VERSION), SELECTORS).with_secret(secret),
         })
     }
 }
@@ -54,22 +36,12 @@ impl MiSource for AzureMl {
         ManagedIdentitySource::AzureMl
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let mut pairs = vec![("api-version", API_VERSION), ("resource", resource)];
-        pairs.extend(self.id.selector(SELECTORS));
-        let mut request = Outgoing::get(with_query(&self.url, &pairs));
-        request
-            .headers
-            .push((HeaderName::from_static("secret"), self.header.clone()));
-        request
+        self.local.get(resource)
     }
 
     fn expires_on(&self, value: &Value) -> Option<i64> {

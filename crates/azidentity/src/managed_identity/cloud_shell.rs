@@ -4,16 +4,21 @@
 use http::HeaderValue;
 use http::header::HeaderName;
 
-use super::source::{MiSource, endpoint_url, user_assigned_unsupported};
+use super::source::{LocalEndpoint, MiSource, endpoint_url, user_assigned_unsupported};
 use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::pipeline::Outgoing;
 use crate::{Env, EnvironmentVariables as Vars, Error};
 
+/// The identity is the signed-in user's: nothing is ever selected.
+const NO_SELECTORS: super::id::SelectorNames = super::id::SelectorNames {
+    client_id: "client_id",
+    object_id: "object_id",
+    resource_id: "mi_res_id",
+};
+
 #[derive(Debug)]
 pub(crate) struct CloudShell {
-    url: url::Url,
-    endpoint: String,
-    id: ManagedIdentityId,
+    local: LocalEndpoint,
 }
 
 impl CloudShell {
@@ -28,9 +33,7 @@ impl CloudShell {
         }
         let url = endpoint_url(env, Vars::MSI_ENDPOINT, false)?;
         Ok(CloudShell {
-            endpoint: url.to_string(),
-            url,
-            id: ManagedIdentityId::SystemAssigned,
+            local: LocalEndpoint::new(url, ManagedIdentityId::SystemAssigned, None, NO_SELECTORS),
         })
     }
 }
@@ -40,16 +43,13 @@ impl MiSource for CloudShell {
         ManagedIdentitySource::CloudShell
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let mut request = Outgoing::form_post(self.url.to_string(), &[("resource", resource)]);
+        let mut request =
+            Outgoing::form_post(self.local.url().to_string(), &[("resource", resource)]);
         request.headers.push((
             HeaderName::from_static("metadata"),
             HeaderValue::from_static("true"),

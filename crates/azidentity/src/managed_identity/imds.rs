@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use http::header::HeaderName;
 
-use super::source::{MiSource, NAME, endpoint_url, with_query};
+use super::source::{LocalEndpoint, MiSource, NAME, endpoint_url};
 use super::{ManagedIdentityId, ManagedIdentitySource, response};
 use crate::pipeline::{Outgoing, Pipeline, RetryPolicy};
 use crate::platform::{HttpClient, TransportError};
@@ -30,11 +30,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The probe's whole budget: one request, one second.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Imds {
-    url: url::Url,
-    endpoint: String,
-    id: ManagedIdentityId,
+    local: LocalEndpoint,
 }
 
 impl Imds {
@@ -51,8 +49,9 @@ impl Imds {
             None => url::Url::parse(&format!("{DEFAULT_AUTHORITY}{TOKEN_PATH}"))
                 .map_err(|e| Error::config(NAME, format!("internal error: {e}")))?,
         };
-        let endpoint = url.to_string();
-        Ok(Imds { url, endpoint, id })
+        Ok(Imds {
+            local: LocalEndpoint::new(url, id, Some(API_VERSION), SELECTORS),
+        })
     }
 
     /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names the endpoint: Python then assumes it is there
@@ -60,12 +59,6 @@ impl Imds {
     pub(crate) fn endpoint_overridden(env: &Env) -> bool {
         env.non_empty(EnvironmentVariables::AZURE_POD_IDENTITY_AUTHORITY_HOST)
             .is_some()
-    }
-
-    fn url_for(&self, resource: &str) -> String {
-        let mut pairs = vec![("api-version", API_VERSION), ("resource", resource)];
-        pairs.extend(self.id.selector(SELECTORS));
-        with_query(&self.url, &pairs)
     }
 }
 
@@ -82,16 +75,12 @@ impl MiSource for Imds {
         ManagedIdentitySource::Imds
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let mut request = Outgoing::get(self.url_for(resource));
+        let mut request = self.local.get(resource);
         request.headers.push((
             HeaderName::from_static("metadata"),
             HeaderValue::from_static("true"),
@@ -122,10 +111,10 @@ impl MiSource for Imds {
         let status = details.status;
         let summary = response::summary(&details);
         let (unavailable, message) = if status == 400 {
-            let what = if self.id.is_user_assigned() {
+            let what = if self.id().is_user_assigned() {
                 format!(
                     "The requested identity ({}) has not been assigned to this resource",
-                    self.id
+                    self.id()
                 )
             } else {
                 "No identity has been assigned to this resource".to_owned()
@@ -135,7 +124,7 @@ impl MiSource for Imds {
                 format!(
                     "IMDS at {} answered HTTP 400: {what} ({summary}). Assign the managed \
                      identity to the VM or scale set, or use another credential",
-                    self.endpoint
+                    self.endpoint()
                 ),
             )
         } else if is_docker_desktop_unreachable(status, &details.body) {
@@ -152,7 +141,7 @@ impl MiSource for Imds {
                 format!(
                     "IMDS at {} answered HTTP {status} after retries: {summary}. IMDS may be \
                      restarting or overloaded; try again later",
-                    self.endpoint
+                    self.endpoint()
                 ),
             )
         };
@@ -170,7 +159,7 @@ impl MiSource for Imds {
             format!(
                 "no response from the IMDS endpoint at {} ({error}). This does not look like an \
                  Azure VM with managed identity; use another credential here",
-                self.endpoint
+                self.endpoint()
             ),
         )
         .with_source(error)
@@ -192,16 +181,14 @@ impl MiSource for Imds {
 /// not, so a VM whose IMDS was briefly down recovers on the next call.
 #[derive(Debug)]
 pub(crate) struct Probe {
-    url: url::Url,
-    id: ManagedIdentityId,
+    imds: Imds,
     available: AtomicBool,
 }
 
 impl Probe {
     pub(crate) fn new(imds: &Imds) -> Self {
         Probe {
-            url: imds.url.clone(),
-            id: imds.id.clone(),
+            imds: imds.clone(),
             available: AtomicBool::new(false),
         }
     }
@@ -210,12 +197,9 @@ impl Probe {
         if self.available.load(Ordering::Acquire) {
             return Ok(());
         }
-        let imds = Imds {
-            url: self.url.clone(),
-            endpoint: self.url.to_string(),
-            id: self.id.clone(),
-        };
-        let request = Outgoing::get(imds.url_for(resource));
+        let imds = &self.imds;
+        // Without the Metadata header: IMDS refuses it with a 400, which proves it is there.
+        let request = imds.local.get(resource);
         let policy = RetryPolicy {
             max_retries: 0,
             max_transport_retries: 0,

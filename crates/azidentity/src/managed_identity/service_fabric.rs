@@ -4,32 +4,31 @@
 
 use std::sync::Arc;
 
-use http::HeaderValue;
-use http::header::HeaderName;
-
 use super::source::{
-    MiSource, NAME, endpoint_url, secret_header, user_assigned_unsupported, with_query,
+    LocalEndpoint, MiSource, NAME, endpoint_url, secret_header, user_assigned_unsupported,
 };
 use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::pipeline::Outgoing;
 use crate::platform::{HttpClient, TransportError};
-use crate::{Env, EnvironmentVariables as Vars, Error, Platform, Secret};
+use crate::{Env, EnvironmentVariables as Vars, Error, Platform};
 
 const API_VERSION: &str = "2019-07-01-preview";
+/// Only the system-assigned identity is asked for, so no selector is ever sent.
+const SELECTORS: super::id::SelectorNames = super::id::SelectorNames {
+    client_id: "client_id",
+    object_id: "object_id",
+    resource_id: "mi_res_id",
+};
 
 pub(crate) struct ServiceFabric {
-    url: url::Url,
-    endpoint: String,
-    _secret: Secret,
-    header: HeaderValue,
+    local: LocalEndpoint,
     thumbprint: [u8; 20],
-    id: ManagedIdentityId,
 }
 
 impl std::fmt::Debug for ServiceFabric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceFabric")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint())
             .field("thumbprint", &hex(&self.thumbprint))
             .finish_non_exhaustive()
     }
@@ -76,14 +75,10 @@ impl ServiceFabric {
                      digits)",
                 )
             })?;
-        let (secret, header) = secret_header(env, Vars::IDENTITY_HEADER)?;
+        let secret = secret_header(env, Vars::IDENTITY_HEADER, "secret")?;
         Ok(ServiceFabric {
-            endpoint: url.to_string(),
-            url,
-            _secret: secret,
-            header,
+            local: LocalEndpoint::new(url, id, Some(API_VERSION), SELECTORS).with_secret(secret),
             thumbprint,
-            id,
         })
     }
 }
@@ -93,21 +88,12 @@ impl MiSource for ServiceFabric {
         ManagedIdentitySource::ServiceFabric
     }
 
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn id(&self) -> &ManagedIdentityId {
-        &self.id
+    fn local(&self) -> &LocalEndpoint {
+        &self.local
     }
 
     fn request(&self, resource: &str) -> Outgoing {
-        let pairs = [("api-version", API_VERSION), ("resource", resource)];
-        let mut request = Outgoing::get(with_query(&self.url, &pairs));
-        request
-            .headers
-            .push((HeaderName::from_static("secret"), self.header.clone()));
-        request
+        self.local.get(resource)
     }
 
     fn transport(&self, platform: &Platform) -> Result<Arc<dyn HttpClient>, String> {
@@ -121,7 +107,7 @@ impl MiSource for ServiceFabric {
                 "Service Fabric managed identity at {} could not be reached securely: {error}. \
                  The endpoint's certificate must have the SHA-1 thumbprint in \
                  IDENTITY_SERVER_THUMBPRINT ({}); a mismatch means another server answered",
-                self.endpoint,
+                self.endpoint(),
                 hex(&self.thumbprint)
             ),
         )

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
+use http::header::HeaderName;
 use serde_json::{Map, Value};
 
+use super::id::SelectorNames;
 use super::{ManagedIdentityId, ManagedIdentitySource, response};
 use crate::pipeline::{Outgoing, RetryPolicy};
 use crate::platform::{HttpClient, TransportError};
@@ -20,16 +22,107 @@ pub(crate) const NAME: &str = "ManagedIdentityCredential";
 /// Connect timeout for endpoints on the host itself (they answer at once or not at all).
 pub(crate) const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A header carrying a host's secret: the value sent is marked sensitive (HTTP stacks never
+/// print it) and the secret itself is kept as a `Secret`, zeroed on drop.
+#[derive(Clone)]
+pub(crate) struct SecretHeader {
+    name: HeaderName,
+    value: HeaderValue,
+    _secret: Secret,
+}
+
+impl fmt::Debug for SecretHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretHeader")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token endpoint on the host, and the identity asked for there: a GET with `api-version`,
+/// `resource` and the identity's selector in the query, plus the host's secret header if any.
+#[derive(Clone)]
+pub(crate) struct LocalEndpoint {
+    url: url::Url,
+    endpoint: String,
+    id: ManagedIdentityId,
+    /// `None` where requests are not query GETs (Cloud Shell posts a form).
+    api_version: Option<&'static str>,
+    selectors: SelectorNames,
+    secret: Option<SecretHeader>,
+}
+
+impl fmt::Debug for LocalEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalEndpoint")
+            .field("endpoint", &self.endpoint)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalEndpoint {
+    pub(crate) fn new(
+        url: url::Url,
+        id: ManagedIdentityId,
+        api_version: Option<&'static str>,
+        selectors: SelectorNames,
+    ) -> Self {
+        LocalEndpoint {
+            endpoint: url.to_string(),
+            url,
+            id,
+            api_version,
+            selectors,
+            secret: None,
+        }
+    }
+
+    /// Sends `secret` with every request.
+    pub(crate) fn with_secret(mut self, secret: SecretHeader) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    pub(crate) fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The token request for `resource`, secret header included, without other headers.
+    pub(crate) fn get(&self, resource: &str) -> Outgoing {
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(3);
+        if let Some(version) = self.api_version {
+            pairs.push(("api-version", version));
+        }
+        pairs.push(("resource", resource));
+        pairs.extend(self.id.selector(self.selectors));
+        let mut request = Outgoing::get(with_query(&self.url, &pairs));
+        if let Some(secret) = &self.secret {
+            request
+                .headers
+                .push((secret.name.clone(), secret.value.clone()));
+        }
+        request
+    }
+}
+
 /// One managed identity source: how to ask for a token and how to read the answer. The engine
 /// does the rest (retries, challenge round trip, parsing, classification, caching).
 pub(crate) trait MiSource: Send + Sync + fmt::Debug {
     fn kind(&self) -> ManagedIdentitySource;
 
+    /// Where and for which identity tokens are requested.
+    fn local(&self) -> &LocalEndpoint;
+
     /// The endpoint, for messages (never holds a secret).
-    fn endpoint(&self) -> &str;
+    fn endpoint(&self) -> &str {
+        &self.local().endpoint
+    }
 
     /// The identity this source asks for.
-    fn id(&self) -> &ManagedIdentityId;
+    fn id(&self) -> &ManagedIdentityId {
+        &self.local().id
+    }
 
     /// The token request for `resource`.
     fn request(&self, resource: &str) -> Outgoing;
@@ -154,9 +247,12 @@ pub(crate) fn with_query(base: &url::Url, pairs: &[(&str, &str)]) -> String {
     url.into()
 }
 
-/// A secret from an environment variable as a header value marked sensitive (so HTTP stacks
-/// never print it).
-pub(crate) fn secret_header(env: &Env, var: &str) -> Result<(Secret, HeaderValue), Error> {
+/// The secret in environment variable `var`, sent as header `name`.
+pub(crate) fn secret_header(
+    env: &Env,
+    var: &str,
+    name: &'static str,
+) -> Result<SecretHeader, Error> {
     let secret = Secret::new(env.non_empty(var).unwrap_or_default());
     let mut value = HeaderValue::from_str(secret.secret()).map_err(|_| {
         Error::config(
@@ -165,7 +261,11 @@ pub(crate) fn secret_header(env: &Env, var: &str) -> Result<(Secret, HeaderValue
         )
     })?;
     value.set_sensitive(true);
-    Ok((secret, value))
+    Ok(SecretHeader {
+        name: HeaderName::from_static(name),
+        value,
+        _secret: secret,
+    })
 }
 
 /// The error for a user-assigned id on a host that cannot select one.
@@ -211,11 +311,11 @@ mod tests {
     #[test]
     fn secret_headers_are_sensitive() {
         let env = Env::from_pairs([("S", "hunter2"), ("BAD", "a\nb")]);
-        let (secret, value) = secret_header(&env, "S").unwrap();
-        assert!(value.is_sensitive());
-        assert_eq!(secret.secret(), "hunter2");
-        assert!(!format!("{value:?}").contains("hunter2"));
-        let e = secret_header(&env, "BAD").unwrap_err();
+        let header = secret_header(&env, "S", "secret").unwrap();
+        assert!(header.value.is_sensitive());
+        assert_eq!(header._secret.secret(), "hunter2");
+        assert!(!format!("{:?}", header.value).contains("hunter2"));
+        let e = secret_header(&env, "BAD", "secret").unwrap_err();
         assert!(!e.to_string().contains('\n'));
     }
 }
