@@ -65,14 +65,18 @@ impl fmt::Debug for TokenFile {
 impl TokenFile {
     fn read(&self) -> Result<Secret, Error> {
         let now = self.clock.now();
-        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((token, read_at)) = cached.as_ref()
-            && now - *read_at <= REREAD_AFTER
         {
-            return Ok(token.clone());
+            let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((token, read_at)) = cached.as_ref()
+                && now - *read_at <= REREAD_AFTER
+            {
+                return Ok(token.clone());
+            }
         }
+        // Read without the lock held (the rule: no lock across I/O); concurrent callers may each
+        // read the small file once.
         let token = read_token_file(&self.path)?;
-        *cached = Some((token.clone(), now));
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((token.clone(), now));
         Ok(token)
     }
 }
@@ -90,7 +94,7 @@ fn read_token_file(path: &Path) -> Result<Secret, Error> {
         )
     };
     let file = std::fs::File::open(path).map_err(|e| failure(format!("cannot be read ({e})")))?;
-    let mut text = String::new();
+    let mut text = zeroize::Zeroizing::new(String::new());
     file.take(MAX_TOKEN_FILE_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| failure(format!("cannot be read as text ({e})")))?;

@@ -147,16 +147,23 @@ impl TokenProxyTransport {
     }
 
     /// Re-reads the CA file when its modification time changed. An empty or unreadable file
-    /// (mid-rotation) keeps the CA in use.
-    fn refresh_ca(&self, state: &mut State) {
+    /// (mid-rotation) keeps the CA in use. The file system is only touched outside the lock,
+    /// so concurrent requests never queue behind a slow disk; the lock is taken to compare and
+    /// to swap.
+    fn refresh_ca(&self) {
         let Some(path) = &self.config.ca_file else {
             return;
         };
         let now = mtime(path);
-        if now.is_some() && now == state.ca_mtime {
-            return;
+        {
+            let state = self.lock();
+            if now.is_some() && now == state.ca_mtime {
+                return;
+            }
         }
-        match std::fs::read_to_string(path) {
+        let read = std::fs::read_to_string(path);
+        let mut state = self.lock();
+        match read {
             Ok(pem) if !pem.trim().is_empty() && certificates(&pem).is_ok() => {
                 if state.ca_pem.as_deref() != Some(pem.as_str()) {
                     tracing::info!(path = %path.display(), "the token proxy CA file changed; reloading it");
@@ -168,6 +175,10 @@ impl TokenProxyTransport {
             Ok(_) => {}
             Err(_) => state.ca_mtime = None,
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The proxy URL for a request to `uri`, and the `Host` header when the connection goes to
@@ -208,9 +219,9 @@ impl TokenProxyTransport {
     }
 
     async fn client(&self) -> Result<Arc<ReqwestTransport>, TransportError> {
+        self.refresh_ca();
         let ca_pem = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            self.refresh_ca(&mut state);
+            let state = self.lock();
             if let Some(client) = &state.client {
                 return Ok(client.clone());
             }
@@ -236,15 +247,26 @@ impl TokenProxyTransport {
             // The connection goes to the proxy's address while TLS names the SNI host.
             let host = self.config.proxy.host_str().unwrap_or_default();
             let port = self.config.proxy.port_or_known_default().unwrap_or(443);
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| failure(format!("the token proxy {host} cannot be resolved: {e}")))?
-                .collect();
+            // Bounded like connecting: a stalled resolver must not stall token requests.
+            let limit = self.options.connect_timeout;
+            let addrs: Vec<SocketAddr> =
+                tokio::time::timeout(limit, tokio::net::lookup_host((host, port)))
+                    .await
+                    .map_err(|_| {
+                        failure(format!(
+                            "the token proxy {host} could not be resolved within {} ms",
+                            limit.as_millis()
+                        ))
+                    })?
+                    .map_err(|e| {
+                        failure(format!("the token proxy {host} cannot be resolved: {e}"))
+                    })?
+                    .collect();
             builder = builder.resolve_to_addrs(sni, &addrs);
         }
         let client =
             Arc::new(ReqwestTransport::from_builder(builder, &self.options).map_err(failure)?);
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.lock();
         if state.ca_pem == ca_pem {
             state.client = Some(client.clone());
         }
