@@ -346,7 +346,61 @@ async fn authorization_codes_and_refresh_tokens() {
         70000,
         "a spent refresh token"
     );
-    assert_eq!(refresh(rotated).await.status, 200);
+    let reply = refresh(rotated).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let current = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+
+    // A request that fails its checks does not spend the token (Entra keeps it).
+    let attempt = |secret: &'static str, scope: &'static str, token: String| {
+        let client = &client;
+        async move {
+            client
+                .post_form(
+                    &token_path(DEFAULT_TENANT_ID),
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", WEB),
+                        ("client_secret", secret),
+                        ("refresh_token", &token),
+                        ("scope", scope),
+                    ],
+                )
+                .await
+        }
+    };
+    let vault = "https://vault.azure.net/.default";
+    assert_eq!(
+        attempt("wrong-secret", vault, current.clone())
+            .await
+            .aadsts(),
+        7000215
+    );
+    assert_eq!(
+        attempt(
+            WEB_SECRET,
+            "https://vault.azure.net/.default https://graph.microsoft.com/User.Read",
+            current.clone()
+        )
+        .await
+        .status,
+        400
+    );
+    let reply = attempt(WEB_SECRET, vault, current).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let current = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+
+    // Revoking the user's sessions ends the refresh tokens issued before.
+    emu.revoke_tokens(DEFAULT_USERNAME);
+    assert_eq!(refresh(current).await.aadsts(), 50173);
+    let code = emu.authorization_code(&request).unwrap();
+    let reply = redeem(&client, &code, REDIRECT, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let after = reply.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        refresh(after).await.status,
+        200,
+        "issued after the revocation"
+    );
 }
 
 #[tokio::test]

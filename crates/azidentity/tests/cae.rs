@@ -109,8 +109,10 @@ async fn service_principal_token_revoked_then_renewed_with_the_claims_challenge(
     .await;
 }
 
+/// Revoking a user's sessions also ends the refresh token (Entra's `revokeSignInSessions`): the
+/// challenge is answered by signing in again, which the password credential can do.
 #[tokio::test]
-async fn user_token_revoked_then_renewed_through_the_refresh_token() {
+async fn user_token_revoked_then_renewed_by_signing_in_again() {
     let emu = emulator().await;
     let cred = UsernamePasswordCredential::new(
         DEFAULT_PUBLIC_CLIENT_ID,
@@ -129,8 +131,18 @@ async fn user_token_revoked_then_renewed_through_the_refresh_token() {
         DEFAULT_USERNAME,
     )
     .await;
-    let last = emu.token_requests().pop().unwrap();
-    assert_eq!(last.form_value("grant_type"), Some("refresh_token"));
+    let requests = emu.token_requests();
+    let grants: Vec<_> = requests
+        .iter()
+        .rev()
+        .take(2)
+        .map(|r| r.form_value("grant_type").unwrap_or_default())
+        .collect();
+    assert_eq!(
+        grants,
+        ["password", "refresh_token"],
+        "the refresh token was refused first"
+    );
 }
 
 #[tokio::test]

@@ -232,9 +232,10 @@ pub(crate) fn issue(
             client_id: d.app.client_id().to_owned(),
             username: d.user.username.clone(),
             tenant: d.tenant.to_owned(),
+            issued_at: 0,
             expires_at: 0,
         };
-        response.refresh_token = Some(shared.entra.add_refresh_token(grant, ctx.unix_now()));
+        response.refresh_token = Some(shared.entra.add_refresh_token(grant, issued));
         if FAMILY_CLIENTS
             .iter()
             .any(|c| c.eq_ignore_ascii_case(d.app.client_id()))

@@ -350,6 +350,24 @@ impl EntraError {
         )
     }
 
+    pub fn refresh_token_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            700082,
+            "The refresh token has expired due to inactivity. The token was inactive for 90.00:00:00.".to_owned(),
+        )
+    }
+
+    pub fn refresh_token_revoked() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.".to_owned(),
+        )
+    }
+
     pub fn grant_for_other_client() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -34,6 +34,8 @@ pub(crate) struct RefreshGrant {
     pub client_id: String,
     pub username: String,
     pub tenant: String,
+    /// When it was issued: a revocation of the user's sessions after this ends it.
+    pub issued_at: i64,
     pub expires_at: i64,
 }
 
@@ -80,30 +82,39 @@ impl EntraState {
         self.lock().codes.remove(code)
     }
 
-    pub fn add_refresh_token(&self, grant: RefreshGrant, now: i64) -> String {
+    /// `issued` is the token's issue time (after any revocation of the user, see
+    /// `cae::issue_time`).
+    pub fn add_refresh_token(&self, grant: RefreshGrant, issued: i64) -> String {
         let value = opaque("1.AR");
         let mut grants = self.lock();
-        grants.refresh.retain(|_, g| g.expires_at > now);
+        grants.refresh.retain(|_, g| g.expires_at > issued);
         grants.refresh.insert(
             value.clone(),
             RefreshGrant {
-                expires_at: now + REFRESH_LIFETIME_SECS,
+                issued_at: issued,
+                expires_at: issued + REFRESH_LIFETIME_SECS,
                 ..grant
             },
         );
         value
     }
 
-    /// Takes the refresh token out when it was issued to `client_id`: the emulator rotates
-    /// refresh tokens, so each is used once. `Err(true)` when it belongs to another client
-    /// (and stays valid), `Err(false)` when it is unknown or used.
-    pub fn take_refresh_token(&self, token: &str, client_id: &str) -> Result<RefreshGrant, bool> {
-        let mut grants = self.lock();
-        match grants.refresh.get(token) {
+    /// The refresh token's grant when it was issued to `client_id`, without spending it (the
+    /// request is checked first). `Err(true)` when it belongs to another client, `Err(false)`
+    /// when it is unknown or used.
+    pub fn refresh_token(&self, token: &str, client_id: &str) -> Result<RefreshGrant, bool> {
+        match self.lock().refresh.get(token) {
             None => Err(false),
             Some(grant) if !grant.client_id.eq_ignore_ascii_case(client_id) => Err(true),
-            Some(_) => grants.refresh.remove(token).ok_or(false),
+            Some(grant) => Ok(grant.clone()),
         }
+    }
+
+    /// Spends the refresh token once the request redeeming it has passed every check: the
+    /// emulator rotates refresh tokens, so each is used once. False when a concurrent
+    /// redemption spent it first.
+    pub fn spend_refresh_token(&self, token: &str) -> bool {
+        self.lock().refresh.remove(token).is_some()
     }
 
     /// Records an assertion id; false when it was seen before and has not expired.
