@@ -44,10 +44,14 @@ impl RunningEmulator {
         let signer = Signer::new().map_err(io::Error::other)?;
         let (ca_dir, ca_path) = write_ca(&tls.ca_pem)?;
         let shared = Arc::new(Shared::new(config, port, signer));
+        let handler = {
+            let shared = shared.clone();
+            move |request| crate::router::handle(shared.clone(), request)
+        };
         let server = tokio::spawn(server::serve(
             listener,
-            TlsAcceptor::from(tls.server_config),
-            shared.clone(),
+            Some(TlsAcceptor::from(tls.server_config)),
+            handler,
         ));
         tracing::info!(port, "Entra ID emulator listening on 127.0.0.1");
         Ok(Self {

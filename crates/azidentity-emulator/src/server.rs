@@ -2,18 +2,19 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::router;
-use crate::state::Shared;
+use crate::http::Response;
+use crate::router::DropConnection;
 
 /// Benchmarks open thousands of connections at once; a short accept queue would turn that
 /// burst into connection resets instead of waiting clients.
@@ -21,6 +22,8 @@ const LISTEN_BACKLOG: u32 = 8192;
 
 /// A client that connects and never finishes the handshake must not hold a task forever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Nor one that never finishes sending a request's head (plain-HTTP hosts included).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Only loopback: the emulator must never be reachable from another machine.
 pub(crate) fn bind(port: u16) -> io::Result<TcpListener> {
@@ -33,15 +36,21 @@ pub(crate) fn bind(port: u16) -> io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Accepts until the task is aborted. Connections live in a `JoinSet` owned by this task,
-/// so aborting it also ends every open keep-alive connection.
-pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+/// Accepts until the task is aborted, serving every connection with `handler` (over TLS when
+/// `tls` is given). Connections live in a `JoinSet` owned by this task, so aborting it also
+/// ends every open keep-alive connection. The Entra server and every managed identity host
+/// use this loop.
+pub(crate) async fn serve<H, Fut>(listener: TcpListener, tls: Option<TlsAcceptor>, handler: H)
+where
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<Response, DropConnection>> + Send + 'static,
+{
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, acceptor.clone(), shared.clone()));
+                    connections.spawn(serve_connection(stream, tls.clone(), handler.clone()));
                 }
                 Err(error) => {
                     // Usually out of file descriptors; back off instead of spinning.
@@ -54,24 +63,38 @@ pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: 
     }
 }
 
-async fn serve_connection(stream: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+async fn serve_connection<H, Fut>(stream: TcpStream, tls: Option<TlsAcceptor>, handler: H)
+where
+    H: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response, DropConnection>> + Send + 'static,
+{
     let _ = stream.set_nodelay(true);
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "TLS handshake failed");
-            return;
+    let service = service_fn(handler);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let result = match tls {
+        None => {
+            builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
         }
-        Err(_) => {
-            tracing::debug!("TLS handshake timed out");
-            return;
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), service).await,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            }
         }
     };
-    let service = service_fn(move |request| router::handle(shared.clone(), request));
-    if let Err(error) = http1::Builder::new()
-        .serve_connection(TokioIo::new(tls), service)
-        .await
-    {
+    if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
     }
 }

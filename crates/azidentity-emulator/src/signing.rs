@@ -41,7 +41,6 @@ impl Signer {
         })
     }
 
-    #[cfg(test)]
     pub fn kid(&self) -> &str {
         &self.kid
     }

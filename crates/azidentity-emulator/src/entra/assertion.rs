@@ -8,13 +8,11 @@ use base64::engine::general_purpose::STANDARD;
 use ring::digest;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
 
+use super::SKEW_SECS;
 use super::error::EntraError;
 use super::jwt::{Jwt, decode_segment};
 use crate::config::Application;
 use crate::state::Shared;
-
-/// Entra tolerates five minutes of clock skew on `exp` and `nbf`.
-const SKEW_SECS: i64 = 300;
 
 /// Whether the assertion names a certificate (its header has a thumbprint or a chain); other
 /// assertions are federated tokens.
@@ -70,13 +68,14 @@ pub(crate) fn verify(
             "The client assertion has no exp claim.",
         ));
     };
-    if exp + SKEW_SECS < now {
+    // `exp` is the client's: saturating, so a huge value is just "not expired".
+    if exp.saturating_add(SKEW_SECS) < now {
         return Err(EntraError::assertion_time_range(&format!(
             "Current time: {now}, expiry time of assertion {exp}."
         )));
     }
     if let Some(nbf) = jwt.claim_i64("nbf")
-        && nbf > now + SKEW_SECS
+        && nbf > now.saturating_add(SKEW_SECS)
     {
         return Err(EntraError::assertion_time_range(&format!(
             "Current time: {now}, assertion valid from {nbf}."
@@ -87,10 +86,11 @@ pub(crate) fn verify(
             "The client assertion has no jti claim.",
         ));
     };
-    let first_use =
-        shared
-            .entra
-            .first_use_of_jti(&format!("{client_id}:{jti}"), exp + SKEW_SECS, now);
+    let first_use = shared.entra.first_use_of_jti(
+        &format!("{client_id}:{jti}"),
+        exp.saturating_add(SKEW_SECS),
+        now,
+    );
     if !first_use && !shared.config.allow_assertion_reuse {
         return Err(EntraError::assertion_replayed());
     }

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
+use super::BACKDATE_SECS;
 use super::jwt::Jwt;
 use crate::state::Shared;
 
@@ -38,9 +39,6 @@ pub enum ResourceAnswer {
     /// 401 with this `WWW-Authenticate` header value.
     Rejected(String),
 }
-
-/// Entra backdates tokens by this much; the real issue time is `iat` plus it.
-const BACKDATE_SECS: i64 = 300;
 
 /// A resource's check of a token: signature and expiry, then CAE revocation. Revoked CAE
 /// tokens get an `insufficient_claims` challenge; revoked other tokens a plain

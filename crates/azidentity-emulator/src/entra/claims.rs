@@ -5,10 +5,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::BACKDATE_SECS;
 use crate::config::Application;
-
-/// Entra backdates `iat`/`nbf` by five minutes to absorb clock skew between machines.
-const CLOCK_SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct AppTokenClaims {
@@ -43,8 +41,8 @@ impl AppTokenClaims {
         Self {
             aud: resource.to_owned(),
             iss: issuer.clone(),
-            iat: now - CLOCK_SKEW_SECS,
-            nbf: now - CLOCK_SKEW_SECS,
+            iat: now - BACKDATE_SECS,
+            nbf: now - BACKDATE_SECS,
             exp: now.saturating_add(lifetime),
             aio: STANDARD.encode(random_bytes::<33>()),
             app_displayname: app.display_name.clone(),

@@ -9,12 +9,10 @@ use http::header::AUTHORIZATION;
 
 use super::error::EntraError;
 use super::token::field;
-use super::{RequestContext, assertion};
+use super::{JWT_BEARER, RequestContext, assertion};
 use crate::config::Application;
 use crate::http::{header_str, parse_pairs};
 use crate::state::Shared;
-
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Whether a grant can be used without client credentials by a public client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +77,7 @@ pub(crate) fn authenticate(
             return assertion::verify(shared, app, assertion, audiences, ctx.unix_now());
         }
         // A federated credential's assertion (workload identity, Azure Pipelines).
-        return crate::mi::federated::check_assertion(shared, app.client_id(), form);
+        return crate::mi::federated::check_assertion(shared, app.client_id(), assertion);
     }
     if public == PublicAllowed::Yes && app.public_client {
         return Ok(());

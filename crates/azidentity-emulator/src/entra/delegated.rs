@@ -11,7 +11,7 @@ use super::error::EntraError;
 use super::grants::RefreshGrant;
 use super::scope::looks_like_resource;
 use super::token::TokenResponse;
-use super::{RequestContext, cae};
+use super::{BACKDATE_SECS, RequestContext, cae};
 use crate::config::{Application, User};
 use crate::state::Shared;
 
@@ -26,8 +26,6 @@ const FAMILY_CLIENTS: &[&str] = &[
     "1950a258-227b-4e31-a9cf-717495945fc2",
     "04f0c124-f2bc-4f59-8241-bf6df9866bbd",
 ];
-/// Entra backdates tokens by five minutes to absorb clock skew between machines.
-const BACKDATE_SECS: i64 = 300;
 
 /// The resource and permissions a delegated `scope` asks for.
 #[derive(Debug, PartialEq, Eq)]

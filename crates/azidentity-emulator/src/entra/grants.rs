@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Authorization codes live ten minutes in Entra.
 pub(crate) const CODE_LIFETIME_SECS: i64 = 600;
+/// The longest a client assertion id is remembered.
+const JTI_MEMORY_SECS: i64 = 3600;
 /// Refresh tokens are valid for 90 days.
 const REFRESH_LIFETIME_SECS: i64 = 90 * 86_400;
 
@@ -117,11 +119,14 @@ impl EntraState {
         self.lock().refresh.remove(token).is_some()
     }
 
-    /// Records an assertion id; false when it was seen before and has not expired.
+    /// Records an assertion id; false when it was seen before and has not expired. Ids are
+    /// kept an hour at most whatever `exp` the client chose, so a far-future `exp` cannot grow
+    /// the set for good.
     pub fn first_use_of_jti(&self, jti: &str, exp: i64, now: i64) -> bool {
         let mut grants = self.lock();
         grants.jtis.retain(|_, until| *until >= now);
-        grants.jtis.insert(jti.to_owned(), exp).is_none()
+        let until = exp.min(now.saturating_add(JTI_MEMORY_SECS));
+        grants.jtis.insert(jti.to_owned(), until).is_none()
     }
 
     pub fn revoke(&self, subject: &str, now: i64) {

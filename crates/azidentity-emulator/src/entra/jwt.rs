@@ -24,6 +24,12 @@ pub(crate) fn decode_segment(segment: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// The JOSE header alone (the key is chosen by it before the rest is read).
+pub(crate) fn header(jwt: &str) -> Option<Value> {
+    let value: Value = serde_json::from_slice(&decode_segment(jwt.split('.').next()?)?).ok()?;
+    value.is_object().then_some(value)
+}
+
 impl<'a> Jwt<'a> {
     pub fn parse(jwt: &'a str) -> Option<Self> {
         let mut parts = jwt.split('.');

@@ -13,7 +13,7 @@ pub(crate) mod device_code;
 pub(crate) mod discovery;
 pub(crate) mod error;
 pub(crate) mod grants;
-mod jwt;
+pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod metadata;
 mod on_behalf_of;
@@ -29,6 +29,14 @@ use time::macros::format_description;
 
 use crate::config::Config;
 use crate::http::{Response, header_str, set_header};
+
+/// Entra backdates `iat` and `nbf` of the tokens it issues by five minutes, to absorb clock
+/// skew between machines; a token's real issue time is `iat` plus this.
+pub(crate) const BACKDATE_SECS: i64 = 300;
+/// Entra tolerates five minutes of clock skew on the `exp` and `nbf` of assertions it checks.
+pub(crate) const SKEW_SECS: i64 = 300;
+/// The OAuth `client_assertion_type` of a JWT client assertion.
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The tenant of the Microsoft account (consumer) directory, which Entra names for `consumers`.
 pub(crate) const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

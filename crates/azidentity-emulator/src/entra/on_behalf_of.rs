@@ -4,14 +4,11 @@
 
 use serde_json::Value;
 
-use super::TenantRef;
 use super::delegated::{self, DelegatedScope, Delegation};
 use super::error::EntraError;
 use super::token::{GrantRequest, TokenResponse};
+use super::{BACKDATE_SECS, TenantRef};
 use crate::entra::client_auth::PublicAllowed;
-
-/// Entra backdates tokens by five minutes; the real issue time is `iat` plus it.
-const BACKDATE_SECS: i64 = 300;
 
 pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
     let shared = request.shared;

@@ -170,11 +170,10 @@ fn client_credentials(request: &GrantRequest<'_>) -> Result<TokenResponse, Entra
         }
         TenantRef::Organizations => return Err(EntraError::no_tenant_information()),
     };
-    let client_id = request.client_id()?;
+    request.client_id()?;
     let scope = request.field("scope").unwrap_or_default();
     let resource = client_credentials_resource(scope, tenant)?;
     let app = request.app(tenant)?;
-    let _ = client_id;
     request.authenticate(app, PublicAllowed::No)?;
 
     let cae = cae::wants_cae(request.field("claims"));

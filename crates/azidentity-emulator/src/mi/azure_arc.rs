@@ -3,13 +3,14 @@
 //! Keys are single-use. An agent that supports user-assigned identities echoes the selector.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::identity::{self, IdKind, NotResolved};
 use super::imds::{error, token_body};
-use super::server::{HostState, MiRequest};
+use super::server::{ArcKey, HostState, MiRequest};
 use crate::http::{Response, json, not_found, set_header};
 
 pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
@@ -21,6 +22,10 @@ const SELECTORS: &[(&str, IdKind)] = &[
 ];
 
 const API_VERSIONS: &[&str] = &["2019-11-01", "2020-06-01", "2021-02-01"];
+
+/// How long a key stays valid: the agent's challenge is answered at once, so unanswered ones
+/// (and their files) are dropped rather than accumulated.
+const KEY_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Writes a new key file readable only by this user and returns its path.
 fn new_key(state: &HostState, dir: &Path) -> Result<String, String> {
@@ -35,24 +40,32 @@ fn new_key(state: &HostState, dir: &Path) -> Result<String, String> {
     }
     let mut file = options.open(&path).map_err(|e| e.to_string())?;
     std::io::Write::write_all(&mut file, key.as_bytes()).map_err(|e| e.to_string())?;
-    state
-        .arc_keys
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(key);
-    Ok(path.display().to_string())
+    let realm = path.display().to_string();
+    let mut keys = state.arc_keys.lock().unwrap_or_else(|p| p.into_inner());
+    keys.retain(|old| {
+        let live = old.issued.elapsed() < KEY_LIFETIME;
+        if !live {
+            let _ = std::fs::remove_file(&old.path);
+        }
+        live
+    });
+    keys.push(ArcKey {
+        key,
+        path,
+        issued: Instant::now(),
+    });
+    Ok(realm)
 }
 
-/// Takes the key if it is outstanding (keys work once).
+/// Takes the key if it is outstanding and fresh (keys work once); its file goes with it.
 fn redeem(state: &HostState, presented: &str) -> bool {
     let mut keys = state.arc_keys.lock().unwrap_or_else(|p| p.into_inner());
-    match keys.iter().position(|k| k == presented) {
-        Some(i) => {
-            keys.remove(i);
-            true
-        }
-        None => false,
-    }
+    let Some(i) = keys.iter().position(|k| k.key == presented) else {
+        return false;
+    };
+    let used = keys.swap_remove(i);
+    let _ = std::fs::remove_file(&used.path);
+    used.issued.elapsed() < KEY_LIFETIME
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {

@@ -264,7 +264,8 @@ pub(crate) async fn start(
         arc_keys: Mutex::new(Vec::new()),
         pipeline_subject: pipelines::subject(),
     });
-    endpoint.server = Some(tokio::spawn(server::serve(listener, tls, state)));
+    let handler = move |request| server::handle(state.clone(), request);
+    endpoint.server = Some(tokio::spawn(crate::server::serve(listener, tls, handler)));
     endpoint.port = Some(port);
     endpoint.secret = secret;
     endpoint.arc_key_dir = arc_key_dir;

@@ -5,12 +5,12 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::entra::SKEW_SECS;
 use crate::entra::error::EntraError;
+use crate::entra::jwt;
 use crate::state::Shared;
 
 /// The issuer of the emulator's Kubernetes service account tokens.
@@ -23,10 +23,6 @@ pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 pub const AZURE_PIPELINES_SERVICE_CONNECTION_ID: &str = "6f3e2d1c-0b9a-4887-a665-544332211000";
 /// The Azure DevOps organization id in the emulated pipeline's issuer.
 pub(crate) const AZURE_DEVOPS_ORG_ID: &str = "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6";
-
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Entra tolerates this much clock skew on `nbf`.
-const SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Clone)]
 struct FederatedCredential {
@@ -97,42 +93,19 @@ fn entra(status: StatusCode, error: &'static str, code: u32, message: String) ->
     }
 }
 
-fn header_kid(jwt: &str) -> Option<String> {
-    let header = URL_SAFE_NO_PAD.decode(jwt.split('.').next()?).ok()?;
-    let header: Value = serde_json::from_slice(&header).ok()?;
-    header.get("kid")?.as_str().map(str::to_owned)
-}
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.trim().is_empty())
-}
-
-/// The token endpoint's check of a `client_assertion` for `client_id`. An assertion not signed
-/// by the emulator's key is not a federated one: it gets the answer for an unknown signing
-/// certificate, as before federated credentials existed.
+/// The token endpoint's check of a federated `client_assertion` for `client_id` (its type was
+/// checked by the client authentication). An assertion not signed by the emulator's key is
+/// not a federated one: it gets the answer for an unknown signing certificate, as before
+/// federated credentials existed.
 pub(crate) fn check_assertion(
     shared: &Shared,
     client_id: &str,
-    form: &[(String, String)],
+    assertion: &str,
 ) -> Result<(), EntraError> {
-    let assertion = field(form, "client_assertion").unwrap_or_default();
-    match field(form, "client_assertion_type") {
-        None => return Err(EntraError::missing_parameter("client_assertion_type")),
-        Some(JWT_BEARER) => {}
-        Some(other) => {
-            return Err(entra(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                50027,
-                format!("Invalid client_assertion_type '{other}'; it must be '{JWT_BEARER}'."),
-            ));
-        }
-    }
-    let our_kid = shared.signer.jwk("")["kid"].as_str().map(str::to_owned);
-    if header_kid(assertion).is_none() || header_kid(assertion) != our_kid {
+    let ours = jwt::header(assertion).is_some_and(|header| {
+        header.get("kid").and_then(Value::as_str) == Some(shared.signer.kid())
+    });
+    if !ours {
         return Err(EntraError::certificate_not_registered());
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -156,7 +129,7 @@ pub(crate) fn check_assertion(
     if claims
         .get("nbf")
         .and_then(Value::as_i64)
-        .is_some_and(|nbf| nbf > now + SKEW_SECS)
+        .is_some_and(|nbf| nbf > now.saturating_add(SKEW_SECS))
     {
         return Err(entra(
             StatusCode::BAD_REQUEST,

@@ -4,17 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use super::host::{HostKind, ManagedIdentityHost};
 use super::{app_service, azure_arc, azure_ml, cloud_shell, imds, pipelines, service_fabric};
@@ -26,8 +19,6 @@ use crate::http::{
 use crate::recorded::RecordedRequest;
 use crate::router::{DropConnection, apply_fault};
 use crate::state::Shared;
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request, read in full.
 pub(crate) struct MiRequest {
@@ -58,6 +49,13 @@ impl MiRequest {
     }
 }
 
+/// An Azure Arc key handed out in a challenge and not yet used.
+pub(crate) struct ArcKey {
+    pub key: String,
+    pub path: PathBuf,
+    pub issued: std::time::Instant,
+}
+
 /// Everything one host needs to answer.
 pub(crate) struct HostState {
     pub shared: Arc<Shared>,
@@ -66,7 +64,7 @@ pub(crate) struct HostState {
     pub secret: String,
     /// Azure Arc: where key files are written, and the keys not yet used.
     pub arc_key_dir: Option<PathBuf>,
-    pub arc_keys: Mutex<Vec<String>>,
+    pub arc_keys: Mutex<Vec<ArcKey>>,
     /// Azure Pipelines: the subject of issued OIDC tokens.
     pub pipeline_subject: String,
 }
@@ -77,44 +75,7 @@ impl HostState {
     }
 }
 
-/// Accepts until the task is aborted; aborting it ends every open connection too.
-pub(crate) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, state: Arc<HostState>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let state = state.clone();
-                    let tls = tls.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |r| handle(state.clone(), r));
-                        let builder = http1::Builder::new();
-                        let result = match tls {
-                            None => builder.serve_connection(TokioIo::new(stream), service).await,
-                            Some(acceptor) => {
-                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(stream)) => builder.serve_connection(TokioIo::new(stream), service).await,
-                                    _ => return,
-                                }
-                            }
-                        };
-                        if let Err(error) = result {
-                            tracing::debug!(%error, "managed identity connection ended with an error");
-                        }
-                    });
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn handle(
+pub(crate) async fn handle(
     state: Arc<HostState>,
     request: Request<Incoming>,
 ) -> Result<Response, DropConnection> {
