@@ -1,21 +1,50 @@
 //! The App Service / Azure Functions identity endpoint (API 2019-08-01).
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::identity::{self, IdKind, NotResolved};
+use super::identity::{self, IdKind};
+use super::rules::{Guard, HostRules};
 use super::server::{HostState, MiRequest};
-use crate::http::{Response, json, not_found};
+use crate::http::{Response, json};
 
 pub(crate) const PATH: &str = "/msi/token";
 
-/// App Service spells the resource id `mi_res_id` and also takes `principal_id`.
-const SELECTORS: &[(&str, IdKind)] = &[
-    ("client_id", IdKind::Client),
-    ("object_id", IdKind::Object),
-    ("principal_id", IdKind::Object),
-    ("mi_res_id", IdKind::Resource),
-];
+const RULES: HostRules = HostRules {
+    path: PATH,
+    guard: Guard::Secret("x-identity-header"),
+    api_versions: &["2019-08-01"],
+    // App Service spells the resource id `mi_res_id` and also takes `principal_id`.
+    selectors: &[
+        ("client_id", IdKind::Client),
+        ("object_id", IdKind::Object),
+        ("principal_id", IdKind::Object),
+        ("mi_res_id", IdKind::Resource),
+    ],
+    error: |status, _, message| error(status, message),
+    method: ("", "Only GET is supported."),
+    guard_failed: (
+        "",
+        "The X-IDENTITY-HEADER header is missing or does not hold this app's IDENTITY_HEADER value.",
+    ),
+    api_version_missing: None,
+    api_version_invalid: (
+        "",
+        "The api-version is missing or not supported; use 2019-08-01.",
+    ),
+    resource_code: "",
+    not_found: (
+        StatusCode::BAD_REQUEST,
+        (
+            "",
+            "No Managed Identity found for specified ClientId/ResourceId/PrincipalId.",
+        ),
+    ),
+    ambiguous: (
+        "",
+        "Only one of client_id, principal_id and mi_res_id may be specified.",
+    ),
+};
 
 fn error(status: StatusCode, message: &str) -> Response {
     json(
@@ -25,42 +54,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
-    if request.path != PATH {
-        return not_found();
-    }
-    if request.method != Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "Only GET is supported.");
-    }
-    if request.header("x-identity-header") != Some(state.secret.as_str()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "The X-IDENTITY-HEADER header is missing or does not hold this app's IDENTITY_HEADER value.",
-        );
-    }
-    if request.query_value("api-version") != Some("2019-08-01") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "The api-version is missing or not supported; use 2019-08-01.",
-        );
-    }
-    let resource = match identity::check_resource(request.query_value("resource")) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    let resolved = match identity::resolve(&state.host, &request.query, SELECTORS) {
-        Ok(r) => r,
-        Err(NotResolved::NotFound) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "No Managed Identity found for specified ClientId/ResourceId/PrincipalId.",
-            );
-        }
-        Err(NotResolved::Ambiguous) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Only one of client_id, principal_id and mi_res_id may be specified.",
-            );
-        }
+    let (resource, resolved) = match RULES.preflight(state, request) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
     let now = state.now();
     match identity::mint(

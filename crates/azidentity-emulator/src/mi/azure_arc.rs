@@ -5,23 +5,31 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::Value;
 
-use super::identity::{self, IdKind, NotResolved};
+use super::identity::IdKind;
 use super::imds::{error, token_body};
+use super::rules::{Guard, HostRules};
 use super::server::{ArcKey, HostState, MiRequest};
-use crate::http::{Response, json, not_found, set_header};
+use crate::http::{Response, json, set_header};
 
 pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
 
-const SELECTORS: &[(&str, IdKind)] = &[
-    ("client_id", IdKind::Client),
-    ("object_id", IdKind::Object),
-    ("msi_res_id", IdKind::Resource),
-];
-
-const API_VERSIONS: &[&str] = &["2019-11-01", "2020-06-01", "2021-02-01"];
+const RULES: HostRules = HostRules {
+    path: PATH,
+    guard: Guard::Metadata,
+    api_versions: &["2019-11-01", "2020-06-01", "2021-02-01"],
+    selectors: &[
+        ("client_id", IdKind::Client),
+        ("object_id", IdKind::Object),
+        ("msi_res_id", IdKind::Resource),
+    ],
+    error,
+    api_version_missing: None,
+    api_version_invalid: ("invalid_request", "Invalid or missing api-version"),
+    ..super::imds::RULES
+};
 
 /// How long a key stays valid: the agent's challenge is answered at once, so unanswered ones
 /// (and their files) are dropped rather than accumulated.
@@ -69,35 +77,8 @@ fn redeem(state: &HostState, presented: &str) -> bool {
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
-    if request.path != PATH {
-        return not_found();
-    }
-    if request.method != Method::GET {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "The requested method is not supported",
-        );
-    }
-    if !request
-        .header("metadata")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
-    }
-    if !request
-        .query_value("api-version")
-        .is_some_and(|v| API_VERSIONS.contains(&v))
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Invalid or missing api-version",
-        );
+    if let Err(refusal) = RULES.check(state, request) {
+        return *refusal;
     }
     let Some(dir) = state.arc_key_dir.as_deref() else {
         return error(
@@ -138,32 +119,11 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
             }
         }
     }
-    let resource = match identity::check_resource(request.query_value("resource")) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_resource", &e),
-    };
     // A legacy agent does not know the selectors and answers for the system identity.
-    let selectors: &[(&str, IdKind)] = if state.host.legacy_arc_agent {
-        &[]
-    } else {
-        SELECTORS
-    };
-    let resolved = match identity::resolve(&state.host, &request.query, selectors) {
-        Ok(r) => r,
-        Err(NotResolved::NotFound) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Identity not found",
-            );
-        }
-        Err(NotResolved::Ambiguous) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Only one of client_id, object_id and msi_res_id may be specified",
-            );
-        }
+    let legacy: Option<&[(&str, IdKind)]> = state.host.legacy_arc_agent.then_some(&[]);
+    let (resource, resolved) = match RULES.resolve(state, request, legacy) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
     match token_body(state, &resolved, resource) {
         Ok(mut body) => {

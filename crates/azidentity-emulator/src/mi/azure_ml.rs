@@ -1,23 +1,49 @@
 //! The Azure Machine Learning compute identity endpoint (the App Service 2017-09-01 API).
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::host::MlDates;
-use super::identity::{self, IdKind, NotResolved};
+use super::identity::{self, IdKind};
+use super::rules::{Guard, HostRules};
 use super::server::{HostState, MiRequest};
-use crate::http::{Response, json, not_found};
+use crate::http::{Response, json};
 
 pub(crate) const PATH: &str = "/msi/token";
 
-/// `clientid` without the underscore: the 2017 API's spelling.
-const SELECTORS: &[(&str, IdKind)] = &[
-    ("clientid", IdKind::Client),
-    ("object_id", IdKind::Object),
-    ("msi_res_id", IdKind::Resource),
-];
+const RULES: HostRules = HostRules {
+    path: PATH,
+    guard: Guard::Secret("secret"),
+    api_versions: &["2017-09-01"],
+    // `clientid` without the underscore: the 2017 API's spelling.
+    selectors: &[
+        ("clientid", IdKind::Client),
+        ("object_id", IdKind::Object),
+        ("msi_res_id", IdKind::Resource),
+    ],
+    error: |status, _, message| error(status, message),
+    method: ("", "Only GET is supported."),
+    guard_failed: (
+        "",
+        "The secret header is missing or does not hold MSI_SECRET.",
+    ),
+    api_version_missing: None,
+    api_version_invalid: (
+        "",
+        "The api-version is missing or not supported; use 2017-09-01.",
+    ),
+    resource_code: "",
+    not_found: (
+        StatusCode::BAD_REQUEST,
+        (
+            "",
+            "No managed identity with the requested id is assigned to this compute.",
+        ),
+    ),
+    ambiguous: ("", "Only one identity selector may be given."),
+};
 
 fn error(status: StatusCode, message: &str) -> Response {
     json(
@@ -43,42 +69,9 @@ fn date(exp: i64, style: MlDates) -> Value {
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
-    if request.path != PATH {
-        return not_found();
-    }
-    if request.method != Method::GET {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "Only GET is supported.");
-    }
-    if request.header("secret") != Some(state.secret.as_str()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "The secret header is missing or does not hold MSI_SECRET.",
-        );
-    }
-    if request.query_value("api-version") != Some("2017-09-01") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "The api-version is missing or not supported; use 2017-09-01.",
-        );
-    }
-    let resource = match identity::check_resource(request.query_value("resource")) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    let resolved = match identity::resolve(&state.host, &request.query, SELECTORS) {
-        Ok(r) => r,
-        Err(NotResolved::NotFound) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "No managed identity with the requested id is assigned to this compute.",
-            );
-        }
-        Err(NotResolved::Ambiguous) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Only one identity selector may be given.",
-            );
-        }
+    let (resource, resolved) = match RULES.preflight(state, request) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
     let now = state.now();
     match identity::mint(

@@ -1,23 +1,47 @@
 //! The Azure Instance Metadata Service token endpoint (API 2018-02-01 and later).
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::identity::{self, IdKind, NotResolved};
+use super::identity::{self, IdKind};
+use super::rules::{Guard, HostRules};
 use super::server::{HostState, MiRequest};
-use crate::http::{Response, json, not_found};
+use crate::http::{Response, json};
 
 pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
 
 /// IMDS takes the resource id as `msi_res_id` (and, undocumented, `mi_res_id`).
-const SELECTORS: &[(&str, IdKind)] = &[
-    ("client_id", IdKind::Client),
-    ("object_id", IdKind::Object),
-    ("msi_res_id", IdKind::Resource),
-    ("mi_res_id", IdKind::Resource),
-];
-
-const API_VERSIONS: &[&str] = &["2018-02-01", "2019-08-01", "2021-02-01", "2025-04-07"];
+pub(crate) const RULES: HostRules = HostRules {
+    path: PATH,
+    guard: Guard::Metadata,
+    api_versions: &["2018-02-01", "2019-08-01", "2021-02-01", "2025-04-07"],
+    selectors: &[
+        ("client_id", IdKind::Client),
+        ("object_id", IdKind::Object),
+        ("msi_res_id", IdKind::Resource),
+        ("mi_res_id", IdKind::Resource),
+    ],
+    error,
+    method: ("invalid_request", "The requested method is not supported"),
+    guard_failed: ("invalid_request", "Required metadata header not specified"),
+    api_version_missing: Some((
+        "invalid_request",
+        "Required query variable 'api-version' is missing",
+    )),
+    api_version_invalid: (
+        "invalid_request",
+        "Invalid value for query variable 'api-version'",
+    ),
+    resource_code: "invalid_resource",
+    not_found: (
+        StatusCode::BAD_REQUEST,
+        ("invalid_request", "Identity not found"),
+    ),
+    ambiguous: (
+        "invalid_request",
+        "Only one of client_id, object_id and msi_res_id may be specified",
+    ),
+};
 
 /// IMDS's and the Arc agent's error shape.
 pub(crate) fn error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -61,63 +85,9 @@ pub(crate) fn token_body(
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
-    if request.path != PATH {
-        return not_found();
-    }
-    if request.method != Method::GET {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "The requested method is not supported",
-        );
-    }
-    if !request
-        .header("metadata")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
-    }
-    match request.query_value("api-version") {
-        None => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Required query variable 'api-version' is missing",
-            );
-        }
-        Some(v) if !API_VERSIONS.contains(&v) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Invalid value for query variable 'api-version'",
-            );
-        }
-        Some(_) => {}
-    }
-    let resource = match identity::check_resource(request.query_value("resource")) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_resource", &e),
-    };
-    let resolved = match identity::resolve(&state.host, &request.query, SELECTORS) {
-        Ok(r) => r,
-        Err(NotResolved::NotFound) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Identity not found",
-            );
-        }
-        Err(NotResolved::Ambiguous) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Only one of client_id, object_id and msi_res_id may be specified",
-            );
-        }
+    let (resource, resolved) = match RULES.preflight(state, request) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
     match token_body(state, &resolved, resource) {
         Ok(body) => json(StatusCode::OK, &Value::Object(body)),

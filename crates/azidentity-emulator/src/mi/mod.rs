@@ -32,6 +32,7 @@ mod host;
 mod identity;
 mod imds;
 mod pipelines;
+mod rules;
 mod server;
 mod service_fabric;
 

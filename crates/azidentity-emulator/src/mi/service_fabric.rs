@@ -3,17 +3,49 @@
 
 use std::sync::Arc;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use rcgen::{CertificateParams, DnType, KeyPair};
 use rustls::ServerConfig;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
 use super::identity;
+use super::rules::{Guard, HostRules};
 use super::server::{HostState, MiRequest};
-use crate::http::{Response, json, not_found};
+use crate::http::{Response, json};
 
 pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
+
+const RULES: HostRules = HostRules {
+    path: PATH,
+    guard: Guard::Secret("secret"),
+    api_versions: &["2019-07-01-preview"],
+    // The application's identity is fixed by the cluster manifest: no selectors.
+    selectors: &[],
+    error,
+    method: ("MethodNotAllowed", "Only GET is supported."),
+    guard_failed: (
+        "SecretHeaderNotFound",
+        "Secret is not found in the request headers.",
+    ),
+    api_version_missing: None,
+    api_version_invalid: (
+        "InvalidApiVersion",
+        "The api-version is missing or not supported; use 2019-07-01-preview.",
+    ),
+    resource_code: "ArgumentNullOrEmpty",
+    not_found: (
+        StatusCode::NOT_FOUND,
+        (
+            "ManagedIdentityNotFound",
+            "The application has no managed identity.",
+        ),
+    ),
+    ambiguous: (
+        "ManagedIdentityNotFound",
+        "The application has no managed identity.",
+    ),
+};
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     json(
@@ -54,44 +86,9 @@ pub(crate) fn certificate() -> std::io::Result<(Arc<ServerConfig>, String)> {
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
-    if request.path != PATH {
-        return not_found();
-    }
-    if request.method != Method::GET {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "Only GET is supported.",
-        );
-    }
-    if request.header("secret") != Some(state.secret.as_str()) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "SecretHeaderNotFound",
-            "Secret is not found in the request headers.",
-        );
-    }
-    if request.query_value("api-version") != Some("2019-07-01-preview") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidApiVersion",
-            "The api-version is missing or not supported; use 2019-07-01-preview.",
-        );
-    }
-    let resource = match identity::check_resource(request.query_value("resource")) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "ArgumentNullOrEmpty", &e),
-    };
-    // The application's identity is fixed by the cluster manifest: no selectors.
-    let resolved = match identity::resolve(&state.host, &[], &[]) {
-        Ok(r) => r,
-        Err(_) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "ManagedIdentityNotFound",
-                "The application has no managed identity.",
-            );
-        }
+    let (resource, resolved) = match RULES.preflight(state, request) {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
     };
     let now = state.now();
     match identity::mint(
