@@ -268,6 +268,7 @@ pub struct EmulatorBuilder {
     dns_names: Vec<String>,
     defaults: bool,
     log_limit: usize,
+    mask_recorded_credentials: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -285,6 +286,7 @@ impl Default for EmulatorBuilder {
             dns_names: Vec::new(),
             defaults: true,
             log_limit: DEFAULT_LOG_LIMIT,
+            mask_recorded_credentials: false,
         }
     }
 }
@@ -372,6 +374,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Records requests with their credential values (client secrets, passwords, assertions,
+    /// codes, refresh tokens, `Authorization` and managed identity secret headers) replaced by
+    /// `***`. Off by default: tests assert on what the client sent. Turn it on whenever real
+    /// credentials may reach the emulator, since [`crate::RunningEmulator::requests`] and the
+    /// unauthenticated `GET /_emulator/requests` hand recorded requests to anyone who asks.
+    pub fn mask_recorded_credentials(mut self, mask: bool) -> Self {
+        self.mask_recorded_credentials = mask;
+        self
+    }
+
     /// Binds 127.0.0.1, generates the CA and server certificate, and starts serving.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
         if let Some(problem) = self.apps.iter().find_map(|a| a.invalid_certificate.clone()) {
@@ -447,6 +459,7 @@ impl EmulatorBuilder {
             latency: self.latency,
             dns_names: self.dns_names,
             log_limit: self.log_limit,
+            mask_recorded_credentials: self.mask_recorded_credentials,
         }
     }
 }
@@ -465,6 +478,7 @@ pub(crate) struct Config {
     pub latency: Duration,
     pub dns_names: Vec<String>,
     pub log_limit: usize,
+    pub mask_recorded_credentials: bool,
 }
 
 impl Config {

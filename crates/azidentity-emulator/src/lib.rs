@@ -1,9 +1,11 @@
 //! A local, strict emulator of Microsoft Entra ID for tests, demos and benchmarks.
 //!
 //! The emulator serves HTTPS on `127.0.0.1` with a throw-away CA generated at every start,
-//! answers the Entra endpoints a confidential client needs (OpenID metadata, instance
-//! discovery, JWKS, the v2.0 token endpoint with `client_credentials`) in Entra's own JSON
-//! shapes and AADSTS error codes, and issues real RS256-signed access tokens.
+//! answers the Entra endpoints clients need (OpenID metadata, instance discovery, JWKS, the
+//! v2.0 token endpoint with the client credentials, password, authorization code, refresh
+//! token, on-behalf-of and device code grants, the device authorization and authorize
+//! endpoints) and managed identity hosts, in Entra's own JSON shapes and AADSTS error codes,
+//! and issues real RS256-signed access tokens.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -23,6 +25,13 @@
 //! The same server answers a small control API so that other processes (for example Python
 //! tests) can drive a standalone emulator. Control requests are never recorded, counted or
 //! faulted.
+//!
+//! **The control API is unauthenticated, and recorded requests hold the credentials clients
+//! sent** (client secrets, passwords, assertions, codes, refresh tokens, `Authorization`
+//! headers): any local user can read them and mint tokens. That is by design for test
+//! credentials. When real credentials may reach the emulator, use
+//! [`EmulatorBuilder::mask_recorded_credentials`] (`--mask-recorded-credentials` for the
+//! binary), which records `***` in their place.
 //!
 //! | Request | Answer |
 //! |---|---|

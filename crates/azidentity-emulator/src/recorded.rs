@@ -19,7 +19,39 @@ pub struct RecordedRequest {
     pub form: Vec<(String, String)>,
 }
 
+/// Form fields whose values are credentials.
+const CREDENTIAL_FIELDS: &[&str] = &[
+    "client_secret",
+    "password",
+    "client_assertion",
+    "assertion",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "device_code",
+];
+/// Headers whose values are credentials.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "x-identity-header", "secret"];
+
 impl RecordedRequest {
+    /// Replaces credential values by `***` (see
+    /// [`crate::EmulatorBuilder::mask_recorded_credentials`]).
+    pub(crate) fn mask_credentials(&mut self) {
+        for (name, value) in &mut self.form {
+            if CREDENTIAL_FIELDS.contains(&name.as_str()) {
+                *value = "***".to_owned();
+            }
+        }
+        for (name, value) in &mut self.headers {
+            if CREDENTIAL_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+            {
+                *value = "***".to_owned();
+            }
+        }
+    }
+
     /// The first header with this name, compared without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
         find(&self.headers, name, true)

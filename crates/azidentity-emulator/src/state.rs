@@ -57,7 +57,10 @@ impl Shared {
     }
 
     /// Logs and counts a request, and takes the first pending fault that matches it.
-    pub fn record(&self, request: RecordedRequest, is_token: bool) -> Option<Fault> {
+    pub fn record(&self, mut request: RecordedRequest, is_token: bool) -> Option<Fault> {
+        if self.config.mask_recorded_credentials {
+            request.mask_credentials();
+        }
         let mut journal = self.journal();
         journal.stats.requests += 1;
         if is_token {

@@ -52,6 +52,42 @@ async fn requests_are_recorded_with_secrets_and_headers() {
 }
 
 #[tokio::test]
+async fn credentials_can_be_kept_out_of_the_record() {
+    let emulator = Emulator::builder()
+        .mask_recorded_credentials(true)
+        .start()
+        .await
+        .expect("starts");
+    let client = Client::new(&emulator);
+    let reply = client
+        .post_form_with_headers(
+            &token_path(DEFAULT_TENANT_ID),
+            &[
+                ("client_id", DEFAULT_CLIENT_ID),
+                ("client_secret", DEFAULT_CLIENT_SECRET),
+                ("grant_type", "client_credentials"),
+                ("scope", SCOPE),
+            ],
+            &[
+                ("Authorization", "Bearer some-token"),
+                ("X-Client-SKU", "s"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "the secret was checked before it was masked"
+    );
+    let recorded = &emulator.requests()[0];
+    assert_eq!(recorded.form_value("client_secret"), Some("***"));
+    assert_eq!(recorded.header("authorization"), Some("***"));
+    assert_eq!(recorded.form_value("client_id"), Some(DEFAULT_CLIENT_ID));
+    assert_eq!(recorded.header("x-client-sku"), Some("s"));
+    let over_http = client.get("/_emulator/requests").await.text();
+    assert!(!over_http.contains(DEFAULT_CLIENT_SECRET), "{over_http}");
+}
+
+#[tokio::test]
 async fn control_api_mirrors_the_rust_api() {
     let emulator = Emulator::builder().start().await.expect("starts");
     let client = Client::new(&emulator);

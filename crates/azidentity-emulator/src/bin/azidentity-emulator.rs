@@ -28,6 +28,11 @@ struct Args {
     /// Extra DNS name for the server certificate (repeatable).
     #[arg(long, value_name = "NAME")]
     dns_name: Vec<String>,
+    /// Record requests with client secrets, passwords, assertions, codes, refresh tokens and
+    /// secret headers replaced by ***. Use it whenever real credentials may be sent here: the
+    /// control API (GET /_emulator/requests) is unauthenticated.
+    #[arg(long)]
+    mask_recorded_credentials: bool,
 }
 
 #[tokio::main]
@@ -52,7 +57,8 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> io::Result<()> {
     let mut builder = Emulator::builder()
         .port(args.port)
-        .latency(Duration::from_millis(args.latency_ms));
+        .latency(Duration::from_millis(args.latency_ms))
+        .mask_recorded_credentials(args.mask_recorded_credentials);
     for name in &args.dns_name {
         builder = builder.dns_name(name);
     }
