@@ -297,7 +297,7 @@ async fn read_capped(
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn kill_group(pid: Option<u32>) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
@@ -306,7 +306,7 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(unix))]
 fn kill_group(_pid: Option<u32>) {}
 
 /// Finds `name` on the `PATH` of `env`, as Python's `shutil.which` does: the first directory
@@ -391,14 +391,31 @@ mod tests {
     async fn a_timeout_kills_the_whole_group() {
         let runner = SystemProcessRunner::default();
         // The grandchild keeps the pipes open; only killing the group ends the read.
-        let command = sh("sleep 30 & sleep 30; echo never");
-        let started = std::time::Instant::now();
+        let dir = std::env::temp_dir().join(format!("azid-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("grandchild.pid");
+        let script = format!(
+            "sleep 30 & echo $! > {}; sleep 30; echo never",
+            pid_file.display()
+        );
         let err = runner
-            .run(&command, &env(), Duration::from_millis(300))
+            .run(&sh(&script), &env(), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(matches!(err, ProcessError::TimedOut(_)), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(5));
+        // The grandchild was killed with its group: it is gone, or a zombie awaiting its reaper.
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+        let state = stat
+            .as_deref()
+            .ok()
+            .and_then(|s| s.rsplit_once(") "))
+            .and_then(|(_, rest)| rest.chars().next());
+        assert!(
+            matches!(state, None | Some('Z') | Some('X')),
+            "grandchild still running: {stat:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
