@@ -47,9 +47,9 @@ mod error;
 mod managed_identity;
 mod options;
 mod pipeline;
-mod redact;
 pub mod platform;
 mod record;
+mod redact;
 mod secret;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
