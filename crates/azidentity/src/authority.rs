@@ -122,9 +122,13 @@ impl Authority {
     }
 }
 
-/// Tenant ids and domain names: letters, digits, `.` and `-` (Python's `validate_tenant_id`).
+/// Tenant ids and domain names: letters, digits, `.` and `-` (Python's `validate_tenant_id`),
+/// and not only dots: the tenant is a path segment of every endpoint, and `.` or `..` there
+/// would be resolved away by URL parsing (`https://host/../oauth2/token`), sending the request
+/// somewhere the caller never named.
 pub(crate) fn validate_tenant_id(credential: &'static str, tenant: &str) -> Result<(), Error> {
     if tenant.is_empty()
+        || tenant.bytes().all(|b| b == b'.')
         || !tenant
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
@@ -249,7 +253,7 @@ mod tests {
     fn tenant_and_scope_validation() {
         assert!(validate_tenant_id("X", "contoso.onmicrosoft.com").is_ok());
         assert!(validate_tenant_id("X", "72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
-        for bad in ["", "a/b", "a b", "t?x", "ü"] {
+        for bad in ["", "a/b", "a b", "t?x", "ü", ".", "..", "..."] {
             assert!(validate_tenant_id("X", bad).is_err(), "{bad}");
         }
         assert!(validate_scopes("X", &["https://vault.azure.net/.default"]).is_ok());
@@ -298,5 +302,6 @@ mod tests {
         assert!(e.message().contains("additionally_allowed_tenants"));
         assert!(resolve_tenant("X", "a", Some("bad/t"), &star, false).is_err());
         assert!(resolve_tenant("X", "", Some("bad/t"), none, false).is_err());
+        assert!(resolve_tenant("X", "", Some(".."), none, false).is_err());
     }
 }
