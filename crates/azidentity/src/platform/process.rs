@@ -249,7 +249,10 @@ async fn run_system(
         io::ErrorKind::NotFound => ProcessError::NotFound(command.program.clone()),
         _ => ProcessError::Spawn(e),
     })?;
-    let pid = child.id();
+    // Armed until the child is reaped: if this future is dropped first (a caller gave up, or
+    // `DefaultAzureCredential` cancelled an early-started tool), the whole group goes, not only
+    // the direct child that `kill_on_drop` would kill.
+    let mut group = GroupGuard(child.id());
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(ProcessError::Io(io::Error::other(
             "the child's pipes are missing",
@@ -263,6 +266,8 @@ async fn run_system(
     .await;
     let result = match outcome {
         Ok(Ok((status, out, err))) => {
+            // Reaped: the id may be reused from now on, so nothing may be signalled with it.
+            group.0 = None;
             return Ok(ProcessOutput {
                 exit_code: status.code(),
                 stdout: String::from_utf8_lossy(&out).into_owned(),
@@ -272,11 +277,25 @@ async fn run_system(
         Ok(Err(error)) => Err(error),
         Err(_) => Err(ProcessError::TimedOut(timeout)),
     };
-    kill_group(pid);
+    kill_group(group.0);
     let _ = child.start_kill();
     // Reap now rather than leave a zombie until the runtime's orphan queue gets to it.
-    let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
+    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
+        group.0 = None;
+    }
     result
+}
+
+/// Kills the child's process group when dropped while the child may still run. The group's
+/// id is the child's pid (`process_group(0)`); it stays valid while the child is unreaped,
+/// because a group lives as long as one member does and the kernel does not reuse the pid of
+/// an unreaped child.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
+    }
 }
 
 async fn read_capped(
@@ -311,6 +330,9 @@ fn kill_group(_pid: Option<u32>) {}
 
 /// Finds `name` on the `PATH` of `env`, as Python's `shutil.which` does: the first directory
 /// holding an executable file of that name (on Windows also `name.cmd`, `name.exe`, tried first).
+/// Relative entries (`.`, `bin`, an empty one) are skipped, as Go's `exec.LookPath` does since
+/// Go 1.19: they name whatever directory the application happens to run in, where anyone who
+/// can write a file called `az` would be run with the user's sign-in.
 pub fn which(env: &Env, name: &str) -> Option<PathBuf> {
     let path = env.non_empty("PATH")?;
     let candidates: Vec<String> = if cfg!(windows) {
@@ -323,7 +345,7 @@ pub fn which(env: &Env, name: &str) -> Option<PathBuf> {
         vec![name.to_owned()]
     };
     std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty())
+        .filter(|dir| dir.is_absolute())
         .flat_map(|dir| candidates.iter().map(move |c| dir.join(c)))
         .find(|candidate| is_executable(candidate))
 }
@@ -418,6 +440,54 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The state letter of a process in `/proc/<pid>/stat`, `None` once it is gone.
+    fn process_state(pid: &str) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
+        stat.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+    }
+
+    #[tokio::test]
+    async fn dropping_the_run_kills_the_whole_group() {
+        let runner = SystemProcessRunner::default();
+        let dir = std::env::temp_dir().join(format!("azid-cancel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("grandchild.pid");
+        let script = format!(
+            "sleep 30 & echo $! > {}.tmp; mv {0}.tmp {0}; wait",
+            pid_file.display()
+        );
+        let command = sh(&script);
+        let env = env();
+        let run = runner.run(&command, &env, Duration::from_secs(60));
+        // Cancelled as `DefaultAzureCredential` cancels an early-started tool: the future is
+        // dropped once something else is done (here: the grandchild has started).
+        let started = async {
+            while !pid_file.exists() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            _ = run => panic!("the run finished on its own"),
+            () = started => {}
+        }
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        // SIGKILL is delivered asynchronously: wait (bounded) for the grandchild to die.
+        let mut state = process_state(&pid);
+        for _ in 0..100 {
+            if matches!(state, None | Some('Z') | Some('X')) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            state = process_state(&pid);
+        }
+        assert!(
+            matches!(state, None | Some('Z') | Some('X')),
+            "the grandchild outlived the cancelled run: state {state:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn output_over_the_limit_stops_the_child() {
         let runner = SystemProcessRunner { output_limit: 1000 };
@@ -463,5 +533,33 @@ mod tests {
         assert_eq!(which(&env, "sh"), Some(PathBuf::from("/bin/sh")));
         assert_eq!(which(&env, "no-such-tool-here"), None);
         assert_eq!(which(&Env::from_pairs([("X", "1")]), "sh"), None);
+    }
+
+    #[test]
+    fn which_skips_relative_path_entries() {
+        // A directory with an executable `az`, named relative to the current directory.
+        let dir = std::env::temp_dir().join(format!("azid-which-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tool = dir.join("planted-tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let relative: PathBuf = cwd
+            .components()
+            .map(|_| "..")
+            .collect::<PathBuf>()
+            .join(dir.strip_prefix("/").unwrap());
+        assert!(relative.is_relative() && relative.join("planted-tool").is_file());
+        for path in [
+            relative.display().to_string(),
+            format!(".:{}", relative.display()),
+        ] {
+            let env = Env::from_pairs([("PATH", path.as_str())]);
+            assert_eq!(which(&env, "planted-tool"), None, "PATH={path}");
+        }
+        let absolute = Env::from_pairs([("PATH", dir.display().to_string())]);
+        assert_eq!(which(&absolute, "planted-tool"), Some(tool));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
