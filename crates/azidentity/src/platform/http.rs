@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,6 +173,13 @@ impl ReqwestTransport {
     }
 }
 
+/// The most read from one CA file: the system bundle is about 200 KiB.
+const MAX_CA_FILE: u64 = 4 << 20;
+/// The most entries of `SSL_CERT_DIR` looked at, and the most bytes read from it in all: a
+/// system certificate directory holds a few hundred small files.
+const MAX_CA_DIR_ENTRIES: usize = 4096;
+const MAX_CA_DIR_BYTES: u64 = 32 << 20;
+
 pub(crate) fn root_store(
     options: &HttpOptions,
     env: &Env,
@@ -180,21 +188,17 @@ pub(crate) fn root_store(
     if options.use_system_roots {
         match env.non_empty("SSL_CERT_FILE") {
             Some(path) => {
-                let certs = CertificateDer::pem_file_iter(&path)
+                let pem = super::read_bounded(Path::new(&path), MAX_CA_FILE)
                     .map_err(|e| format!("SSL_CERT_FILE {path:?} could not be read: {e}"))?;
-                roots.add_parsable_certificates(certs.flatten());
+                roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).flatten());
             }
             None => {
                 let found = rustls_native_certs::load_native_certs();
                 roots.add_parsable_certificates(found.certs);
             }
         }
-        if let Some(dir) = env.non_empty("SSL_CERT_DIR") {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if let Ok(certs) = CertificateDer::pem_file_iter(entry.path()) {
-                    roots.add_parsable_certificates(certs.flatten());
-                }
-            }
+        if let Some(dirs) = env.non_empty("SSL_CERT_DIR") {
+            add_cert_dirs(&mut roots, &dirs);
         }
     }
     for pem in &options.additional_root_certificates {
@@ -207,6 +211,31 @@ pub(crate) fn root_store(
         roots.add_parsable_certificates(certs);
     }
     Ok(roots)
+}
+
+/// `SSL_CERT_DIR` as OpenSSL reads it: directories separated by `:`, each file PEM. Entries
+/// that are not regular files (a FIFO would block), too large, or unreadable are skipped, and
+/// the walk stops at [`MAX_CA_DIR_ENTRIES`] entries or [`MAX_CA_DIR_BYTES`] bytes.
+fn add_cert_dirs(roots: &mut rustls::RootCertStore, dirs: &str) {
+    let mut entries = 0;
+    let mut budget = MAX_CA_DIR_BYTES;
+    for dir in std::env::split_paths(dirs).filter(|d| !d.as_os_str().is_empty()) {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            entries += 1;
+            if entries > MAX_CA_DIR_ENTRIES || budget == 0 {
+                tracing::warn!(
+                    dirs,
+                    "SSL_CERT_DIR holds more than {MAX_CA_DIR_ENTRIES} entries or \
+                     {MAX_CA_DIR_BYTES} bytes; the rest is ignored"
+                );
+                return;
+            }
+            if let Ok(pem) = super::read_bounded(&entry.path(), MAX_CA_FILE.min(budget)) {
+                budget = budget.saturating_sub(pem.len() as u64);
+                roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).flatten());
+            }
+        }
+    }
 }
 
 fn proxy_from_env(env: &Env) -> Result<Option<reqwest::Proxy>, String> {
@@ -279,4 +308,73 @@ fn classify(error: reqwest::Error) -> TransportError {
         source = inner.source();
     }
     TransportError::new(kind, message)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// Runs `f` on its own thread; a hang fails the test (after a minute) instead of blocking
+    /// the suite.
+    fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("reading the CA configuration hung")
+    }
+
+    fn cert_pem() -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["ca.test".to_owned()]).unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn ssl_cert_dir_skips_what_is_not_a_small_regular_file() {
+        let dir = std::env::temp_dir().join(format!("azid-certdir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), cert_pem()).unwrap();
+        // Opening a FIFO for reading blocks until a writer comes: none ever will.
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(dir.join("a-fifo.pem"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.pem")).unwrap();
+        let options = HttpOptions {
+            use_system_roots: true,
+            ..HttpOptions::default()
+        };
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", "/nonexistent-but-set"),
+            ("SSL_CERT_DIR", dir.to_str().unwrap()),
+        ]);
+        // SSL_CERT_FILE names nothing: an error, not a fallback.
+        let missing = within_a_minute({
+            let (options, env) = (options.clone(), env.clone());
+            move || root_store(&options, &env).map(|r| r.len())
+        });
+        assert!(missing.is_err());
+        let ca = dir.join("ca.pem").display().to_string();
+        let env = Env::from_pairs([
+            ("SSL_CERT_FILE", ca.as_str()),
+            ("SSL_CERT_DIR", dir.to_str().unwrap()),
+        ]);
+        let roots = within_a_minute(move || root_store(&options, &env).map(|r| r.len()));
+        assert!(matches!(roots, Ok(n) if n >= 1), "{roots:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ssl_cert_file_is_bounded() {
+        let options = HttpOptions::default();
+        let env = Env::from_pairs([("SSL_CERT_FILE", "/dev/zero")]);
+        let result = within_a_minute(move || root_store(&options, &env).map(|r| r.len()));
+        let error = result.unwrap_err();
+        assert!(error.contains("SSL_CERT_FILE"), "{error}");
+    }
 }

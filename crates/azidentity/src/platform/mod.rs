@@ -5,6 +5,7 @@
 mod browser;
 mod clock;
 mod env;
+mod files;
 mod http;
 mod pinned;
 mod process;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use browser::{BrowserFuture, BrowserLauncher, SystemBrowser};
 pub use clock::{Clock, ManualClock, SleepFuture, SystemClock};
 pub use env::Env;
+pub(crate) use files::read_bounded;
 pub use http::{
     HttpClient, HttpFuture, HttpOptions, ReqwestTransport, TransportError, TransportErrorKind,
 };

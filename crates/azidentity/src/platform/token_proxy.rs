@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -108,6 +108,15 @@ impl fmt::Debug for TokenProxyTransport {
     }
 }
 
+/// A cluster CA bundle is a few KiB; the file is re-read while pods run, so a path that
+/// names something else (a FIFO, a device, a huge file) must fail rather than hang or grow.
+const MAX_CA_FILE: u64 = 1 << 20;
+
+fn read_ca(path: &Path) -> std::io::Result<String> {
+    let bytes = super::read_bounded(path, MAX_CA_FILE)?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn mtime(path: &PathBuf) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -124,7 +133,7 @@ impl TokenProxyTransport {
             ..State::default()
         };
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read_to_string(path)
+            let pem = read_ca(path)
                 .map_err(|e| format!("Failed to read CA file ({}): {e}", path.display()))?;
             if pem.trim().is_empty() {
                 return Err(format!(
@@ -161,7 +170,7 @@ impl TokenProxyTransport {
                 return;
             }
         }
-        let read = std::fs::read_to_string(path);
+        let read = read_ca(path);
         let mut state = self.lock();
         match read {
             Ok(pem) if !pem.trim().is_empty() && certificates(&pem).is_ok() => {
@@ -308,6 +317,27 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Result<Option<TokenProxyConfig>, String> {
         TokenProxyConfig::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn the_ca_file_read_is_bounded() {
+        let config = config(&[
+            (PROXY_VAR, "https://proxy.test:8443"),
+            (CA_FILE_VAR, "/dev/zero"),
+        ])
+        .unwrap()
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                TokenProxyTransport::new(config, HttpOptions::default(), Env::default())
+                    .map(|_| ()),
+            );
+        });
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("reading the CA file hung");
+        assert!(result.unwrap_err().contains("Failed to read CA file"));
     }
 
     #[test]
