@@ -13,8 +13,11 @@ const SECRET_KEYS: &[&str] = &[
     "access_token",
     "accesstoken",
     "refresh_token",
+    "refreshtoken",
     "id_token",
+    "idtoken",
     "client_secret",
+    "clientsecret",
     "client_assertion",
     "assertion",
     "password",
@@ -22,6 +25,9 @@ const SECRET_KEYS: &[&str] = &[
     "oidctoken",
     "code_verifier",
     "device_code",
+    "secret",
+    "authorization",
+    "x-identity-header",
 ];
 
 /// Names whose value is a credential when written `name=value` (a form body echoed by a
@@ -38,9 +44,11 @@ const FORM_NAMES: &[&str] = &[
     "code",
     "code_verifier",
     "device_code",
+    "secret",
 ];
 
-/// Names that are unambiguous enough to be scrubbed in `name: value` prose too.
+/// Names that are unambiguous enough to be scrubbed in `name: value` prose too; the last three
+/// are the headers that carry credentials, as a gateway's dump of the request shows them.
 const PROSE_NAMES: &[&str] = &[
     "access_token",
     "refresh_token",
@@ -48,7 +56,18 @@ const PROSE_NAMES: &[&str] = &[
     "client_secret",
     "client_assertion",
     "password",
+    "authorization",
+    "x-identity-header",
+    "secret",
 ];
+
+/// Authorization schemes whose credential follows after a space (`Authorization: Bearer x`).
+const SCHEMES: &[&str] = &["bearer ", "basic "];
+
+/// Opaque tokens (Entra's refresh tokens and codes, other services' bearer tokens) have no
+/// fixed shape; a run of at least this many base64 characters mixing upper case, lower case
+/// and digits is taken for one. GUIDs, hex thumbprints, host names and identifiers are not.
+const OPAQUE_MIN: usize = 32;
 
 const MASK: &str = "***";
 
@@ -65,10 +84,37 @@ pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
             json(&mut value);
             cut(&value.to_string(), max)
         }
-        // Cut first: the scrub then sees what is shown, including a value the cut truncated.
-        Err(_) => text(&cut(&String::from_utf8_lossy(bytes), max)),
+        Err(_) => excerpt(&String::from_utf8_lossy(bytes), max),
     }
 }
+
+/// Text from a tool or service for a message or a log line: scrubbed as [`text`], trimmed, at
+/// most `max` characters. The scrub runs before the cut, on enough text to see whole any
+/// credential that starts within what is shown, so the cut never leaves a recognisable prefix
+/// of one unmasked.
+pub(crate) fn excerpt(input: &str, max: usize) -> String {
+    let input = input.trim();
+    let scrubbed = text(&cut_plain(input, max.saturating_add(SCRUB_MARGIN)));
+    cut(&without_controls(scrubbed.trim_end()), max)
+}
+
+/// Control characters other than line breaks and tabs (terminal escape sequences, NULs) become
+/// U+FFFD: quoted text ends up on people's terminals.
+fn without_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// How far past the shown part the scrub looks, so a credential straddling the cut is seen
+/// whole (access tokens are a few KiB at most).
+const SCRUB_MARGIN: usize = 16 * 1024;
 
 /// Masks credential members and scrubs every string, in place.
 pub(crate) fn json(value: &mut Value) {
@@ -96,13 +142,20 @@ pub(crate) fn json(value: &mut Value) {
 /// Free text (an error description, a non-JSON body) with credential pairs (`name=value`,
 /// `"name": "value"`, `password: value`) and anything shaped like a JWT masked.
 pub(crate) fn text(input: &str) -> String {
-    mask_jwts(&mask_pairs(input))
+    mask_opaque(&mask_jwts(&mask_schemes(&mask_pairs(input))))
 }
 
 fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
+    }
+}
+
+fn cut_plain(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -138,7 +191,13 @@ fn value_start(bytes: &[u8], at: usize, name: &str) -> Option<(usize, Option<u8>
     }
     match bytes.get(i) {
         Some(&q @ (b'"' | b'\'')) => Some((i + 1, Some(q))),
-        _ => Some((i, None)),
+        // `Authorization: Bearer x`: the scheme stays readable, the credential goes.
+        _ => {
+            let scheme = SCHEMES
+                .iter()
+                .find(|s| bytes[i..].starts_with(s.as_bytes()));
+            Some((i + scheme.map_or(0, |s| s.len()), None))
+        }
     }
 }
 
@@ -180,6 +239,69 @@ fn mask_pairs(input: &str) -> String {
         i = end.max(i + 1);
     }
     out.push_str(&input[copied..]);
+    out
+}
+
+/// The word after `Bearer ` (any case), whatever its shape: a bearer credential quoted outside
+/// an `Authorization` pair (`WWW-Authenticate` challenges carry `Bearer realm=…`, which is kept).
+fn mask_schemes(input: &str) -> String {
+    let lower = input.to_ascii_lowercase();
+    let mut out = String::with_capacity(input.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("bearer ") {
+        let at = from + found;
+        let starts_word = at == 0 || !is_word(lower.as_bytes()[at - 1]);
+        let start = at + "bearer ".len();
+        let len = lower[start..]
+            .find(|c: char| !is_token68(c))
+            .unwrap_or(lower.len() - start);
+        let word = &input[start..start + len];
+        // token68 has `=` only as padding at its end; `realm="x"` and `error=x` are
+        // parameters of a challenge, not a credential.
+        let is_credential = !word.is_empty()
+            && !word.trim_end_matches('=').contains('=')
+            && lower.as_bytes().get(start + len) != Some(&b'"')
+            && word != MASK;
+        if starts_word && is_credential {
+            out.push_str(&input[copied..start]);
+            out.push_str(MASK);
+            copied = start + len;
+        }
+        from = (start + len).max(at + 1);
+    }
+    out.push_str(&input[copied..]);
+    out
+}
+
+fn is_token68(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=' | '*')
+}
+
+/// Words of base64 characters with a dot-separated part of at least [`OPAQUE_MIN`] characters
+/// that mixes upper case, lower case and digits: Entra's refresh tokens (`1.AR…`), codes,
+/// opaque access tokens.
+fn mask_opaque(input: &str) -> String {
+    let is_word_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '=');
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(start) = rest.find(is_word_char) {
+        let len = rest[start..]
+            .find(|c: char| !is_word_char(c))
+            .unwrap_or(rest.len() - start);
+        let word = &rest[start..start + len];
+        out.push_str(&rest[..start]);
+        let opaque = word.split('.').any(|part| {
+            part.len() >= OPAQUE_MIN
+                && part.bytes().any(|b| b.is_ascii_uppercase())
+                && part.bytes().any(|b| b.is_ascii_lowercase())
+                && part.bytes().any(|b| b.is_ascii_digit())
+        });
+        out.push_str(if opaque { MASK } else { word });
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -272,6 +394,54 @@ mod tests {
         let shown = body(long.as_bytes());
         assert!(shown.ends_with('…'), "{shown}");
         assert!(!shown.contains("eyJ"), "{shown}");
+    }
+
+    #[test]
+    fn credential_headers_and_opaque_tokens_are_masked() {
+        let dump = "GET /msi/token\r\nX-IDENTITY-HEADER: ih-1\r\nsecret: sf-1\r\n\
+                    Authorization: Basic a2V5\r\nauthorization: Bearer opaque.at-1\r\n";
+        let shown = text(dump);
+        for secret in ["ih-1", "sf-1", "a2V5", "opaque.at-1"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+        assert!(shown.contains("Authorization: Basic ***"), "{shown}");
+        let json =
+            body(br#"{"X-Identity-Header":"ih-2","Secret":"sf-2","authorization":"Bearer at-2"}"#);
+        for secret in ["ih-2", "sf-2", "at-2"] {
+            assert!(!json.contains(secret), "{secret}: {json}");
+        }
+        // An opaque bearer token quoted in prose, and Entra-shaped refresh tokens anywhere.
+        assert_eq!(
+            text("sent bearer ghp_16C7e42F292c6912E7710c838347Ae178B4a, refused"),
+            "sent bearer ***, refused"
+        );
+        let rt = "1.ARoAv4j5cvGGr0GRqy180BHbR9xZ2kQ8b1mJ3XoT7uYpLwWaAA";
+        assert_eq!(
+            text(&format!("token {rt} was revoked")),
+            "token *** was revoked"
+        );
+        // Kept: challenges, GUIDs, thumbprints, dotted names, resource ids, URLs.
+        for kept in [
+            "Bearer realm=\"x\", error=\"invalid_token\"",
+            "Trace ID: 72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "thumbprint 5D2B1C7E3F6A8B9C0D1E2F3A4B5C6D7E8F9A0B1C",
+            "Microsoft.Azure.PowerShell.Authentication.Abstractions.V2",
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/Rg1/providers/\
+             Microsoft.ManagedIdentity/userAssignedIdentities/Identity1",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        ] {
+            assert_eq!(text(kept), kept);
+        }
+    }
+
+    #[test]
+    fn excerpts_scrub_before_they_cut() {
+        // The cut falls inside the token: what remains must not show its start.
+        let line = format!("{} {JWT}", "x".repeat(94));
+        let shown = excerpt(&line, 100);
+        assert!(!shown.contains("eyJh"), "{shown}");
+        assert_eq!(excerpt("  several words  ", 7), "several…");
+        assert_eq!(excerpt("é".repeat(10).as_str(), 4), "éééé…");
     }
 
     #[test]

@@ -5,8 +5,9 @@ use serde_json::Value;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::{CliRequest, CliTool, excerpt, local_time, redact_json_field, single_resource};
+use super::{CliRequest, CliTool, local_time, single_resource};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
+use crate::redact::excerpt;
 use crate::{AccessToken, Error, Platform};
 
 pub(crate) const NAME: &str = "AzureCliCredential";
@@ -97,7 +98,7 @@ impl CliTool for AzureCli {
             return Err(classify(output));
         }
         parse(&output.stdout, platform).ok_or_else(|| {
-            let shown = excerpt(&redact_json_field(&output.stdout, "accessToken"), 200);
+            let shown = excerpt(&output.stdout, 200);
             Error::failed(
                 NAME,
                 format!(
@@ -123,7 +124,7 @@ fn classify(output: &ProcessOutput) -> Error {
     let message = if stderr.is_empty() {
         "Failed to invoke Azure CLI".to_owned()
     } else {
-        excerpt(&redact_json_field(stderr, "accessToken"), 2000)
+        excerpt(stderr, 2000)
     };
     Error::failed(NAME, message)
 }
@@ -155,7 +156,7 @@ fn parse(stdout: &str, platform: &Platform) -> Option<AccessToken> {
 }
 
 /// `%Y-%m-%d %H:%M:%S.%f`, and without the fraction as some versions print it.
-fn parse_local(text: &str) -> Option<PrimitiveDateTime> {
+pub(super) fn parse_local(text: &str) -> Option<PrimitiveDateTime> {
     let with_fraction =
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
     let whole = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
@@ -221,6 +222,18 @@ mod tests {
         assert!(e.message().contains("AADSTS70043"));
         let e = classify(&output(2, "", ""));
         assert_eq!(e.message(), "Failed to invoke Azure CLI");
+        // Whatever az quotes on stderr (a refresh token, a bearer header, a JWT) is masked.
+        let e = classify(&output(
+            1,
+            "",
+            "ERROR: request failed: {\"refreshToken\": \"rt-secret-1\"} Authorization: \
+             Bearer opaque-bearer-2 1.ARoAv4j5cvGGr0GRqy180BHbR9xZ2kQ8b1mJ3XoT7uYp \
+             eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.sig",
+        ));
+        for secret in ["rt-secret-1", "opaque-bearer-2", "1.ARoA", "eyJ0eXAi"] {
+            assert!(!e.message().contains(secret), "{secret}: {e}");
+        }
+        assert!(e.message().starts_with("ERROR: request failed"), "{e}");
         let e = AzureCli::default()
             .interpret(
                 &output(0, r#"{"accessToken": "secret-value", "expiresOn": 5}"#, ""),

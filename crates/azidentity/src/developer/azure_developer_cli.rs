@@ -9,8 +9,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{CliRequest, CliTool, excerpt, redact_json_field, validate_scope};
+use super::{CliRequest, CliTool, validate_scope};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
+use crate::redact::excerpt;
 use crate::{AccessToken, Error, Platform};
 
 pub(crate) const NAME: &str = "AzureDeveloperCliCredential";
@@ -76,7 +77,7 @@ impl CliTool for AzureDeveloperCli {
             return Err(classify(output));
         }
         parse(&output.stdout).ok_or_else(|| {
-            let shown = excerpt(&redact_json_field(&output.stdout, "token"), 200);
+            let shown = excerpt(&output.stdout, 200);
             Error::failed(
                 NAME,
                 format!(
@@ -104,7 +105,7 @@ fn classify(output: &ProcessOutput) -> Error {
     let message = match json_messages(stderr) {
         Some(message) => message,
         None if stderr.is_empty() => "Failed to invoke Azure Developer CLI".to_owned(),
-        None => redact_json_field(stderr, "token"),
+        None => stderr.to_owned(),
     };
     Error::failed(NAME, excerpt(&message, 2000))
 }
@@ -133,7 +134,7 @@ fn json_messages(stderr: &str) -> Option<String> {
         .map(|m| m.trim().to_owned())
         .filter(|m| !m.is_empty())
         .collect();
-    (!messages.is_empty()).then(|| redact_json_field(&messages.join(" "), "token"))
+    (!messages.is_empty()).then(|| messages.join(" "))
 }
 
 fn parse(stdout: &str) -> Option<AccessToken> {
@@ -183,6 +184,14 @@ mod tests {
         assert_eq!(e.message(), "structured failure");
         let e = failure(1, "plain \"token\": \"leak\" text");
         assert!(!e.message().contains("leak"), "{e}");
+        let e = failure(
+            1,
+            "{\"error\":{\"message\":\"refresh failed: refresh_token=rt-leak-3; Bearer at-leak-4\"}}",
+        );
+        for secret in ["rt-leak-3", "at-leak-4"] {
+            assert!(!e.message().contains(secret), "{secret}: {e}");
+        }
+        assert!(e.message().starts_with("refresh failed"), "{e}");
         assert!(failure(127, "").is_unavailable());
     }
 }

@@ -8,8 +8,9 @@
 
 use base64::Engine as _;
 
-use super::{CliRequest, CliTool, excerpt, single_resource};
+use super::{CliRequest, CliTool, single_resource};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
+use crate::redact::excerpt;
 use crate::{AccessToken, Error, Platform};
 
 pub(crate) const NAME: &str = "AzurePowerShellCredential";
@@ -223,6 +224,42 @@ mod tests {
             let e = classify(&out(code, stderr));
             assert!(e.is_unavailable());
             assert_eq!(e.message(), message);
+        }
+    }
+
+    #[test]
+    fn stderr_is_scrubbed_before_it_is_logged() {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            classify(&ProcessOutput {
+                exit_code: Some(1),
+                stdout: String::new(),
+                stderr: "Get-AzAccessToken: request with Authorization: Bearer pwsh-leak-5 \
+                         and refresh_token=pwsh-leak-6 failed"
+                    .into(),
+            })
+        });
+        let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        assert!(text.contains("Azure PowerShell failed"), "{text}");
+        for secret in ["pwsh-leak-5", "pwsh-leak-6"] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 

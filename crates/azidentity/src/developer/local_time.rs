@@ -1,38 +1,81 @@
 //! Old `az` versions print only `expiresOn`, a local time without an offset. Converting it needs
 //! the local zone's rules; the `time` crate refuses to read them in a multi-threaded process on
-//! Linux (the C library call is not thread-safe), so the zone file is read here: `TZ` from the
-//! platform's environment, else `/etc/localtime`.
-//!
-//! Only the transition table of the TZif file is used. Times after the last listed transition
-//! use the last offset; distributions ship "fat" files listing transitions until 2037, and
-//! Azure CLI has printed the unambiguous `expires_on` since 2.54 (2023).
+//! Linux (the C library call is not thread-safe). `jiff` reads them without touching the C
+//! library: the TZif file named by `TZ` in the platform's environment (else `/etc/localtime`),
+//! including the POSIX rule that governs times after the file's last transition, or a POSIX
+//! `TZ` string itself. The file is found and read here so that `TZ` comes from the platform and
+//! the read is bounded.
 
 use std::path::{Component, Path, PathBuf};
 
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::Env;
+use crate::platform::read_bounded;
 
 const ZONEINFO: &str = "/usr/share/zoneinfo";
 const MAX_ZONE_FILE: u64 = 512 * 1024;
 
 /// The instant a local wall-clock time denotes. Around a DST change, where a wall time occurs
-/// twice or never, the offset in force just after the change is used (as `mktime` does for most
-/// C libraries). Without readable zone rules, the time is taken as UTC.
+/// twice or never, jiff's "compatible" rule applies (as `mktime` and JavaScript's Temporal: the
+/// earlier of two, or the time shifted forward past a gap). Without readable zone rules, or
+/// when the instant is beyond what can be represented (year 9999 west of UTC), the time is
+/// taken as UTC.
 pub(crate) fn local_to_utc(local: PrimitiveDateTime, env: &Env) -> OffsetDateTime {
-    let Some(zone) = load_zone(env) else {
-        return local.assume_utc();
-    };
-    let as_utc = local.assume_utc().unix_timestamp();
-    let first = zone.offset_at(as_utc);
-    let second = zone.offset_at(as_utc - i64::from(first));
-    let offset = UtcOffset::from_whole_seconds(second).unwrap_or(UtcOffset::UTC);
-    local.assume_offset(offset).to_offset(UtcOffset::UTC)
+    match load_zone(env) {
+        Some(zone) => in_zone(local, &zone),
+        None => local.assume_utc(),
+    }
 }
 
-fn zone_path(env: &Env) -> Option<PathBuf> {
+/// For the fuzz targets: `zone` as a TZif file, `when` in az's format.
+pub(super) fn fuzz(zone: &[u8], when: &str) {
+    let Ok(zone) = jiff::tz::TimeZone::tzif("fuzz", zone) else {
+        return;
+    };
+    if let Some(local) = super::azure_cli::parse_local(when) {
+        let _ = in_zone(local, &zone);
+    }
+    for year in [1900, 2026, 2037, 2100, 9999] {
+        if let Some(local) = time::Date::from_calendar_date(year, time::Month::June, 30)
+            .ok()
+            .map(|d| d.midnight())
+        {
+            let _ = in_zone(local, &zone);
+        }
+    }
+}
+
+fn in_zone(local: PrimitiveDateTime, zone: &jiff::tz::TimeZone) -> OffsetDateTime {
+    let fallback = local.assume_utc();
+    let instant = civil(local)
+        .and_then(|civil| zone.to_ambiguous_timestamp(civil).compatible().ok())
+        .and_then(|ts| OffsetDateTime::from_unix_timestamp_nanos(ts.as_nanosecond()).ok());
+    instant.unwrap_or(fallback)
+}
+
+fn civil(local: PrimitiveDateTime) -> Option<jiff::civil::DateTime> {
+    jiff::civil::DateTime::new(
+        i16::try_from(local.year()).ok()?,
+        i8::try_from(u8::from(local.month())).ok()?,
+        i8::try_from(local.day()).ok()?,
+        i8::try_from(local.hour()).ok()?,
+        i8::try_from(local.minute()).ok()?,
+        i8::try_from(local.second()).ok()?,
+        i32::try_from(local.nanosecond()).ok()?,
+    )
+    .ok()
+}
+
+/// Where the zone comes from: a file, a POSIX rule, or nothing (UTC).
+enum ZoneSource {
+    File(PathBuf),
+    Posix(String),
+}
+
+fn zone_source(env: &Env) -> Option<ZoneSource> {
     let Some(tz) = env.non_empty("TZ") else {
-        return Some(PathBuf::from("/etc/localtime"));
+        return Some(ZoneSource::File(PathBuf::from("/etc/localtime")));
     };
     let tz = tz.strip_prefix(':').unwrap_or(&tz);
     if matches!(tz, "UTC" | "UTC0" | "GMT" | "GMT0" | "Etc/UTC" | "Z") {
@@ -40,128 +83,31 @@ fn zone_path(env: &Env) -> Option<PathBuf> {
     }
     let path = Path::new(tz);
     if path.is_absolute() {
-        return Some(path.to_path_buf());
+        return Some(ZoneSource::File(path.to_path_buf()));
     }
     // A zone name, never a way out of the zoneinfo directory.
     if path.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Some(Path::new(ZONEINFO).join(path));
-    }
-    None
-}
-
-fn load_zone(env: &Env) -> Option<Zone> {
-    let path = zone_path(env)?;
-    let meta = std::fs::metadata(&path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_ZONE_FILE {
-        return None;
-    }
-    let bytes = std::fs::read(&path).ok()?;
-    let zone = Zone::parse(&bytes);
-    if zone.is_none() {
-        tracing::debug!(path = %path.display(), "the local time zone file could not be read; using UTC");
-    }
-    zone
-}
-
-#[derive(Debug)]
-struct Zone {
-    transitions: Vec<(i64, usize)>,
-    offsets: Vec<(i32, bool)>,
-}
-
-impl Zone {
-    /// RFC 8536: the 64-bit block of version 2+ files when present, else the 32-bit one.
-    fn parse(bytes: &[u8]) -> Option<Zone> {
-        let header = Header::read(bytes)?;
-        if header.version >= b'2' {
-            let second = bytes.get(header.v1_block_len()..)?;
-            let header2 = Header::read(second)?;
-            return Zone::parse_block(second.get(44..)?, &header2, 8);
+        let file = Path::new(ZONEINFO).join(path);
+        if file.is_file() {
+            return Some(ZoneSource::File(file));
         }
-        Zone::parse_block(bytes.get(44..)?, &header, 4)
     }
-
-    fn parse_block(data: &[u8], h: &Header, time_size: usize) -> Option<Zone> {
-        let times = data.get(..h.timecnt * time_size)?;
-        let indices = data.get(h.timecnt * time_size..h.timecnt * (time_size + 1))?;
-        let types_at = h.timecnt * (time_size + 1);
-        let types = data.get(types_at..types_at + h.typecnt * 6)?;
-        let offsets: Vec<(i32, bool)> = types
-            .chunks_exact(6)
-            .map(|t| (i32::from_be_bytes([t[0], t[1], t[2], t[3]]), t[4] != 0))
-            .collect();
-        if offsets.is_empty() {
-            return None;
-        }
-        let mut transitions = Vec::with_capacity(h.timecnt);
-        for (i, &index) in indices.iter().enumerate() {
-            let raw = &times[i * time_size..(i + 1) * time_size];
-            let at = if time_size == 8 {
-                i64::from_be_bytes(raw.try_into().ok()?)
-            } else {
-                i64::from(i32::from_be_bytes(raw.try_into().ok()?))
-            };
-            let index = usize::from(index);
-            if index >= offsets.len() {
-                return None;
-            }
-            transitions.push((at, index));
-        }
-        Some(Zone {
-            transitions,
-            offsets,
-        })
-    }
-
-    fn offset_at(&self, unix: i64) -> i32 {
-        let after = self.transitions.partition_point(|(at, _)| *at <= unix);
-        let index = match after.checked_sub(1) {
-            Some(i) => self.transitions[i].1,
-            // Before the first transition: the first standard-time type.
-            None => self.offsets.iter().position(|(_, dst)| !dst).unwrap_or(0),
-        };
-        self.offsets[index].0
-    }
+    // `EST5EDT`, `<-03>3`, `CET-1CEST,M3.5.0,M10.5.0/3`.
+    Some(ZoneSource::Posix(tz.to_owned()))
 }
 
-struct Header {
-    version: u8,
-    isutcnt: usize,
-    isstdcnt: usize,
-    leapcnt: usize,
-    timecnt: usize,
-    typecnt: usize,
-    charcnt: usize,
-}
-
-impl Header {
-    fn read(bytes: &[u8]) -> Option<Header> {
-        if bytes.get(..4)? != b"TZif" {
-            return None;
+fn load_zone(env: &Env) -> Option<jiff::tz::TimeZone> {
+    let zone = match zone_source(env)? {
+        ZoneSource::File(path) => {
+            let bytes = read_bounded(&path, MAX_ZONE_FILE).ok()?;
+            jiff::tz::TimeZone::tzif(&path.display().to_string(), &bytes)
         }
-        let count = |i: usize| -> Option<usize> {
-            let b = bytes.get(20 + i * 4..24 + i * 4)?;
-            usize::try_from(u32::from_be_bytes(b.try_into().ok()?)).ok()
-        };
-        Some(Header {
-            version: *bytes.get(4)?,
-            isutcnt: count(0)?,
-            isstdcnt: count(1)?,
-            leapcnt: count(2)?,
-            timecnt: count(3)?,
-            typecnt: count(4)?,
-            charcnt: count(5)?,
-        })
-    }
-
-    fn v1_block_len(&self) -> usize {
-        44 + self.timecnt * 5
-            + self.typecnt * 6
-            + self.charcnt
-            + self.leapcnt * 8
-            + self.isstdcnt
-            + self.isutcnt
-    }
+        ZoneSource::Posix(rule) => jiff::tz::TimeZone::posix(&rule),
+    };
+    zone.map_err(|e| {
+        tracing::debug!(error = %e, "the local time zone could not be read; using UTC");
+    })
+    .ok()
 }
 
 #[cfg(test)]
@@ -169,10 +115,25 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn zone_installed(name: &str) -> bool {
+        let here = Path::new(ZONEINFO).join(name).is_file();
+        if !here {
+            // Honest about what did not run: tzdata is a test dependency (scripts/test installs it).
+            panic!("{ZONEINFO}/{name} is missing: install tzdata (apt-get install tzdata)");
+        }
+        here
+    }
+
     #[test]
     fn utc_and_unknown_zones_read_as_utc() {
         let t = datetime!(2026-01-15 10:00:00);
-        for tz in ["UTC", ":UTC", "../../etc/passwd", "No/Such_Zone"] {
+        for tz in [
+            "UTC",
+            ":UTC",
+            "../../etc/passwd",
+            "No/Such_Zone",
+            "/dev/zero",
+        ] {
             let env = Env::from_pairs([("TZ", tz)]);
             assert_eq!(
                 local_to_utc(t, &env),
@@ -184,10 +145,7 @@ mod tests {
 
     #[test]
     fn a_dst_zone_uses_the_offset_of_the_date() {
-        if !Path::new(ZONEINFO).join("America/New_York").is_file() {
-            eprintln!("no tzdata here; skipping the DST case");
-            return;
-        }
+        assert!(zone_installed("America/New_York"));
         let env = Env::from_pairs([("TZ", "America/New_York")]);
         assert_eq!(
             local_to_utc(datetime!(2026-01-15 10:00:00), &env),
@@ -197,5 +155,31 @@ mod tests {
             local_to_utc(datetime!(2026-07-15 10:00:00.5), &env),
             datetime!(2026-07-15 14:00:00.5 UTC)
         );
+    }
+
+    #[test]
+    fn times_after_the_last_transition_follow_the_posix_rule() {
+        // Slim TZif files list no transitions after 2037 (some none after 2007): the footer's
+        // rule decides, so a July date in 2100 is still daylight time.
+        assert!(zone_installed("America/New_York"));
+        let env = Env::from_pairs([("TZ", "America/New_York")]);
+        assert_eq!(
+            local_to_utc(datetime!(2100-07-15 10:00:00), &env),
+            datetime!(2100-07-15 14:00:00 UTC)
+        );
+        let posix = Env::from_pairs([("TZ", "EST5EDT,M3.2.0,M11.1.0")]);
+        assert_eq!(
+            local_to_utc(datetime!(2100-07-15 10:00:00), &posix),
+            datetime!(2100-07-15 14:00:00 UTC)
+        );
+    }
+
+    #[test]
+    fn the_last_representable_day_west_of_utc_does_not_panic() {
+        for tz in ["America/Los_Angeles", "Pacific/Pago_Pago", "PST8PDT"] {
+            let env = Env::from_pairs([("TZ", tz)]);
+            let utc = local_to_utc(datetime!(9999-12-31 23:59:59.999999), &env);
+            assert_eq!(utc.year(), 9999, "{tz}");
+        }
     }
 }

@@ -92,40 +92,22 @@ pub(crate) fn single_resource<'a>(
     Ok(scope.strip_suffix("/.default").unwrap_or(scope))
 }
 
-/// Replaces the value of a JSON string field (`"accessToken": "…"`) with `****` wherever it
-/// appears, even cut short, so tool output can go into a message.
-pub(crate) fn redact_json_field(text: &str, field: &str) -> String {
-    let needle = format!("\"{field}\"");
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(&needle) {
-        let after_key = &rest[at + needle.len()..];
-        let trimmed = after_key.trim_start_matches([' ', ':', '\t']);
-        if !trimmed.starts_with('"') || trimmed.len() == after_key.len() {
-            out.push_str(&rest[..at + needle.len()]);
-            rest = after_key;
-            continue;
+/// For the fuzz targets: a finished run read as each tool's answer.
+pub(crate) fn fuzz_interpret(output: &ProcessOutput, platform: &Platform) {
+    for result in [
+        AzureCli::default().interpret(output, platform),
+        AzureDeveloperCli.interpret(output, platform),
+        AzurePowerShell.interpret(output, platform),
+    ] {
+        if let Err(error) = result {
+            let _ = (error.to_string(), format!("{error:?}"));
         }
-        out.push_str(&rest[..at]);
-        out.push_str("****");
-        let value = &trimmed[1..];
-        rest = match value.find('"') {
-            Some(end) => &value[end + 1..],
-            None => "",
-        };
     }
-    out.push_str(rest);
-    out
 }
 
-/// The first `limit` characters of tool output for a message, on one line.
-pub(crate) fn excerpt(text: &str, limit: usize) -> String {
-    let text = text.trim();
-    let mut cut: String = text.chars().take(limit).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
+/// For the fuzz targets: `when` (az's local time format) converted with `zone` as the TZif file.
+pub(crate) fn fuzz_local_time(zone: &[u8], when: &[u8]) {
+    local_time::fuzz(zone, &String::from_utf8_lossy(when));
 }
 
 #[cfg(test)]
@@ -156,19 +138,5 @@ mod tests {
         );
         assert!(single_resource("X", &["a", "b"]).is_err());
         assert!(single_resource("X", &[]).is_err());
-    }
-
-    #[test]
-    fn token_fields_are_redacted() {
-        let text = r#"{"accessToken": "eyJ.secret.sig", "x": 1} "accessToken":"cut"#;
-        let red = redact_json_field(text, "accessToken");
-        assert!(!red.contains("eyJ"), "{red}");
-        assert!(!red.contains("cut"), "{red}");
-        assert!(red.contains("\"x\": 1"), "{red}");
-        assert_eq!(
-            redact_json_field("\"accessToken\" is missing", "accessToken"),
-            "\"accessToken\" is missing"
-        );
-        assert_eq!(excerpt("  abcdef ", 3), "abc…");
     }
 }

@@ -109,13 +109,7 @@ pub(crate) async fn sign_in(
     let code = match redirect {
         Redirect::Code(code) => code,
         Redirect::Error { error, description } => {
-            return Err(Error::failed(
-                credential,
-                format!(
-                    "Authentication failed: {}",
-                    description.as_deref().unwrap_or(&error)
-                ),
-            ));
+            return Err(redirect_error(credential, &error, description.as_deref()));
         }
     };
     let endpoint = entra.token_endpoint(tenant).await?;
@@ -145,8 +139,32 @@ pub(crate) async fn sign_in(
     Ok(response)
 }
 
+/// The service's error as the redirect carried it: whoever can reach the loopback port can
+/// put anything there, so it is scrubbed and cut like any quoted service text.
+fn redirect_error(credential: &'static str, error: &str, description: Option<&str>) -> Error {
+    let said = crate::redact::excerpt(description.unwrap_or(error), 1000);
+    Error::failed(credential, format!("Authentication failed: {said}"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_redirected_error_is_scrubbed() {
+        let e = super::redirect_error(
+            "InteractiveBrowserCredential",
+            "invalid_request",
+            Some("bad client_secret=s3cr3t-value and Bearer opaque-token-9 \u{1b}[2J"),
+        );
+        let text = format!("{e} {e:?}");
+        for secret in ["s3cr3t-value", "opaque-token-9", "\u{1b}"] {
+            assert!(!text.contains(secret), "{secret:?}: {text}");
+        }
+        assert!(
+            e.message()
+                .starts_with("Authentication failed: bad client_secret=")
+        );
+    }
+
     #[test]
     fn s256_challenge_is_the_unpadded_base64url_sha256() {
         // Computed independently with Python's hashlib and base64.
