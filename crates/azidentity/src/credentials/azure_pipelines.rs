@@ -28,6 +28,10 @@ pub struct AzurePipelinesCredentialOptions {
     /// Authority, tenants, retries and platform (whose environment supplies
     /// `SYSTEM_OIDCREQUESTURI`).
     pub client_options: ClientOptions,
+    /// Accept a plain-`http` `SYSTEM_OIDCREQUESTURI` when its host is a loopback address: for
+    /// tests and local emulators only. Otherwise it must be `https`, because the job's
+    /// `System.AccessToken` is sent to it.
+    pub allow_http_on_loopback: bool,
 }
 
 /// Requests the OIDC token from Azure DevOps for each new Entra token.
@@ -172,6 +176,9 @@ impl AzurePipelinesCredential {
             )
         })?;
         authorization.set_sensitive(true);
+        if let Some(uri) = &request_uri {
+            check_request_uri(uri, options.allow_http_on_loopback)?;
+        }
         let in_pipeline = request_uri.is_some();
         let provider = Arc::new(OidcRequest {
             pipeline: Pipeline::new(NAME, client_options)?,
@@ -191,6 +198,33 @@ impl AzurePipelinesCredential {
             client,
             in_pipeline,
         })
+    }
+}
+
+/// `SYSTEM_OIDCREQUESTURI` receives the job's access token: it must be an `https` URL (plain
+/// `http` only on loopback, and only when the caller allowed it).
+fn check_request_uri(uri: &str, allow_http_on_loopback: bool) -> Result<(), Error> {
+    let url = url::Url::parse(uri).map_err(|e| {
+        Error::config(
+            NAME,
+            format!("SYSTEM_OIDCREQUESTURI is not a valid URL ({e})"),
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    match url.scheme() {
+        "https" if url.host_str().is_some() => Ok(()),
+        "http" if loopback && allow_http_on_loopback => Ok(()),
+        scheme => Err(Error::config(
+            NAME,
+            format!(
+                "SYSTEM_OIDCREQUESTURI must be an https URL, not {scheme:?}: the pipeline's \
+                 System.AccessToken is sent to it. See {TROUBLESHOOTING}"
+            ),
+        )),
     }
 }
 
@@ -227,6 +261,39 @@ mod tests {
         let text = crate::redact::body(br#"{"oidcToken":"eyJhbGciOi.secret.sig","x":1}"#);
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("\"x\":1"));
+    }
+
+    #[test]
+    fn the_oidc_request_uri_must_be_https() {
+        let new = |uri: &str, allow: bool| {
+            let options = AzurePipelinesCredentialOptions {
+                client_options: ClientOptions {
+                    platform: crate::Platform::system()
+                        .with_env(crate::Env::from_pairs([(Vars::SYSTEM_OIDCREQUESTURI, uri)])),
+                    ..ClientOptions::default()
+                },
+                allow_http_on_loopback: allow,
+            };
+            AzurePipelinesCredential::new("t", "c", "s", Secret::new("system-token"), options)
+        };
+        assert!(new("https://dev.azure.com/org/_apis/x/oidctoken", false).is_ok());
+        assert!(new("http://127.0.0.1:1234/oidctoken", true).is_ok());
+        assert!(new("http://[::1]:1234/oidctoken", true).is_ok());
+        for (uri, allow) in [
+            ("http://dev.azure.com/org/_apis/x/oidctoken", false),
+            ("http://dev.azure.com/org/_apis/x/oidctoken", true),
+            ("http://127.0.0.1:1234/oidctoken", false),
+            ("http://localhost.evil.example/oidctoken", true),
+            ("ftp://127.0.0.1/x", true),
+            ("not a url", true),
+        ] {
+            let e = new(uri, allow).unwrap_err();
+            assert!(
+                matches!(e.kind(), crate::ErrorKind::InvalidConfiguration),
+                "{uri}: {e}"
+            );
+            assert!(!e.to_string().contains("system-token"), "{e}");
+        }
     }
 
     #[test]
