@@ -9,7 +9,7 @@ pub(crate) mod confidential;
 pub(crate) mod device_code;
 mod discovery;
 pub(crate) mod public_client;
-mod redirect_server;
+pub(crate) mod redirect_server;
 pub(crate) mod region;
 pub(crate) mod response;
 pub(crate) mod user;
