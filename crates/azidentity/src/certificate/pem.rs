@@ -1,8 +1,10 @@
-//! Reading PEM blocks. Hand-rolled because the loaders in the tree skip what we must see:
-//! `ENCRYPTED PRIVATE KEY`, and the `Proc-Type` header of OpenSSL's legacy key encryption.
+//! Reading PEM blocks. `pem-rfc7468` decodes each block (its base64 decoder runs in constant
+//! time, which matters for private keys, and it checks the label's grammar), but it reads one
+//! strict RFC 7468 block at a time, so this module finds the blocks in a file first: text
+//! between blocks (`Bag Attributes` lines written by `openssl pkcs12`), CRLF or ragged line
+//! widths, and RFC 1421 headers such as the `Proc-Type: 4,ENCRYPTED` of OpenSSL's legacy key
+//! encryption, which we must see to refuse it with a useful message.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 /// One `-----BEGIN label-----` block.
@@ -19,8 +21,8 @@ pub(crate) fn is_pem(data: &[u8]) -> bool {
     data.windows(10).any(|w| w == b"-----BEGIN")
 }
 
-/// Every well-formed block, in file order. Text outside blocks (comments, `Bag Attributes`
-/// lines written by `openssl pkcs12`) is ignored; a block whose body is not base64 is an error.
+/// Every well-formed block, in file order. Text outside blocks is ignored; a block whose body
+/// is not base64 is an error.
 pub(crate) fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
     // Invalid UTF-8 makes `from_utf8_lossy` copy the text, private key included: that copy
     // is zeroed too.
@@ -64,16 +66,37 @@ pub(crate) fn blocks(data: &[u8]) -> Result<Vec<Block>, String> {
         if !closed {
             return Err(format!("the PEM block {label:?} has no END line"));
         }
-        let der = STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| format!("the PEM block {label:?} is not valid base64"))?;
+        let der = decode(label, &body)
+            .map_err(|e| format!("the PEM block {label:?} is not valid: {e}"))?;
         found.push(Block {
             label: label.to_owned(),
             encrypted_legacy,
-            der: Zeroizing::new(der),
+            der,
         });
     }
     Ok(found)
+}
+
+/// Decodes one block's base64 (headers and line breaks already removed) by handing
+/// `pem-rfc7468` the block in its strict form: 64-character lines, LF endings.
+fn decode(label: &str, base64: &str) -> Result<Zeroizing<Vec<u8>>, pem_rfc7468::Error> {
+    let mut strict = Zeroizing::new(String::with_capacity(base64.len() + base64.len() / 64 + 64));
+    strict.push_str("-----BEGIN ");
+    strict.push_str(label);
+    strict.push_str("-----\n");
+    let mut rest = base64;
+    while !rest.is_empty() {
+        // Base64 is ASCII; anything else fails in the decoder, never here.
+        let cut = rest.char_indices().nth(64).map_or(rest.len(), |(at, _)| at);
+        strict.push_str(&rest[..cut]);
+        strict.push('\n');
+        rest = &rest[cut..];
+    }
+    strict.push_str("-----END ");
+    strict.push_str(label);
+    strict.push_str("-----\n");
+    let (_, der) = pem_rfc7468::decode_vec(strict.as_bytes())?;
+    Ok(Zeroizing::new(der))
 }
 
 #[cfg(test)]
@@ -94,6 +117,20 @@ mod tests {
         assert!(found[1].encrypted_legacy);
         assert!(blocks(b"-----BEGIN X-----\nAA==\n").is_err());
         assert!(blocks(b"-----BEGIN X-----\n!!!\n-----END X-----").is_err());
+        // Ragged widths and CRLF, as some tools write them; an empty body.
+        let ragged =
+            b"-----BEGIN CERTIFICATE-----\r\nAAEC\r\nAwQF\r\nBgc=\r\n-----END CERTIFICATE-----\r\n";
+        assert_eq!(
+            blocks(ragged).unwrap()[0].der.as_slice(),
+            &[0, 1, 2, 3, 4, 5, 6, 7]
+        );
+        let long = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            "QUFB".repeat(40)
+        );
+        assert_eq!(blocks(long.as_bytes()).unwrap()[0].der.len(), 120);
+        // A label RFC 7468 forbids.
+        assert!(blocks(b"-----BEGIN a--b-----\nAA==\n-----END a--b-----\n").is_err());
         assert!(!is_pem(b"\x30\x82"));
     }
 }
