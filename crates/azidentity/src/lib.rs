@@ -44,10 +44,14 @@ mod developer;
 mod entra;
 mod env_vars;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod managed_identity;
 mod options;
 mod pipeline;
 pub mod platform;
+#[cfg(test)]
+mod proptests;
 mod record;
 mod redact;
 mod secret;

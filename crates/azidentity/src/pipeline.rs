@@ -288,7 +288,7 @@ fn is_retriable_status(status: u16) -> bool {
 }
 
 /// `Retry-After` as seconds or an HTTP date; also `retry-after-ms` and `x-ms-retry-after-ms`.
-fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)

@@ -75,3 +75,21 @@ pub(crate) fn client_for(
     };
     MiClient::new(source, options, probe, mode.in_chain)
 }
+
+/// For the fuzz targets: a host's answer through the shared parser, with each way of writing
+/// `expires_on` (seconds as a number or a string, Azure ML's dates).
+pub(crate) fn fuzz_response(data: &[u8], now: time::OffsetDateTime) {
+    let body = bytes::Bytes::copy_from_slice(data);
+    let details = response::error_details(400, &body);
+    let _ = response::summary(&details);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = response::ml_date(text);
+    }
+    let Ok(map) = response::json_object(&http::HeaderMap::new(), &body) else {
+        return;
+    };
+    let _ = response::token(&map, now, now, response::integer);
+    let _ = response::token(&map, now, now, |v| {
+        response::integer(v).or_else(|| v.as_str().and_then(response::ml_date))
+    });
+}
