@@ -83,13 +83,22 @@ impl Error {
         credential: impl Into<Cow<'static, str>>,
         message: impl Into<String>,
     ) -> Self {
-        Error {
+        let error = Error {
             kind,
             credential: credential.into(),
             message: message.into(),
             http: None,
             source: None,
-        }
+        };
+        error.trace("error created");
+        error
+    }
+
+    /// Every error shows at TRACE (target `azidentity::error`) as it is made and as details are
+    /// attached, including those a chain swallows; the test harness's leak scan searches these
+    /// lines, so what errors print is scanned wherever they go.
+    fn trace(&self, event: &'static str) {
+        tracing::trace!(target: "azidentity::error", error = %self, debug = ?self, "{event}");
     }
 
     pub(crate) fn unavailable(credential: &'static str, message: impl Into<String>) -> Self {
@@ -107,6 +116,7 @@ impl Error {
     /// Attaches what the token service answered.
     pub fn with_http(mut self, details: HttpErrorDetails) -> Self {
         self.http = Some(Box::new(details));
+        self.trace("error details attached");
         self
     }
 

@@ -1,5 +1,8 @@
-//! Shared test set-up: an in-process emulator and credentials pointed at it, never at Azure.
+//! Shared test set-up: an in-process emulator and credentials pointed at it, never at Azure;
+//! every helper arms the leak scan (`leaks`), so no test file opts in on its own.
 #![allow(dead_code)]
+
+pub mod leaks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +11,7 @@ use azidentity::{ClientOptions, Env, HttpOptions, Platform, RetryOptions};
 use azidentity_emulator::{Emulator, RunningEmulator};
 
 pub async fn emulator() -> RunningEmulator {
+    leaks::arm();
     Emulator::builder()
         .start()
         .await
@@ -17,6 +21,12 @@ pub async fn emulator() -> RunningEmulator {
 /// A platform that trusts only the emulator's CA (through `SSL_CERT_FILE`, as a user would set
 /// it) and sees only `extra` as its environment.
 pub fn platform(emu: &RunningEmulator, extra: &[(&str, &str)]) -> Platform {
+    leaks::arm();
+    for (name, value) in extra {
+        if leaks::SECRET_VARIABLES.contains(name) {
+            leaks::plant(value);
+        }
+    }
     let ca = emu.ca_path().to_string_lossy().into_owned();
     let mut pairs: Vec<(String, String)> = vec![("SSL_CERT_FILE".into(), ca)];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -26,6 +36,7 @@ pub fn platform(emu: &RunningEmulator, extra: &[(&str, &str)]) -> Platform {
 /// Client options for the emulator: its authority, instance discovery answered by the emulator
 /// itself, quick retries.
 pub fn client_options(emu: &RunningEmulator) -> ClientOptions {
+    leaks::arm();
     ClientOptions {
         authority_host: Some(emu.authority_host()),
         instance_discovery_endpoint: Some(format!(
@@ -39,6 +50,7 @@ pub fn client_options(emu: &RunningEmulator) -> ClientOptions {
 }
 
 pub fn quick_retries() -> RetryOptions {
+    leaks::arm();
     RetryOptions {
         max_retries: 3,
         backoff: Duration::from_millis(10),
@@ -47,6 +59,7 @@ pub fn quick_retries() -> RetryOptions {
 }
 
 pub fn short_timeouts(platform: Platform, request_timeout: Duration) -> Platform {
+    leaks::arm();
     platform.with_http_options(HttpOptions {
         request_timeout,
         connect_timeout: Duration::from_secs(2),
@@ -59,7 +72,9 @@ pub fn short_timeouts(platform: Platform, request_timeout: Duration) -> Platform
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
+    /// The capture also feeds the leak scan: a thread's own subscriber hides the global one.
     pub fn install() -> (Self, tracing::subscriber::DefaultGuard) {
+        leaks::arm();
         let capture = LogCapture::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -77,6 +92,7 @@ impl LogCapture {
 
 impl std::io::Write for LogCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        leaks::scan_formatted(&String::from_utf8_lossy(buf));
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
