@@ -48,10 +48,10 @@ const MEMBERS: [(&str, &[&str]); 9] = [
 pub struct ChainArgs {
     /// Use only this credential (a class name such as AzureCliCredential, or az, azd, pwsh,
     /// env, mi, workload, vscode, shared-cache, browser).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = crate::flags::member)]
     pub credential: Option<String>,
     /// Leave this credential out of the chain (repeatable; same names as --credential).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = crate::flags::member)]
     pub exclude: Vec<String>,
     /// Authority host (default: AZURE_AUTHORITY_HOST, else the public cloud).
     #[arg(long)]
@@ -59,9 +59,9 @@ pub struct ChainArgs {
     /// Skip authority validation (private clouds, Azure Stack, the emulator).
     #[arg(long)]
     pub disable_instance_discovery: bool,
-    /// Seconds az, azd and pwsh may run.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub process_timeout: f64,
+    /// Seconds az, azd and pwsh may run (more than 0, at most a day).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = crate::flags::seconds)]
+    pub process_timeout: Duration,
     /// Walk the chain one credential at a time, as Python does.
     #[arg(long)]
     pub sequential: bool,
@@ -128,10 +128,7 @@ pub fn build(
         sequential: args.sequential,
         ..Default::default()
     };
-    if !(args.process_timeout.is_finite() && args.process_timeout > 0.0) {
-        return Err("azid: --process-timeout must be a positive number of seconds".to_owned());
-    }
-    options.process_timeout = Duration::from_secs_f64(args.process_timeout);
+    options.process_timeout = args.process_timeout;
     if let Some(only) = &args.credential {
         let only = member_name(only)?;
         for (name, _) in MEMBERS {
@@ -147,24 +144,25 @@ pub fn build(
     DefaultAzureCredential::new(options).map_err(|e| format!("azid: {e}"))
 }
 
-/// A managed identity credential of its own when the identity is named by object or resource
-/// id, which the default chain's options cannot express (as in Python).
+/// Whether `--credential` names managed identity.
+pub fn only_managed_identity(args: &ChainArgs) -> bool {
+    args.credential
+        .as_deref()
+        .is_some_and(|name| member_name(name) == Ok("ManagedIdentityCredential"))
+}
+
+/// A managed identity credential of its own when `--credential managed-identity` comes with an
+/// identity: by object or resource id, which the default chain's options cannot express, and by
+/// client id too, so that the rules are `ManagedIdentityCredential`'s and not the chain's (on
+/// Cloud Shell the chain ignores a client id, as Python's does; the credential refuses it).
 pub fn managed_identity_by_id(
     args: &ChainArgs,
 ) -> Result<Option<ManagedIdentityCredential>, String> {
-    if args.object_id.is_none() && args.resource_id.is_none() {
+    let selected =
+        args.client_id.is_some() || args.object_id.is_some() || args.resource_id.is_some();
+    if !(selected && only_managed_identity(args)) {
+        crate::flags::check_chain(args).map_err(|m| format!("azid: {m}"))?;
         return Ok(None);
-    }
-    let only_mi = match &args.credential {
-        Some(name) => member_name(name)? == "ManagedIdentityCredential",
-        None => false,
-    };
-    if !only_mi {
-        return Err(
-            "azid: --object-id and --resource-id select a managed identity; use them with \
-             --credential managed-identity"
-                .to_owned(),
-        );
     }
     let id = ManagedIdentityId::from_selectors(
         args.client_id.as_deref(),

@@ -27,7 +27,7 @@ pub struct DoctorArgs {
     all: bool,
     /// Which credentials, and how.
     #[command(flatten)]
-    chain: crate::chain::ChainArgs,
+    pub(crate) chain: crate::chain::ChainArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Human)]
     output: Output,

@@ -4,11 +4,12 @@ mod chain;
 mod demo;
 mod doctor;
 mod emulator;
+mod flags;
 mod token;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "azid", version, about = "Microsoft Entra ID tokens, fast", long_about = None)]
@@ -34,6 +35,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let chain = match &cli.command {
+        Command::Token(args) => Some(&args.chain),
+        Command::Doctor(args) => Some(&args.chain),
+        _ => None,
+    };
+    if let Some(Err(message)) = chain.map(flags::check_chain) {
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     if cli.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)

@@ -18,7 +18,7 @@ pub struct TokenArgs {
     claims: Option<String>,
     /// Which credentials to use, and how.
     #[command(flatten)]
-    chain: crate::chain::ChainArgs,
+    pub(crate) chain: crate::chain::ChainArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,

@@ -6,14 +6,49 @@ use azidentity_emulator::{DEFAULT_CLIENT_SECRET, Emulator, RunningEmulator};
 
 const SCOPE: &str = "https://management.azure.com/.default";
 
+/// The library crate's leak scan, shared: what azid prints is searched as its logs are.
+#[allow(dead_code)]
+#[path = "../../azidentity/tests/common/leaks.rs"]
+mod leaks;
+
+/// Runs azid with the library's TRACE logs on stderr (`--verbose`), then searches stderr for
+/// every planted secret and every emulator-minted credential, and stdout for planted secrets
+/// (stdout carries the access token by design).
 fn azid(emu: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_azid"))
+    for (name, value) in env.iter().copied().chain(
+        emu.env_exports()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
+        if leaks::SECRET_VARIABLES.contains(&name) {
+            leaks::plant(value);
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
+        .arg("--verbose")
         .args(args)
         .env_clear()
         .envs(emu.env_exports())
+        .env("AZID_LOG", "azidentity=trace")
         .envs(env.iter().copied())
         .output()
-        .expect("azid runs")
+        .expect("azid runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let found = leaks::findings_in(&stderr);
+    assert!(
+        found.is_empty(),
+        "azid {args:?} leaked on stderr: {found:?}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let planted: Vec<String> = leaks::findings_in(&stdout)
+        .into_iter()
+        .filter(|f| f.starts_with("a planted secret"))
+        .collect();
+    assert!(
+        planted.is_empty(),
+        "azid {args:?} leaked on stdout: {planted:?}"
+    );
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,6 +102,7 @@ async fn prints_the_token_like_az() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_exit_1_with_an_actionable_message_and_no_secret() {
     let emu = Emulator::builder().start().await.unwrap();
+    leaks::plant("definitely-wrong-secret-41");
     let out = azid(
         &emu,
         &[("AZURE_CLIENT_SECRET", "definitely-wrong-secret-41")],
@@ -169,6 +205,184 @@ async fn managed_identity_by_client_object_or_resource_id() {
     );
     assert_eq!(two.status.code(), Some(2));
     let unnamed = azid(&emu, &env, &["token", "--scope", SCOPE, "--object-id", "b"]);
-    assert_eq!(unnamed.status.code(), Some(1));
+    assert_eq!(unnamed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unnamed.stderr).contains("--credential managed-identity"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_flags_are_usage_errors_and_never_panic() {
+    let emu = Emulator::builder().start().await.unwrap();
+    for flags in [
+        &["--process-timeout", "1e20"][..],
+        &["--process-timeout", "NaN"],
+        &["--process-timeout", "inf"],
+        &["--process-timeout", "-1"],
+        &["--process-timeout", "0"],
+        &["--process-timeout", "1e-300"],
+        &["--credential", "no-such-credential"],
+        &["--exclude", "\u{1b}[2J"],
+        &["--resource-id", "/subscriptions/x"],
+    ] {
+        exits_without_panic(&emu, flags, 2);
+    }
+    // Hostile values the library judges: a clear failure (exit 1), no panic.
+    for flags in [
+        &["--tenant", ".."][..],
+        &["--tenant", "a/../b"],
+        &["--authority-host", "http://login.microsoftonline.com"],
+        &["--authority-host", "https://u:pw@h/x"],
+        &["--scope", "a b"],
+    ] {
+        let stderr = exits_without_panic(&emu, flags, 1);
+        assert!(!stderr.contains(":pw@"), "{stderr}");
+    }
+}
+
+/// `azid token --scope … <flags>`: the exit code, nothing on stdout, no panic; its stderr.
+fn exits_without_panic(emu: &RunningEmulator, flags: &[&str], code: i32) -> String {
+    let args: Vec<&str> = ["token", "--scope", SCOPE]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    let out = azid(emu, &[], &args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{flags:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{flags:?}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_identity_refuses_a_client_id_on_cloud_shell() {
+    use azidentity_emulator::{HostKind, ManagedIdentityHost, USER_ASSIGNED_CLIENT_ID};
+    let emu = Emulator::builder().start().await.unwrap();
+    let shell = emu
+        .start_managed_identity(ManagedIdentityHost::new(HostKind::CloudShell))
+        .await
+        .unwrap();
+    let env: Vec<(&str, &str)> = shell
+        .env()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mi = [
+        "token",
+        "--credential",
+        "managed-identity",
+        "--scope",
+        SCOPE,
+    ];
+    let out = azid(
+        &emu,
+        &env,
+        &[&mi[..], &["--client-id", USER_ASSIGNED_CLIENT_ID]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ManagedIdentityCredential"), "{stderr}");
+    assert!(stderr.contains("user-assigned"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    // Without a client id, Cloud Shell's own identity answers.
+    let out = azid(&emu, &env, &mi);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fake `az` in a directory of its own, first on `PATH`.
+fn fake_az(dir: &std::path::Path, script: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir).unwrap();
+    let az = dir.join("az");
+    std::fs::write(&az, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:/usr/bin:/bin", dir.display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_az_output_never_panics_hangs_or_echoes_a_secret() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let root = std::env::temp_dir().join(format!("azid-hostile-az-{}", std::process::id()));
+    let args = [
+        "token",
+        "--credential",
+        "az",
+        "--scope",
+        SCOPE,
+        "--process-timeout",
+        "2",
+    ];
+    let pid_file = root.join("grandchild.pid");
+    for secret in ["leaky-az-token-4f1", "leaky-bearer-5e2"] {
+        leaks::plant(secret);
+    }
+    let cases: Vec<(&str, String, Option<i32>, &str)> = vec![
+        (
+            "year 9999 west of UTC",
+            r#"echo '{"accessToken":"az-token-9999-value","expiresOn":"9999-12-31 23:59:59.000000","tokenType":"Bearer"}'"#.to_owned(),
+            Some(0),
+            "9999-12-31",
+        ),
+        (
+            "4 MiB of output",
+            "head -c 4194304 /dev/zero | tr '\\000' a".to_owned(),
+            Some(1),
+            "printed more than",
+        ),
+        (
+            "invalid UTF-8 around a token",
+            r#"printf '\377\376{"accessToken": "leaky-az-token-4f1"'"#.to_owned(),
+            Some(1),
+            "Unexpected output",
+        ),
+        (
+            "a failure quoting credentials",
+            "echo 'ERROR: AADSTS50076: refresh_token=1.ARoAv4j5cvGGr0GRqy180BHbR9xZ2kQ8b1mJ3XoT7uYp Authorization: Bearer leaky-bearer-5e2' >&2; exit 1".to_owned(),
+            Some(1),
+            "AADSTS50076",
+        ),
+        (
+            "a hang with a grandchild",
+            format!("sleep 60 & echo $! > {}; sleep 60", pid_file.display()),
+            Some(1),
+            "did not finish",
+        ),
+    ];
+    for (i, (name, script, code, says)) in cases.into_iter().enumerate() {
+        let path = fake_az(&root.join(i.to_string()), &script);
+        let out = azid(
+            &emu,
+            &[("PATH", &path), ("TZ", "America/Los_Angeles")],
+            &args,
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), code, "{name}: {stderr}");
+        assert!(
+            format!("{stdout}{stderr}").contains(says),
+            "{name}: should say {says:?}: {stdout}{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        for secret in ["leaky-az-token-4f1", "1.ARoAv4j5", "leaky-bearer-5e2"] {
+            assert!(
+                !stderr.contains(secret),
+                "{name}: {secret} echoed: {stderr}"
+            );
+        }
+    }
+    // The grandchild went with its group.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+    let state = stat
+        .as_deref()
+        .ok()
+        .and_then(|s| s.rsplit_once(") "))
+        .and_then(|(_, rest)| rest.chars().next());
+    assert!(
+        matches!(state, None | Some('Z') | Some('X')),
+        "the hung az's grandchild still runs: {stat:?}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }
