@@ -66,6 +66,14 @@ fn credential(host: &ManagedIdentityEndpoint, id: ManagedIdentityId) -> ManagedI
 
 /// A clock that starts now and jumps over retry waits: the IMDS schedule (up to 75 s) runs
 /// instantly while emulator-issued tokens stay valid.
+/// The error `host` gives a credential for `id`.
+async fn refusal(host: &ManagedIdentityEndpoint, id: ManagedIdentityId) -> azidentity::Error {
+    credential(host, id)
+        .get_token(&[SCOPE], &none())
+        .await
+        .expect_err("the host refuses")
+}
+
 fn manual_clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(OffsetDateTime::now_utc()))
 }
@@ -169,20 +177,14 @@ async fn imds_without_the_identity_is_unavailable() {
         ManagedIdentityHost::new(HostKind::Imds).without_system_assigned(),
     )
     .await;
-    let err = credential(&host, ManagedIdentityId::SystemAssigned)
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
+    let err = refusal(&host, ManagedIdentityId::SystemAssigned).await;
     assert!(err.is_unavailable(), "{err}");
     assert!(
         err.message().contains("No identity has been assigned"),
         "{err}"
     );
     assert!(err.message().contains("Identity not found"), "{err}");
-    let err = credential(&host, ManagedIdentityId::ClientId("not-assigned".into()))
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
+    let err = refusal(&host, ManagedIdentityId::ClientId("not-assigned".into())).await;
     assert!(err.is_unavailable(), "{err}");
     assert!(err.message().contains("The requested identity"), "{err}");
     assert_eq!(emu.token_requests().len(), 2, "400 is never retried");
@@ -381,10 +383,7 @@ async fn app_service_end_to_end_with_selectors() {
 async fn app_service_refusals_are_failures_with_the_host_message() {
     let emu = emulator().await;
     let host = start(&emu, ManagedIdentityHost::new(HostKind::AppService)).await;
-    let err = credential(&host, ManagedIdentityId::ClientId("unknown".into()))
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
+    let err = refusal(&host, ManagedIdentityId::ClientId("unknown".into())).await;
     assert!(
         matches!(err.kind(), ErrorKind::AuthenticationFailed),
         "{err}"
@@ -401,38 +400,34 @@ async fn app_service_refusals_are_failures_with_the_host_message() {
             .unwrap_err();
     assert_eq!(err.http().map(|h| h.status), Some(401), "{err}");
 
-    // A gateway's HTML page after the retries: a failure saying so, not a JSON parse error.
-    emu.add_fault(Fault::on_path("/msi/token").times(4).html_error(502));
-    let err = credential(&host, ManagedIdentityId::SystemAssigned)
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::AuthenticationFailed),
-        "{err}"
-    );
-    assert!(err.message().contains("HTTP 502"), "{err}");
-
-    // A non-JSON 200 that claims to be JSON is a failure; one that does not, unavailable.
-    emu.add_fault(Fault::on_path("/msi/token").malformed_json());
-    let err = credential(&host, ManagedIdentityId::SystemAssigned)
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::AuthenticationFailed),
-        "{err}"
-    );
-    emu.add_fault(
-        Fault::on_path("/msi/token")
-            .status(200, "<html>login</html>")
-            .content_type("text/html"),
-    );
-    let err = credential(&host, ManagedIdentityId::SystemAssigned)
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
-    assert!(err.is_unavailable(), "{err}");
+    // A gateway's HTML page after the retries: a failure saying so, not a JSON parse error. A
+    // non-JSON 200 that claims to be JSON is a failure; one that does not, unavailable.
+    // (fault, unavailable, what the message says)
+    let cases = [
+        (
+            Fault::on_path("/msi/token").times(4).html_error(502),
+            false,
+            "HTTP 502",
+        ),
+        (
+            Fault::on_path("/msi/token").malformed_json(),
+            false,
+            "not JSON",
+        ),
+        (
+            Fault::on_path("/msi/token")
+                .status(200, "<html>login</html>")
+                .content_type("text/html"),
+            true,
+            "not JSON",
+        ),
+    ];
+    for (fault, unavailable, says) in cases {
+        emu.add_fault(fault);
+        let err = refusal(&host, ManagedIdentityId::SystemAssigned).await;
+        assert_eq!(err.is_unavailable(), unavailable, "{err}");
+        assert!(err.message().contains(says), "{says}: {err}");
+    }
 }
 
 #[tokio::test]
@@ -451,10 +446,7 @@ async fn app_service_expired_or_unparseable_expiry_is_refused() {
         (r#"{"expires_on":"99999999999"}"#, "no access_token"),
     ] {
         emu.add_fault(Fault::on_path("/msi/token").status(200, body));
-        let err = credential(&host, ManagedIdentityId::SystemAssigned)
-            .get_token(&[SCOPE], &none())
-            .await
-            .unwrap_err();
+        let err = refusal(&host, ManagedIdentityId::SystemAssigned).await;
         assert!(
             matches!(err.kind(), ErrorKind::AuthenticationFailed),
             "{err}"
@@ -531,10 +523,7 @@ async fn azure_arc_legacy_agent_fails_closed_for_user_assigned() {
         .await
         .expect("the system identity still works");
     for (id, _) in ids() {
-        let err = credential(&host, id.clone())
-            .get_token(&[SCOPE], &none())
-            .await
-            .unwrap_err();
+        let err = refusal(&host, id.clone()).await;
         assert!(
             matches!(err.kind(), ErrorKind::AuthenticationFailed),
             "{err}"
@@ -571,10 +560,7 @@ async fn azure_arc_refuses_keys_outside_its_directory() {
 
     // A 401 without the challenge header: a clear failure, not a panic.
     emu.add_fault(Fault::on_path(MI_PATH).status(401, "{}"));
-    let err = credential(&host, ManagedIdentityId::SystemAssigned)
-        .get_token(&[SCOPE], &none())
-        .await
-        .unwrap_err();
+    let err = refusal(&host, ManagedIdentityId::SystemAssigned).await;
     assert!(err.message().contains("WWW-Authenticate"), "{err}");
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::{ManagedIdentityId, ManagedIdentitySource, Mode, client_for};
+use super::{ManagedIdentityId, ManagedIdentitySource, MiClient, Mode, client_for};
 use crate::platform::{
     Clock, HttpClient, HttpFuture, ManualClock, TransportError, TransportErrorKind,
 };
@@ -95,6 +95,32 @@ fn options(env: &[(&str, &str)], http: &Arc<FakeHttp>, clock: &Arc<ManualClock>)
     }
 }
 
+/// A client for `kind` over the scripted transport and the manual clock.
+fn mi_client(
+    kind: ManagedIdentitySource,
+    id: ManagedIdentityId,
+    env: &[(&str, &str)],
+    http: &Arc<FakeHttp>,
+    clock: &Arc<ManualClock>,
+    mode: Mode,
+) -> MiClient {
+    client_for(kind, id, &options(env, http, clock), mode).unwrap()
+}
+
+fn mode(probe_imds: bool, in_chain: bool) -> Mode {
+    Mode {
+        probe_imds,
+        in_chain,
+        in_default_chain: false,
+    }
+}
+
+async fn fetch(client: &MiClient, scope: &str) -> Result<crate::AccessToken, crate::Error> {
+    client
+        .get_token(&[scope], &TokenRequestOptions::default())
+        .await
+}
+
 const OVERRIDE: &[(&str, &str)] = &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")];
 const NO_OVERRIDE: &[(&str, &str)] = &[("UNRELATED", "1")];
 
@@ -110,33 +136,20 @@ async fn probe_once_then_real_request() {
         token(3600),
     ]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(NO_OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: true,
-            in_chain: true,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    let t = client
-        .get_token(&["https://r/.default"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
+        NO_OVERRIDE,
+        &http,
+        &clock,
+        mode(true, true),
+    );
+    let t = fetch(&client, "https://r/.default").await.unwrap();
     assert_eq!(t.token.secret(), "tok-3600");
     // Cached: no request.
-    client
-        .get_token(&["https://r/.default"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
+    fetch(&client, "https://r/.default").await.unwrap();
     // Another resource: no second probe.
-    client
-        .get_token(&["https://other"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
+    fetch(&client, "https://other").await.unwrap();
     let seen = http.seen();
     assert_eq!(seen.len(), 3);
     assert!(!has_metadata(&seen[0]), "the probe must not send Metadata");
@@ -153,18 +166,14 @@ async fn probe_failures_are_unavailable_and_not_remembered() {
         token(3600),
     ]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(NO_OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: true,
-            in_chain: true,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
+        NO_OVERRIDE,
+        &http,
+        &clock,
+        mode(true, true),
+    );
     let none = TokenRequestOptions::default();
     let e = client.get_token(&["https://r"], &none).await.unwrap_err();
     assert!(e.is_unavailable(), "{e}");
@@ -190,23 +199,16 @@ async fn probe_failures_are_unavailable_and_not_remembered() {
 async fn probe_gives_up_after_one_second() {
     let http = FakeHttp::with(vec![Reply::Hang]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(NO_OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: true,
-            in_chain: true,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
+        NO_OVERRIDE,
+        &http,
+        &clock,
+        mode(true, true),
+    );
     let began = tokio::time::Instant::now();
-    let e = client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap_err();
+    let e = fetch(&client, "https://r").await.unwrap_err();
     assert!(e.is_unavailable(), "{e}");
     assert_eq!(began.elapsed(), Duration::from_secs(1));
     assert_eq!(http.seen().len(), 1);
@@ -216,38 +218,24 @@ async fn probe_gives_up_after_one_second() {
 async fn no_probe_when_the_endpoint_is_overridden_or_not_in_a_chain() {
     let http = FakeHttp::with(vec![token(3600), token(3600)]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: true,
-            in_chain: true,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
-    let opts = options(NO_OVERRIDE, &http, &clock);
-    let client = client_for(
+        OVERRIDE,
+        &http,
+        &clock,
+        mode(true, true),
+    );
+    fetch(&client, "https://r").await.unwrap();
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain: false,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
+        NO_OVERRIDE,
+        &http,
+        &clock,
+        Mode::default(),
+    );
+    fetch(&client, "https://r").await.unwrap();
     assert!(http.seen().iter().all(has_metadata));
     assert!(
         http.seen()[0]
@@ -263,22 +251,15 @@ async fn retry_schedule(status: u16, in_chain: bool) -> (Duration, usize, crate:
         .collect();
     let http = FakeHttp::with(replies);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    let e = client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap_err();
+        OVERRIDE,
+        &http,
+        &clock,
+        mode(false, in_chain),
+    );
+    let e = fetch(&client, "https://r").await.unwrap_err();
     let waited = clock.now() - start();
     (Duration::try_from(waited).unwrap(), http.seen().len(), e)
 }
@@ -316,22 +297,15 @@ async fn imds_429_honours_retry_after_and_400_is_not_retried() {
         token(3600),
     ]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain: false,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap();
+        OVERRIDE,
+        &http,
+        &clock,
+        Mode::default(),
+    );
+    fetch(&client, "https://r").await.unwrap();
     assert_eq!(clock.now() - start(), time::Duration::seconds(7));
 
     let http = FakeHttp::with(vec![Reply::Answer(
@@ -339,18 +313,15 @@ async fn imds_429_honours_retry_after_and_400_is_not_retried() {
         JSON,
         r#"{"error":"invalid_request","error_description":"Identity not found"}"#.into(),
     )]);
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::ClientId("c-1".into()),
-        &opts,
+        OVERRIDE,
+        &http,
+        &clock,
         Mode::default(),
-    )
-    .unwrap();
-    let e = client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap_err();
+    );
+    let e = fetch(&client, "https://r").await.unwrap_err();
     assert!(e.is_unavailable());
     assert!(e.message().contains("Identity not found"), "{e}");
     assert_eq!(http.seen().len(), 1);
@@ -359,57 +330,44 @@ async fn imds_429_honours_retry_after_and_400_is_not_retried() {
 
 #[tokio::test]
 async fn non_json_answers() {
-    let http = FakeHttp::with(vec![Reply::Answer(
-        200,
-        &[("content-type", "text/html")],
-        "<html>hotel wifi</html>".into(),
-    )]);
-    let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
-        ManagedIdentitySource::Imds,
-        ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain: false,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
-    let e = client
-        .get_token(&["https://r"], &TokenRequestOptions::default())
-        .await
-        .unwrap_err();
-    assert!(e.is_unavailable(), "{e}");
-
-    let env = [
+    const APP_SERVICE: &[(&str, &str)] = &[
         ("IDENTITY_ENDPOINT", "http://127.0.0.1:9/token"),
         ("IDENTITY_HEADER", "h"),
     ];
-    for (headers, unavailable) in [(JSON, false), (&[("content-type", "text/plain")][..], true)] {
-        let http = FakeHttp::with(vec![Reply::Answer(
-            200,
-            headers,
-            r#"{"access_token": trunc"#.into(),
-        )]);
-        let opts = options(&env, &http, &clock);
-        let client = client_for(
+    const TEXT: &[(&str, &str)] = &[("content-type", "text/plain")];
+    const HTML: &[(&str, &str)] = &[("content-type", "text/html")];
+    let truncated = r#"{"access_token": trunc"#;
+    // (host, its environment, content type, body, unavailable)
+    let cases = [
+        (
+            ManagedIdentitySource::Imds,
+            OVERRIDE,
+            HTML,
+            "<html>hotel wifi</html>",
+            true,
+        ),
+        (
             ManagedIdentitySource::AppService,
-            ManagedIdentityId::SystemAssigned,
-            &opts,
-            Mode {
-                probe_imds: false,
-                in_chain: false,
-                in_default_chain: false,
-            },
-        )
-        .unwrap();
-        let e = client
-            .get_token(&["https://r"], &TokenRequestOptions::default())
-            .await
-            .unwrap_err();
-        assert_eq!(e.is_unavailable(), unavailable, "{e}");
+            APP_SERVICE,
+            JSON,
+            truncated,
+            false,
+        ),
+        (
+            ManagedIdentitySource::AppService,
+            APP_SERVICE,
+            TEXT,
+            truncated,
+            true,
+        ),
+    ];
+    let clock = Arc::new(ManualClock::new(start()));
+    for (kind, env, headers, body, unavailable) in cases {
+        let http = FakeHttp::with(vec![Reply::Answer(200, headers, body.into())]);
+        let id = ManagedIdentityId::SystemAssigned;
+        let client = mi_client(kind, id, env, &http, &clock, Mode::default());
+        let e = fetch(&client, "https://r").await.unwrap_err();
+        assert_eq!(e.is_unavailable(), unavailable, "{kind:?} {headers:?}: {e}");
         assert!(!e.message().contains("trunc\""), "{e}");
     }
 }
@@ -422,25 +380,17 @@ async fn long_tokens_refresh_at_half_life_and_failures_keep_the_old_one() {
         token(86_400),
     ]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(
+    let client = mi_client(
+        ManagedIdentitySource::AppService,
+        ManagedIdentityId::SystemAssigned,
         &[
             ("IDENTITY_ENDPOINT", "http://127.0.0.1:9/t"),
             ("IDENTITY_HEADER", "h"),
         ],
         &http,
         &clock,
+        Mode::default(),
     );
-    let client = client_for(
-        ManagedIdentitySource::AppService,
-        ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain: false,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
     let none = TokenRequestOptions::default();
     let first = client.get_token(&["https://r"], &none).await.unwrap();
     assert_eq!(first.refresh_on, Some(start() + time::Duration::hours(12)));
@@ -456,18 +406,14 @@ async fn long_tokens_refresh_at_half_life_and_failures_keep_the_old_one() {
 async fn more_than_one_scope_is_refused_without_a_request() {
     let http = FakeHttp::with(vec![]);
     let clock = Arc::new(ManualClock::new(start()));
-    let opts = options(OVERRIDE, &http, &clock);
-    let client = client_for(
+    let client = mi_client(
         ManagedIdentitySource::Imds,
         ManagedIdentityId::SystemAssigned,
-        &opts,
-        Mode {
-            probe_imds: false,
-            in_chain: false,
-            in_default_chain: false,
-        },
-    )
-    .unwrap();
+        OVERRIDE,
+        &http,
+        &clock,
+        Mode::default(),
+    );
     let e = client
         .get_token(
             &["https://a/.default", "https://b/.default"],

@@ -427,15 +427,10 @@ mod tests {
         assert!(matches!(err, ProcessError::TimedOut(_)), "{err}");
         // The grandchild was killed with its group: it is gone, or a zombie awaiting its reaper.
         let pid = std::fs::read_to_string(&pid_file).unwrap();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
-        let state = stat
-            .as_deref()
-            .ok()
-            .and_then(|s| s.rsplit_once(") "))
-            .and_then(|(_, rest)| rest.chars().next());
+        let state = state_once_killed(&pid);
         assert!(
             matches!(state, None | Some('Z') | Some('X')),
-            "grandchild still running: {stat:?}"
+            "grandchild still running: {state:?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -445,6 +440,20 @@ mod tests {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
         stat.rsplit_once(") ")
             .and_then(|(_, rest)| rest.chars().next())
+    }
+
+    /// The state of a process that was sent SIGKILL: delivery is asynchronous, so this waits
+    /// (at most 2 s) for it to be gone or a zombie.
+    fn state_once_killed(pid: &str) -> Option<char> {
+        let mut state = process_state(pid);
+        for _ in 0..100 {
+            if matches!(state, None | Some('Z') | Some('X')) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            state = process_state(pid);
+        }
+        state
     }
 
     #[tokio::test]
@@ -472,15 +481,7 @@ mod tests {
             () = started => {}
         }
         let pid = std::fs::read_to_string(&pid_file).unwrap();
-        // SIGKILL is delivered asynchronously: wait (bounded) for the grandchild to die.
-        let mut state = process_state(&pid);
-        for _ in 0..100 {
-            if matches!(state, None | Some('Z') | Some('X')) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-            state = process_state(&pid);
-        }
+        let state = state_once_killed(&pid);
         assert!(
             matches!(state, None | Some('Z') | Some('X')),
             "the grandchild outlived the cancelled run: state {state:?}"
