@@ -269,7 +269,6 @@ pub fn entra_exchange(data: &[u8]) {
             platform: scripted_platform(&parts, Env::default()),
             ..ClientOptions::default()
         },
-        ..Default::default()
     };
     let Ok(credential) = ClientSecretCredential::new("tenant", "client", "s3cret".into(), options)
     else {

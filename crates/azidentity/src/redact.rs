@@ -94,7 +94,7 @@ pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
 /// of one unmasked.
 pub(crate) fn excerpt(input: &str, max: usize) -> String {
     let input = input.trim();
-    let scrubbed = text(&cut_plain(input, max.saturating_add(SCRUB_MARGIN)));
+    let scrubbed = text(cut_plain(input, max.saturating_add(SCRUB_MARGIN)));
     cut(&without_controls(scrubbed.trim_end()), max)
 }
 

@@ -306,7 +306,6 @@ async fn entra_confidential_client() {
                         retry: patient_retries(),
                         ..client_options(emu)
                     },
-                    ..Default::default()
                 },
             )
             .unwrap(),
@@ -405,11 +404,7 @@ async fn managed_identity_hosts() {
             (
                 "HTML 200",
                 Fault::any().status(200, not_json).content_type("text/html"),
-                if kind == HostKind::Imds {
-                    Outcome::Unavailable
-                } else {
-                    Outcome::Unavailable
-                },
+                Outcome::Unavailable,
                 1,
             ),
             (
@@ -452,6 +447,15 @@ async fn managed_identity_hosts() {
         }
     }
 }
+
+/// Steps the stub serves in order, outcome, requests, message, a wait asked for.
+type StubCase = (
+    &'static [&'static str],
+    Outcome,
+    usize,
+    &'static str,
+    Option<Duration>,
+);
 
 /// What the emulator cannot do, a raw HTTP stub does: a body that stops arriving, a connection
 /// dropped in the middle of the body, and Retry-After as an HTTP date or in milliseconds. App
@@ -512,7 +516,7 @@ async fn app_service_over_a_raw_stub() {
     ];
     leaks::plant("stub-identity-header-value");
     // (steps served in order, outcome, requests, message, a wait asked for)
-    let cases: [(&[&'static str], Outcome, usize, &str, Option<Duration>); 4] = [
+    let cases: [StubCase; 4] = [
         (
             &["slow body", "slow body", "slow body", "slow body"],
             Outcome::Failed,

@@ -19,7 +19,7 @@ fn planted_secrets_and_minted_shapes_are_found_and_masked_ones_are_not() {
         format!("refresh {refresh} rejected"),
         "code=1.AXwA0123456789abcdefghijKLMNOP was spent".to_owned(),
         "device DAQABAAEAAAD--DLA3VO7QrddgJg7WevrAbc".to_owned(),
-        format!("{}", azidentity_emulator::DEFAULT_CLIENT_SECRET),
+        azidentity_emulator::DEFAULT_CLIENT_SECRET.to_owned(),
     ] {
         let found = leaks::findings_in(&leaked);
         assert_eq!(found.len(), 1, "{leaked}: {found:?}");
@@ -46,7 +46,6 @@ async fn errors_reach_the_scan_through_trace_lines() {
                 disable_instance_discovery: true,
                 ..client_options(&emu)
             },
-            ..Default::default()
         },
     )
     .unwrap();
