@@ -136,7 +136,8 @@ async fn token_uses_the_default_chain_and_names_the_credential() {
         &[],
         &["token", "--scope", SCOPE, "--credential", "nope"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    // An unknown name is a usage error, found by clap before anything runs.
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown credential \"nope\""), "{stderr}");
     assert!(
