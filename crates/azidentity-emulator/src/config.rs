@@ -262,7 +262,7 @@ pub struct EmulatorBuilder {
     users: Vec<User>,
     token_lifetime: Duration,
     cae_token_lifetime: Duration,
-    allow_assertion_reuse: bool,
+    refuse_assertion_replay: bool,
     refresh_in: Option<Duration>,
     latency: Duration,
     dns_names: Vec<String>,
@@ -280,7 +280,7 @@ impl Default for EmulatorBuilder {
             users: Vec::new(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             cae_token_lifetime: DEFAULT_CAE_TOKEN_LIFETIME,
-            allow_assertion_reuse: false,
+            refuse_assertion_replay: false,
             refresh_in: None,
             latency: Duration::ZERO,
             dns_names: Vec::new(),
@@ -327,12 +327,19 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Accept a client assertion whose `jti` was seen before. Entra does not refuse replays
-    /// (MSAL reuses an assertion for up to ten minutes); the emulator does by default, to
-    /// prove a client signs a fresh assertion per request.
-    pub fn allow_assertion_reuse(mut self, allow: bool) -> Self {
-        self.allow_assertion_reuse = allow;
+    /// Refuse a certificate-signed client assertion whose `jti` was seen before (AADSTS50027),
+    /// to prove a client signs a fresh assertion per request. Off by default, as in Entra,
+    /// which accepts a reused assertion until it expires: msal-node signs one and reuses it for
+    /// up to ten minutes.
+    pub fn refuse_assertion_replay(mut self, refuse: bool) -> Self {
+        self.refuse_assertion_replay = refuse;
         self
+    }
+
+    /// The opposite of [`EmulatorBuilder::refuse_assertion_replay`], kept for existing tests:
+    /// `allow_assertion_reuse(false)` turns the replay check on.
+    pub fn allow_assertion_reuse(self, allow: bool) -> Self {
+        self.refuse_assertion_replay(!allow)
     }
 
     /// The lifetime of issued tokens (`expires_in`, `ext_expires_in`); default 3599 s.
@@ -454,7 +461,7 @@ impl EmulatorBuilder {
             users,
             token_lifetime: self.token_lifetime,
             cae_token_lifetime: self.cae_token_lifetime,
-            allow_assertion_reuse: self.allow_assertion_reuse,
+            refuse_assertion_replay: self.refuse_assertion_replay,
             refresh_in: self.refresh_in,
             latency: self.latency,
             dns_names: self.dns_names,
@@ -473,7 +480,7 @@ pub(crate) struct Config {
     pub users: Vec<User>,
     pub token_lifetime: Duration,
     pub cae_token_lifetime: Duration,
-    pub allow_assertion_reuse: bool,
+    pub refuse_assertion_replay: bool,
     pub refresh_in: Option<Duration>,
     pub latency: Duration,
     pub dns_names: Vec<String>,

@@ -133,12 +133,32 @@ async fn post_assertion(client: &Client, assertion: &str) -> common::Reply {
         .await
 }
 
+/// Entra accepts a certificate assertion again until it expires (msal-node reuses its signed
+/// assertion for up to ten minutes), so the emulator refuses a replayed `jti` only on request.
+#[tokio::test]
+async fn a_reused_assertion_is_accepted_unless_replay_refusal_is_on() {
+    let key = signer();
+    let emu = Emulator::builder()
+        .app(Application::confidential(APP).certificate_pem(&key.cert_pem))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": key.s256()});
+    let assertion = key.sign(header, claims(&emu), false);
+    for _ in 0..2 {
+        let reply = post_assertion(&client, &assertion).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
+
 #[tokio::test]
 async fn certificate_assertions_are_checked_like_entra() {
     let key = signer();
     let other = signer();
     let emu = Emulator::builder()
         .app(Application::confidential(APP).certificate_pem(&key.cert_pem))
+        .refuse_assertion_replay(true)
         .start()
         .await
         .unwrap();

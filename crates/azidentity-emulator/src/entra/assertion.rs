@@ -91,7 +91,7 @@ pub(crate) fn verify(
         exp.saturating_add(SKEW_SECS),
         now,
     );
-    if !first_use && !shared.config.allow_assertion_reuse {
+    if !first_use && shared.config.refuse_assertion_replay {
         return Err(EntraError::assertion_replayed());
     }
     Ok(())

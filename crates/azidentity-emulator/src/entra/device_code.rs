@@ -1,5 +1,6 @@
 //! The device code flow: `POST /{tenant}/oauth2/v2.0/devicecode` hands out a user code and a
-//! device code; `grant_type=urn:ietf:params:oauth:grant-type:device_code` answers
+//! device code; `grant_type=urn:ietf:params:oauth:grant-type:device_code` (or plain
+//! `device_code`, as msal-node sends it) answers
 //! `authorization_pending` until the user "signs in" (a test approves the user code, or the
 //! emulator approves after a number of polls), with `slow_down`, denial and expiry on demand.
 
@@ -20,6 +21,8 @@ use crate::entra::client_auth::PublicAllowed;
 use crate::state::Shared;
 
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The name msal-node sends (`grant_type=device_code`); Entra takes both.
+pub(crate) const SHORT_GRANT_TYPE: &str = "device_code";
 /// Entra's defaults: codes live 15 minutes and clients poll every 5 seconds.
 const DEFAULT_EXPIRES_IN: u64 = 900;
 const DEFAULT_INTERVAL: u64 = 5;

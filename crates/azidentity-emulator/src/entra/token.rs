@@ -155,7 +155,10 @@ pub(crate) fn issue(
         "authorization_code" => authorization_code::grant(&request),
         "refresh_token" => refresh_token::grant(&request),
         JWT_BEARER_GRANT => on_behalf_of::grant(&request),
-        super::device_code::GRANT_TYPE => super::device_code::grant(&request),
+        // msal-node sends the short name, which Entra accepts as well.
+        super::device_code::GRANT_TYPE | super::device_code::SHORT_GRANT_TYPE => {
+            super::device_code::grant(&request)
+        }
         other => Err(EntraError::unsupported_grant_type(other)),
     }
 }
