@@ -1,7 +1,7 @@
 //! `azid emulator`: the local Entra ID emulator as a standalone server, optionally with the
 //! managed identity endpoint of one kind of Azure host.
 
-use azidentity_emulator::{Emulator, HostKind, ManagedIdentityHost};
+use azidentity_emulator::{ArcKeyDir, Emulator, HostKind, ManagedIdentityHost};
 use clap::Args;
 
 #[derive(Args)]
@@ -39,18 +39,25 @@ pub async fn run(args: EmulatorArgs) -> Result<(), String> {
     println!(
         "#   azid token --disable-instance-discovery --scope https://management.azure.com/.default"
     );
-    print!("{}", azidentity_emulator::render_exports(&emulator));
+    // With a managed identity host, the service principal's variables stay out: its
+    // AZURE_CLIENT_ID would make clients ask the host for a user-assigned identity.
     let _endpoint = match args.managed_identity {
         Some(kind) => {
             let endpoint = emulator
-                .start_managed_identity(ManagedIdentityHost::new(kind))
+                .start_managed_identity(
+                    ManagedIdentityHost::new(kind).arc_key_dir(ArcKeyDir::Agent),
+                )
                 .await
                 .map_err(|e| format!("azid: the {kind} endpoint could not start: {e}"))?;
+            print!("{}", azidentity_emulator::render_env(&emulator.base_env()));
             println!("# Managed identity: {kind}");
             print!("{}", azidentity_emulator::render_env(endpoint.env()));
             Some(endpoint)
         }
-        None => None,
+        None => {
+            print!("{}", azidentity_emulator::render_exports(&emulator));
+            None
+        }
     };
     println!("# Ctrl-C stops the emulator.");
     tokio::signal::ctrl_c()

@@ -15,6 +15,9 @@ use crate::signing::Signer;
 use crate::state::Shared;
 use crate::{server, tls};
 
+/// How long the CA and server certificates are valid.
+pub(crate) const CERTIFICATE_DAYS: i64 = 30;
+
 /// The entry point: `Emulator::builder().start().await`.
 #[derive(Debug, Clone, Copy)]
 pub struct Emulator;
@@ -30,6 +33,10 @@ impl Emulator {
 /// closes its connections and removes the CA file.
 pub struct RunningEmulator {
     shared: Arc<Shared>,
+    /// Issues the Service Fabric endpoint's certificate.
+    ca: Arc<tls::Ca>,
+    /// The Entra server's TLS, which the Azure Pipelines endpoint serves too.
+    tls: TlsAcceptor,
     ca_pem: String,
     ca_dir: PathBuf,
     ca_path: PathBuf,
@@ -40,23 +47,27 @@ impl RunningEmulator {
     pub(crate) async fn start(config: Config) -> io::Result<Self> {
         let listener = server::bind(config.port)?;
         let port = listener.local_addr()?.port();
-        let tls = tls::generate(&config.dns_names)?;
+        let ca = tls::Ca::generate(CERTIFICATE_DAYS)?;
+        let server_cert = ca.issue(
+            &tls::server_names(&config.dns_names),
+            "127.0.0.1",
+            CERTIFICATE_DAYS,
+        )?;
+        let tls = TlsAcceptor::from(server_cert.server_config()?);
         let signer = Signer::new().map_err(io::Error::other)?;
-        let (ca_dir, ca_path) = write_ca(&tls.ca_pem)?;
+        let (ca_dir, ca_path) = write_ca(&ca.pem)?;
         let shared = Arc::new(Shared::new(config, port, signer));
         let handler = {
             let shared = shared.clone();
             move |request| crate::router::handle(shared.clone(), request)
         };
-        let server = tokio::spawn(server::serve(
-            listener,
-            Some(TlsAcceptor::from(tls.server_config)),
-            handler,
-        ));
+        let server = tokio::spawn(server::serve(listener, Some(tls.clone()), handler));
         tracing::info!(port, "Entra ID emulator listening on 127.0.0.1");
         Ok(Self {
             shared,
-            ca_pem: tls.ca_pem,
+            ca_pem: ca.pem.clone(),
+            ca: Arc::new(ca),
+            tls,
             ca_dir,
             ca_path,
             server: Some(server),
@@ -66,6 +77,15 @@ impl RunningEmulator {
     /// The state shared with the server (the managed identity hosts use it too).
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub(crate) fn ca(&self) -> &tls::Ca {
+        &self.ca
+    }
+
+    /// The Entra server's TLS (certificate for 127.0.0.1 issued by the emulator's CA).
+    pub(crate) fn tls(&self) -> &TlsAcceptor {
+        &self.tls
     }
 
     /// `https://127.0.0.1:PORT`, the value for `AZURE_AUTHORITY_HOST`.
@@ -89,8 +109,8 @@ impl RunningEmulator {
     }
 
     /// Environment for a client of this emulator, in this order: `AZURE_AUTHORITY_HOST`,
-    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `SSL_CERT_FILE` and
-    /// `REQUESTS_CA_BUNDLE` (both the CA path).
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, then the CA variables of
+    /// [`RunningEmulator::base_env`].
     ///
     /// The credentials are the default application's, else the first registered one's;
     /// with no application the client variables are left out (and so is the tenant when
@@ -111,10 +131,29 @@ impl RunningEmulator {
                 env.push(("AZURE_CLIENT_SECRET".to_owned(), secret.clone()));
             }
         }
-        let ca_path = self.ca_path.display().to_string();
-        env.push(("SSL_CERT_FILE".to_owned(), ca_path.clone()));
-        env.push(("REQUESTS_CA_BUNDLE".to_owned(), ca_path));
+        env.extend(self.ca_env());
         env
+    }
+
+    /// The environment every client needs and nothing more: `AZURE_AUTHORITY_HOST` and the CA
+    /// variables. A managed identity host's variables go with this rather than with
+    /// [`RunningEmulator::env_exports`], whose `AZURE_CLIENT_ID` would make clients ask the
+    /// host for a user-assigned identity.
+    pub fn base_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("AZURE_AUTHORITY_HOST".to_owned(), self.authority_host())];
+        env.extend(self.ca_env());
+        env
+    }
+
+    /// The CA path under every name clients read: `SSL_CERT_FILE` (OpenSSL, Go, Rust, .NET on
+    /// Linux, aiohttp), `REQUESTS_CA_BUNDLE` (Python requests, the Azure CLI) and
+    /// `NODE_EXTRA_CA_CERTS` (Node.js, which ignores `SSL_CERT_FILE`).
+    fn ca_env(&self) -> Vec<(String, String)> {
+        let ca_path = self.ca_path.display().to_string();
+        ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"]
+            .into_iter()
+            .map(|name| (name.to_owned(), ca_path.clone()))
+            .collect()
     }
 
     /// Every recorded request, oldest first.

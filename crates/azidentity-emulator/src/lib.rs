@@ -68,8 +68,8 @@ pub use entra::cae::ResourceAnswer;
 pub use exports::{render_env, render_exports};
 pub use fault::Fault;
 pub use mi::{
-    AZURE_PIPELINES_SERVICE_CONNECTION_ID, HostKind, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
-    ManagedIdentityEndpoint, ManagedIdentityHost, SYSTEM_ASSIGNED_CLIENT_ID,
+    AZURE_PIPELINES_SERVICE_CONNECTION_ID, ArcKeyDir, HostKind, KUBERNETES_ISSUER,
+    KUBERNETES_SUBJECT, ManagedIdentityEndpoint, ManagedIdentityHost, SYSTEM_ASSIGNED_CLIENT_ID,
     SYSTEM_ASSIGNED_OBJECT_ID, SYSTEM_ASSIGNED_RESOURCE_ID, TOKEN_EXCHANGE_AUDIENCE,
     USER_ASSIGNED_CLIENT_ID, USER_ASSIGNED_OBJECT_ID, USER_ASSIGNED_RESOURCE_ID,
     UserAssignedIdentity,

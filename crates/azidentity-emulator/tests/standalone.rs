@@ -101,7 +101,8 @@ async fn ready_file_exports_and_sigterm() {
             "AZURE_CLIENT_ID",
             "AZURE_CLIENT_SECRET",
             "SSL_CERT_FILE",
-            "REQUESTS_CA_BUNDLE"
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS"
         ]
     );
     assert!(stdout.contains(&format!("export SSL_CERT_FILE='{ca_path}'")));

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::arc_keys::ArcKeyDir;
 use super::identity;
 use crate::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
 
@@ -71,6 +72,7 @@ impl fmt::Display for HostKind {
 
 /// A user-assigned identity: one identity, three ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UserAssignedIdentity {
     /// The client (application) id.
     pub client_id: String,
@@ -103,16 +105,18 @@ impl UserAssignedIdentity {
 /// How Azure ML writes `expires_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MlDates {
-    /// `06/20/2019 02:57:58 +00:00`, as on Linux compute.
+    /// `06/20/2019 02:57:58 +00:00`, as older Linux compute did.
     Linux,
-    /// `1/16/2020 5:24:12 AM +00:00`, as on Windows compute.
+    /// `1/16/2020 5:24:12 AM +00:00`, as older Windows compute did.
     Windows,
-    /// Epoch seconds, as newer compute sends.
+    /// Epoch seconds (the default): what current compute sends, and the only form msal-node
+    /// reads (it takes `expires_on` as a number or an ISO 8601 date).
     Epoch,
 }
 
 /// A host to start with [`crate::RunningEmulator::start_managed_identity`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ManagedIdentityHost {
     pub(crate) kind: HostKind,
     pub(crate) system_assigned: bool,
@@ -124,6 +128,7 @@ pub struct ManagedIdentityHost {
     pub(crate) tenant: String,
     pub(crate) client_id: String,
     pub(crate) subject: Option<String>,
+    pub(crate) arc_key_dir: ArcKeyDir,
 }
 
 impl ManagedIdentityHost {
@@ -138,10 +143,11 @@ impl ManagedIdentityHost {
             legacy_arc_agent: false,
             token_lifetime: Duration::from_secs(86_399),
             refresh_in: None,
-            ml_dates: MlDates::Linux,
+            ml_dates: MlDates::Epoch,
             tenant: DEFAULT_TENANT_ID.to_owned(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             subject: None,
+            arc_key_dir: ArcKeyDir::Private,
         }
     }
 
@@ -189,7 +195,13 @@ impl ManagedIdentityHost {
         self
     }
 
-    /// Azure ML answers with epoch seconds.
+    /// Azure ML answers with Linux-style dates (`06/20/2019 02:57:58 +00:00`).
+    pub fn azure_ml_linux_dates(mut self) -> Self {
+        self.ml_dates = MlDates::Linux;
+        self
+    }
+
+    /// Azure ML answers with epoch seconds (the default).
     pub fn azure_ml_epoch_dates(mut self) -> Self {
         self.ml_dates = MlDates::Epoch;
         self
@@ -212,6 +224,13 @@ impl ManagedIdentityHost {
     /// [`crate::KUBERNETES_SUBJECT`]); the federated credential is registered for it.
     pub fn subject(mut self, subject: &str) -> Self {
         self.subject = Some(subject.to_owned());
+        self
+    }
+
+    /// Azure Arc: where the key files of the agent's challenges are written (default: a
+    /// private temporary directory; Microsoft's clients need [`ArcKeyDir::Agent`]).
+    pub fn arc_key_dir(mut self, dir: ArcKeyDir) -> Self {
+        self.arc_key_dir = dir;
         self
     }
 

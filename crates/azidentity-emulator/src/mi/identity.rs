@@ -53,7 +53,18 @@ fn system() -> UserAssignedIdentity {
     )
 }
 
-/// `names` maps the host's parameter names to id kinds. Ids compare case-insensitively (GUIDs
+/// The client id of the identity a host uses when none is named: the system-assigned one, else
+/// the first user-assigned one (Azure ML's `DEFAULT_IDENTITY_CLIENT_ID`).
+pub(crate) fn default_client_id(host: &ManagedIdentityHost) -> Option<String> {
+    if host.system_assigned {
+        return Some(SYSTEM_ASSIGNED_CLIENT_ID.to_owned());
+    }
+    host.user_assigned.first().map(|id| id.client_id.clone())
+}
+
+/// `names` maps the host's parameter names to id kinds. A selector that names the
+/// system-assigned identity selects it (msal-node asks Azure ML for the system identity by
+/// its client id). Ids compare case-insensitively (GUIDs
 /// and ARM ids are case-insensitive in Azure).
 pub(crate) fn resolve(
     host: &ManagedIdentityHost,
@@ -76,6 +87,10 @@ pub(crate) fn resolve(
             by: None,
         }),
         [] => Err(NotResolved::NotFound),
+        [(kind, value)] if host.system_assigned && names_system(*kind, value) => Ok(Resolved {
+            identity: system(),
+            by: Some(*kind),
+        }),
         [(kind, value)] => host
             .user_assigned
             .iter()
@@ -94,6 +109,15 @@ pub(crate) fn resolve(
             .ok_or(NotResolved::NotFound),
         _ => Err(NotResolved::Ambiguous),
     }
+}
+
+fn names_system(kind: IdKind, value: &str) -> bool {
+    let own = match kind {
+        IdKind::Client => SYSTEM_ASSIGNED_CLIENT_ID,
+        IdKind::Object => SYSTEM_ASSIGNED_OBJECT_ID,
+        IdKind::Resource => SYSTEM_ASSIGNED_RESOURCE_ID,
+    };
+    own.eq_ignore_ascii_case(value)
 }
 
 /// The resource a token is for: a scope with `/.default` is the classic mistake of sending a
@@ -184,7 +208,23 @@ mod tests {
             resolve(&host, &q(&[("client_id", "a"), ("object_id", "b")]), NAMES).unwrap_err(),
             NotResolved::Ambiguous
         );
+        let system = resolve(
+            &host,
+            &q(&[("client_id", SYSTEM_ASSIGNED_CLIENT_ID)]),
+            NAMES,
+        )
+        .expect("the system identity by its client id");
+        assert_eq!(system.identity.object_id, SYSTEM_ASSIGNED_OBJECT_ID);
         let bare = host.without_system_assigned();
+        assert_eq!(
+            resolve(
+                &bare,
+                &q(&[("client_id", SYSTEM_ASSIGNED_CLIENT_ID)]),
+                NAMES
+            )
+            .unwrap_err(),
+            NotResolved::NotFound
+        );
         assert_eq!(
             resolve(&bare, &q(&[]), NAMES).unwrap_err(),
             NotResolved::NotFound

@@ -23,6 +23,7 @@
 //! `Fault::on_path("/metadata/identity/")`).
 
 mod app_service;
+mod arc_keys;
 mod azure_arc;
 mod azure_ml;
 mod cloud_shell;
@@ -36,6 +37,7 @@ mod rules;
 mod server;
 mod service_fabric;
 
+pub use arc_keys::ArcKeyDir;
 pub use endpoint::ManagedIdentityEndpoint;
 pub use federated::{
     AZURE_PIPELINES_SERVICE_CONNECTION_ID, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,

@@ -49,7 +49,10 @@ impl HostRules {
 
     /// Path, method, guard and `api-version`.
     pub(crate) fn check(&self, state: &HostState, request: &MiRequest) -> Result<(), Refused> {
-        if request.path != self.path {
+        // One trailing slash is the same resource: msal-node turns IMDS's endpoint into a URL
+        // string ending in `/`, and the hosts answer it.
+        let path = request.path.strip_suffix('/').unwrap_or(&request.path);
+        if path != self.path {
             return Err(Box::new(not_found()));
         }
         if request.method != Method::GET {

@@ -2,8 +2,7 @@
 //! 127.0.0.1 port. Requests are recorded, delayed and faulted like the Entra endpoints', then
 //! answered by the host's module.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 use hyper::Request;
@@ -49,13 +48,6 @@ impl MiRequest {
     }
 }
 
-/// An Azure Arc key handed out in a challenge and not yet used.
-pub(crate) struct ArcKey {
-    pub key: String,
-    pub path: PathBuf,
-    pub issued: std::time::Instant,
-}
-
 /// Everything one host needs to answer.
 pub(crate) struct HostState {
     pub shared: Arc<Shared>,
@@ -63,8 +55,7 @@ pub(crate) struct HostState {
     /// `IDENTITY_HEADER` / `MSI_SECRET` / the pipeline's system access token.
     pub secret: String,
     /// Azure Arc: where key files are written, and the keys not yet used.
-    pub arc_key_dir: Option<PathBuf>,
-    pub arc_keys: Mutex<Vec<ArcKey>>,
+    pub arc: Option<super::arc_keys::ArcKeys>,
     /// Azure Pipelines: the subject of issued OIDC tokens.
     pub pipeline_subject: String,
 }
