@@ -18,6 +18,7 @@ const CA_NAME: &str = "azidentity emulator CA";
 /// A certificate authority: its certificate (PEM) and what signs with its key.
 pub(crate) struct Ca {
     pub pem: String,
+    key_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -31,7 +32,8 @@ fn io_error(error: rcgen::Error) -> io::Error {
     io::Error::other(error)
 }
 
-/// The CA's own parameters.
+/// The CA's own parameters: also what its issuer is rebuilt from when it is loaded from disk
+/// (the issuer needs the name and key usages, not the certificate).
 fn ca_params(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
@@ -60,8 +62,25 @@ impl Ca {
         let cert = params.self_signed(&key).map_err(io_error)?;
         Ok(Self {
             pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             issuer: Issuer::new(params, key),
         })
+    }
+
+    /// A CA saved by an earlier run (`pem` and `key_pem` as [`Ca::generate`] made them).
+    pub fn load(pem: &str, key_pem: &str) -> io::Result<Self> {
+        let key = KeyPair::from_pem(key_pem).map_err(io_error)?;
+        let now = OffsetDateTime::now_utc();
+        let params = ca_params(now, now)?;
+        Ok(Self {
+            pem: pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
     }
 
     /// A TLS server certificate for `names` (IP addresses or DNS names), valid like the CA's
@@ -123,14 +142,25 @@ pub(crate) fn server_names(dns_names: &[String]) -> Vec<String> {
     names
 }
 
+/// [`server_names`] plus the address the server is bound to, when it is a specific one
+/// (clients on other machines connect to it by that address).
+pub(crate) fn bound_server_names(dns_names: &[String], bind: std::net::IpAddr) -> Vec<String> {
+    let mut names = server_names(dns_names);
+    if !bind.is_loopback() && !bind.is_unspecified() {
+        names.push(bind.to_string());
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_ca_issues_certificates_that_chain_to_it() {
+    fn a_loaded_ca_issues_certificates_that_chain_to_it() {
         let ca = Ca::generate(1).expect("CA");
-        let leaf = ca
+        let again = Ca::load(&ca.pem, ca.key_pem()).expect("loads");
+        let leaf = again
             .issue(&server_names(&[]), "127.0.0.1", 1)
             .expect("issues");
         let ca_der = rustls_pki_types::CertificateDer::from(

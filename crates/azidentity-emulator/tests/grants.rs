@@ -334,16 +334,16 @@ async fn authorization_codes_and_refresh_tokens() {
             .status,
         200
     );
-    assert!(
-        emu.authorization_code(&AuthorizationCodeRequest::new(
+    let unregistered = emu
+        .authorization_code(&AuthorizationCodeRequest::new(
             WEB,
             DEFAULT_USERNAME,
             "https://unregistered/cb",
-            "User.Read"
+            "User.Read",
         ))
-        .unwrap_err()
-        .contains("AADSTS50011")
-    );
+        .unwrap_err();
+    assert_eq!(unregistered.kind(), azidentity_emulator::ErrorKind::Refused);
+    assert!(unregistered.message().contains("AADSTS50011"));
 
     let refresh = |token: String| {
         let client = &client;

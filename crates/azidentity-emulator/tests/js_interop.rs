@@ -12,6 +12,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -364,7 +366,9 @@ async fn javascript_clients_get_tokens_for_every_credential_and_host() {
     // --- Managed identity: one process per host, with the base environment and the host's.
     let system = [("oid", SYSTEM_ASSIGNED_OBJECT_ID)];
     let user = [("oid", USER_ASSIGNED_OBJECT_ID)];
-    let mut per_host: Vec<(String, Vec<(String, String)>, Vec<Value>)> = Vec::new();
+    // (label, the process's environment, its cases)
+    type Run = (String, Vec<(String, String)>, Vec<Value>);
+    let mut per_host: Vec<Run> = Vec::new();
     for kind in [
         HostKind::Imds,
         HostKind::AppService,
@@ -483,4 +487,106 @@ async fn javascript_clients_get_tokens_for_every_credential_and_host() {
         "the Arc host left key files in {}",
         arc_dir.display()
     );
+    drop(emu);
+
+    // The launcher itself (`azid emulator` shares it), with nothing but what it prints: the
+    // service principal's environment, and managed identity hosts with their default flags.
+    launched(&scratch).await;
+}
+
+/// `azidentity-emulator [--managed-identity KIND]` as a real process: DefaultAzureCredential
+/// in Node gets a token with exactly the environment it printed (the ready file holds the same
+/// variables as the `export` lines).
+async fn launched(scratch: &Scratch) {
+    let mut runs = Vec::new();
+    let mut children = Vec::new();
+    for kind in [
+        None,
+        Some("azure-arc"),
+        Some("azure-ml"),
+        Some("service-fabric"),
+    ] {
+        let label = format!("launched-{}", kind.unwrap_or("entra"));
+        let ready_file = scratch.0.join(format!("{label}.ready.json"));
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_azidentity-emulator"));
+        command
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if let Some(kind) = kind {
+            command.args(["--managed-identity", kind]);
+        }
+        children.push(command.spawn().expect("the launcher starts"));
+        let ready: Value = tokio::time::timeout(NODE_TIMEOUT, async {
+            loop {
+                if let Ok(text) = std::fs::read_to_string(&ready_file) {
+                    break serde_json::from_str(&text).expect("whole JSON");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("ready in time");
+        let env: Vec<(String, String)> = ready["env"]
+            .as_object()
+            .expect("env")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().expect("a string").to_owned()))
+            .collect();
+        let cases = vec![case(&label, "default", 1, json!({}))];
+        runs.push((
+            ready,
+            tokio::spawn(run_node(scratch.0.clone(), label, env, cases)),
+        ));
+    }
+    for (ready, run) in runs {
+        let results = run.await.expect("a node run");
+        let result = &results[0];
+        let name = result["name"].as_str().unwrap_or_default();
+        assert_eq!(
+            result["ok"],
+            true,
+            "{name}: {}",
+            result["error"].as_str().unwrap_or("")
+        );
+        // The launched emulator checks the token it issued.
+        let ca = std::fs::read_to_string(ready["ca_path"].as_str().unwrap()).unwrap();
+        let port = u16::try_from(ready["port"].as_u64().unwrap()).unwrap();
+        let token = result["tokens"][0]["token"].as_str().unwrap();
+        let claims = resource_claims(&ca, port, token).await;
+        let expected = if ready["managed_identity"].is_null() {
+            ("appid", DEFAULT_CLIENT_ID)
+        } else {
+            ("oid", SYSTEM_ASSIGNED_OBJECT_ID)
+        };
+        assert_eq!(claims[expected.0], expected.1, "{name}: {claims}");
+    }
+    for mut child in children {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().expect("running").to_string()])
+            .status();
+        let status = tokio::time::timeout(NODE_TIMEOUT, child.wait())
+            .await
+            .expect("exits in time")
+            .expect("status");
+        assert!(status.success(), "{status}");
+    }
+}
+
+/// The claims of `token` as the emulator at `port` sees them (its CAE test resource).
+async fn resource_claims(ca_pem: &str, port: u16, token: &str) -> Value {
+    let bearer = format!("Bearer {token}");
+    let reply = common::Client::from_parts(ca_pem, port)
+        .send(
+            http::Method::GET,
+            "/_emulator/resource",
+            &[("authorization", bearer.as_str())],
+            bytes::Bytes::new(),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
 }

@@ -196,7 +196,7 @@ pub(crate) fn authorize(
     ctx: &RequestContext,
 ) -> Response {
     let params = if *method == Method::POST { form } else { query };
-    let config = &shared.config;
+    let config = &*shared.config();
     let Some(tenant) = TenantRef::resolve(config, tenant_segment) else {
         return error_page(90_002, &format!("Tenant '{tenant_segment}' not found."));
     };

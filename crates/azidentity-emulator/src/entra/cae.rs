@@ -86,12 +86,12 @@ pub(crate) fn check(shared: &Shared, token: &str, now: i64) -> ResourceAnswer {
 /// The object id a revocation names: a user's name, an app's client id (its service
 /// principal in every tenant), or an object id as given.
 pub(crate) fn subjects(shared: &Shared, name: &str) -> Vec<String> {
-    if let Some(user) = shared.config.user(name) {
+    let config = shared.config();
+    if let Some(user) = config.user(name) {
         return vec![super::delegated::user_object_id(user)];
     }
-    if let Some(app) = shared.config.app(name) {
-        return shared
-            .config
+    if let Some(app) = config.app(name) {
+        return config
             .tenants
             .iter()
             .map(|t| super::claims::service_principal_id(app.client_id(), t))

@@ -93,7 +93,7 @@ impl ArcKeys {
     }
 
     fn private() -> io::Result<Self> {
-        let root = super::endpoint::private_dir("arc")?;
+        let root = crate::files::private_temp_dir("arc")?;
         let dir = root.join("tokens");
         std::fs::create_dir(&dir)?;
         Ok(Self {
@@ -111,10 +111,10 @@ impl ArcKeys {
             created.push(path.to_path_buf());
             missing = path.parent();
         }
-        create_private_dir(dir)?;
+        crate::files::create_private_dir(dir)?;
         // A probe proves the directory is writable before any client is told about it.
         let probe = dir.join(format!(".azidentity-emulator-{}", uuid::Uuid::new_v4()));
-        let written = write_private(&probe, b"");
+        let written = crate::files::write_new(&probe, b"", true);
         let _ = std::fs::remove_file(&probe);
         if let Err(error) = written {
             remove_created(&created);
@@ -140,9 +140,9 @@ impl ArcKeys {
     pub fn issue(&self) -> io::Result<String> {
         let key = format!("arc-key-{}", uuid::Uuid::new_v4().simple());
         // Another host sharing the directory may have removed it when it stopped.
-        create_private_dir(&self.dir)?;
+        crate::files::create_private_dir(&self.dir)?;
         let path = self.dir.join(format!("{}.key", uuid::Uuid::new_v4()));
-        write_private(&path, key.as_bytes())?;
+        crate::files::write_new(&path, key.as_bytes(), true)?;
         let realm = path.display().to_string();
         let mut keys = self.lock();
         keys.retain(|old| {
@@ -197,29 +197,6 @@ fn remove_created(created: &[PathBuf]) {
     for dir in created {
         let _ = std::fs::remove_dir(dir);
     }
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    io::Write::write_all(&mut file, bytes)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::emulator::RunningEmulator;
 
 /// A running managed identity host. Dropping it stops the server and removes its files (the
 /// Arc key files and the directories made for them, the workload identity token file).
+#[non_exhaustive]
 pub struct ManagedIdentityEndpoint {
     kind: HostKind,
     port: Option<u16>,
@@ -116,23 +117,6 @@ impl fmt::Debug for ManagedIdentityEndpoint {
     }
 }
 
-/// A directory only this user can use: Arc keys and service account tokens are secrets.
-pub(crate) fn private_dir(name: &str) -> io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "azidentity-emulator-{name}-{}",
-        uuid::Uuid::new_v4()
-    ));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(&dir)?;
-    Ok(dir)
-}
-
 fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -187,7 +171,7 @@ pub(crate) async fn start(
         );
     }
     let secret = host_secret(kind);
-    let listener = crate::server::bind(0)?;
+    let listener = crate::server::bind_loopback(0)?;
     let port = listener.local_addr()?.port();
     endpoint.env = host_env(
         &host,
@@ -203,7 +187,7 @@ pub(crate) async fn start(
         pipeline_subject: pipelines::subject(),
     });
     endpoint.state = Some(state.clone());
-    let handler = move |request| server::handle(state.clone(), request);
+    let handler = move |request, _peer| server::handle(state.clone(), request);
     endpoint.server = Some(tokio::spawn(crate::server::serve(listener, tls, handler)));
     endpoint.port = Some(port);
     endpoint.secret = secret;
@@ -219,7 +203,7 @@ fn workload_identity(
 ) -> io::Result<ManagedIdentityEndpoint> {
     let shared = emulator.shared();
     let mut endpoint = ManagedIdentityEndpoint::new(HostKind::WorkloadIdentity);
-    let dir = private_dir("workload")?;
+    let dir = crate::files::private_temp_dir("workload")?;
     endpoint.temp_dir = Some(dir.clone());
     let subject = host
         .subject
@@ -235,7 +219,7 @@ fn workload_identity(
         Duration::from_secs(3600),
     );
     let file = dir.join("azure-identity-token");
-    std::fs::write(&file, token)?;
+    crate::files::write_new(&file, token.as_bytes(), true)?;
     endpoint.env = pairs(&[
         ("AZURE_AUTHORITY_HOST", emulator.authority_host()),
         ("AZURE_TENANT_ID", host.tenant.clone()),

@@ -102,6 +102,15 @@ impl UserAssignedIdentity {
     }
 }
 
+/// The identities a configuration gives hosts (`managed_identities` in the configuration
+/// file); `None` keeps the host's own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManagedIdentities {
+    pub system_assigned: Option<bool>,
+    pub system_identity: Option<UserAssignedIdentity>,
+    pub user_assigned: Option<Vec<UserAssignedIdentity>>,
+}
+
 /// How Azure ML writes `expires_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MlDates {
@@ -120,6 +129,7 @@ pub(crate) enum MlDates {
 pub struct ManagedIdentityHost {
     pub(crate) kind: HostKind,
     pub(crate) system_assigned: bool,
+    pub(crate) system_identity: UserAssignedIdentity,
     pub(crate) user_assigned: Vec<UserAssignedIdentity>,
     pub(crate) legacy_arc_agent: bool,
     pub(crate) token_lifetime: Duration,
@@ -139,6 +149,11 @@ impl ManagedIdentityHost {
         Self {
             kind,
             system_assigned: true,
+            system_identity: UserAssignedIdentity::new(
+                identity::SYSTEM_ASSIGNED_CLIENT_ID,
+                identity::SYSTEM_ASSIGNED_OBJECT_ID,
+                identity::SYSTEM_ASSIGNED_RESOURCE_ID,
+            ),
             user_assigned: vec![UserAssignedIdentity::default_identity()],
             legacy_arc_agent: false,
             token_lifetime: Duration::from_secs(86_399),
@@ -155,6 +170,28 @@ impl ManagedIdentityHost {
     /// (IMDS answers 400 "Identity not found").
     pub fn without_system_assigned(mut self) -> Self {
         self.system_assigned = false;
+        self
+    }
+
+    /// The ids of the host's system-assigned identity (default
+    /// [`crate::SYSTEM_ASSIGNED_CLIENT_ID`] and friends); the host then has one.
+    pub fn system_assigned_identity(mut self, identity: UserAssignedIdentity) -> Self {
+        self.system_assigned = true;
+        self.system_identity = identity;
+        self
+    }
+
+    /// Applies configured identities: what they say replaces the host's.
+    pub(crate) fn with_identities(mut self, identities: &ManagedIdentities) -> Self {
+        if let Some(enabled) = identities.system_assigned {
+            self.system_assigned = enabled;
+        }
+        if let Some(identity) = &identities.system_identity {
+            self.system_identity = identity.clone();
+        }
+        if let Some(list) = &identities.user_assigned {
+            self.user_assigned = list.clone();
+        }
         self
     }
 

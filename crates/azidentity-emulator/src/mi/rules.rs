@@ -95,7 +95,9 @@ impl HostRules {
                 ))
             })?;
         let selectors = selectors.unwrap_or(self.selectors);
-        match identity::resolve(&state.host, &request.query, selectors) {
+        let config = state.shared.config();
+        let added = config.added_identities(state.host.kind);
+        match identity::resolve(&state.host, added, &request.query, selectors) {
             Ok(resolved) => Ok((resource, resolved)),
             Err(NotResolved::NotFound) => Err(self.refuse(self.not_found.0, self.not_found.1)),
             Err(NotResolved::Ambiguous) => {

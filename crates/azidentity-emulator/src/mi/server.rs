@@ -62,7 +62,12 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub fn now(&self) -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
+        self.shared.now()
+    }
+
+    /// The `refresh_in` to send, if any (the host's, else the emulator's timing setting).
+    pub fn refresh_in(&self) -> Option<std::time::Duration> {
+        super::identity::timing(&self.shared, &self.host).1
     }
 }
 
@@ -95,8 +100,9 @@ pub(crate) async fn handle(
         },
         true,
     );
-    if !state.shared.config.latency.is_zero() {
-        tokio::time::sleep(state.shared.config.latency).await;
+    let latency = state.shared.config().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let faulted = match &fault {
         Some(fault) => apply_fault(fault).await?,
