@@ -53,9 +53,14 @@ impl RunningEmulator {
             .local_addr()
             .map_err(|e| Error::io("reading the bound port", e))?
             .port();
-        // Clients on this machine use 127.0.0.1: bound to another specific address, the
-        // emulator listens on loopback too (the control API answers loopback clients only).
-        let loopback = if bind.is_loopback() || bind.is_unspecified() {
+        // Clients on this machine use 127.0.0.1: bound to another specific address (`::1`
+        // included), the emulator listens there too (the control API answers loopback
+        // clients only). `0.0.0.0` and `::` (dual-stack) already cover it.
+        let reaches_127 = match bind {
+            std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST || v4.is_unspecified(),
+            std::net::IpAddr::V6(v6) => v6.is_unspecified(),
+        };
+        let loopback = if reaches_127 {
             None
         } else {
             Some(
