@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use azidentity_emulator::{
@@ -35,18 +34,7 @@ struct Signer {
 }
 
 fn signer() -> Signer {
-    let out = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success());
-    let pem = String::from_utf8(out.stdout).unwrap();
+    let pem = common::rsa_key_pem();
     let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).unwrap();
     let key = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
     let rc_key = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();

@@ -16,7 +16,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use azidentity_emulator::{
@@ -25,6 +24,7 @@ use azidentity_emulator::{
     ManagedIdentityEndpoint, ManagedIdentityHost, RunningEmulator, SYSTEM_ASSIGNED_OBJECT_ID,
     USER_ASSIGNED_CLIENT_ID, USER_ASSIGNED_OBJECT_ID, USER_ASSIGNED_RESOURCE_ID,
 };
+use common::{Launched, Scratch};
 use serde_json::{Value, json};
 
 /// Node start-up plus a few HTTPS round trips per case; generous for a slow CI machine,
@@ -49,49 +49,9 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/identity.cjs")
 }
 
-/// A private scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("azidentity-js-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, data: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, data).expect("write");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An RSA key from the `openssl` command (Entra wants RSA certificates; ring cannot generate
-/// RSA keys), as PKCS#8 PEM.
-fn rsa_key() -> String {
-    let out = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("the openssl command runs (scripts/install-test-packages installs it)");
-    assert!(out.status.success(), "openssl genpkey failed");
-    String::from_utf8(out.stdout).expect("PEM")
-}
-
 /// (certificate PEM, key PEM) of a self-signed RSA certificate.
 fn self_signed(cn: &str) -> (String, String) {
-    let key_pem = rsa_key();
+    let key_pem = common::rsa_key_pem();
     let key = rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -112,7 +72,7 @@ fn issued(subject_cn: &str) -> (String, String, String) {
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key_pem = rsa_key();
+    let key_pem = common::rsa_key_pem();
     let key = rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -499,7 +459,6 @@ async fn javascript_clients_get_tokens_for_every_credential_and_host() {
 /// variables as the `export` lines).
 async fn launched(scratch: &Scratch) {
     let mut runs = Vec::new();
-    let mut children = Vec::new();
     for kind in [
         None,
         Some("azure-arc"),
@@ -507,41 +466,18 @@ async fn launched(scratch: &Scratch) {
         Some("service-fabric"),
     ] {
         let label = format!("launched-{}", kind.unwrap_or("entra"));
-        let ready_file = scratch.0.join(format!("{label}.ready.json"));
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_azidentity-emulator"));
-        command
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true);
-        if let Some(kind) = kind {
-            command.args(["--managed-identity", kind]);
-        }
-        children.push(command.spawn().expect("the launcher starts"));
-        let ready: Value = tokio::time::timeout(NODE_TIMEOUT, async {
-            loop {
-                if let Ok(text) = std::fs::read_to_string(&ready_file) {
-                    break serde_json::from_str(&text).expect("whole JSON");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("ready in time");
-        let env: Vec<(String, String)> = ready["env"]
-            .as_object()
-            .expect("env")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("a string").to_owned()))
-            .collect();
+        let args: Vec<&str> = kind.map_or(Vec::new(), |k| vec!["--managed-identity", k]);
+        let emulator = Launched::start(scratch, &label, &args).await;
         let cases = vec![case(&label, "default", 1, json!({}))];
-        runs.push((
-            ready,
-            tokio::spawn(run_node(scratch.0.clone(), label, env, cases)),
+        let run = tokio::spawn(run_node(
+            scratch.0.clone(),
+            label,
+            emulator.env_pairs(),
+            cases,
         ));
+        runs.push((emulator, run));
     }
-    for (ready, run) in runs {
+    for (emulator, run) in runs {
         let results = run.await.expect("a node run");
         let result = &results[0];
         let name = result["name"].as_str().unwrap_or_default();
@@ -552,41 +488,16 @@ async fn launched(scratch: &Scratch) {
             result["error"].as_str().unwrap_or("")
         );
         // The launched emulator checks the token it issued.
-        let ca = std::fs::read_to_string(ready["ca_path"].as_str().unwrap()).unwrap();
-        let port = u16::try_from(ready["port"].as_u64().unwrap()).unwrap();
         let token = result["tokens"][0]["token"].as_str().unwrap();
-        let claims = resource_claims(&ca, port, token).await;
-        let expected = if ready["managed_identity"].is_null() {
+        let reply = common::call_resource(&emulator.client(), token).await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+        let claims = reply.json();
+        let expected = if emulator.ready["managed_identity"].is_null() {
             ("appid", DEFAULT_CLIENT_ID)
         } else {
             ("oid", SYSTEM_ASSIGNED_OBJECT_ID)
         };
         assert_eq!(claims[expected.0], expected.1, "{name}: {claims}");
+        emulator.stop("TERM").await;
     }
-    for mut child in children {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().expect("running").to_string()])
-            .status();
-        let status = tokio::time::timeout(NODE_TIMEOUT, child.wait())
-            .await
-            .expect("exits in time")
-            .expect("status");
-        assert!(status.success(), "{status}");
-    }
-}
-
-/// The claims of `token` as the emulator at `port` sees them (its CAE test resource).
-async fn resource_claims(ca_pem: &str, port: u16, token: &str) -> Value {
-    let bearer = format!("Bearer {token}");
-    let reply = common::Client::from_parts(ca_pem, port)
-        .send(
-            http::Method::GET,
-            "/_emulator/resource",
-            &[("authorization", bearer.as_str())],
-            bytes::Bytes::new(),
-        )
-        .await
-        .expect("answered");
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json()
 }

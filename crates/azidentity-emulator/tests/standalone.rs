@@ -8,118 +8,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use azidentity_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
-use common::{Client, token_path};
+use common::{Launched, Scratch, call_resource, token_path};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(60);
 const PYTHON_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A private scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("emulator-bin-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `azidentity-emulator` and what it said once ready.
-struct Launched {
-    child: tokio::process::Child,
-    ready: Value,
-    ready_file: PathBuf,
-}
-
-impl Launched {
-    async fn start(scratch: &Scratch, name: &str, args: &[&str]) -> Self {
-        let ready_file = scratch.path(&format!("{name}.ready.json"));
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_azidentity-emulator"))
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let ready: Value = tokio::time::timeout(WAIT, async {
-            loop {
-                if let Ok(text) = std::fs::read_to_string(&ready_file) {
-                    break serde_json::from_str(&text).expect("the ready file is whole JSON");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("ready in time");
-        Self {
-            child,
-            ready,
-            ready_file,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        u16::try_from(self.ready["port"].as_u64().expect("port")).expect("u16")
-    }
-
-    fn ca_path(&self) -> PathBuf {
-        PathBuf::from(self.ready["ca_path"].as_str().expect("ca_path"))
-    }
-
-    fn client(&self) -> Client {
-        let ca = std::fs::read_to_string(self.ca_path()).expect("CA file");
-        Client::from_parts(&ca, self.port())
-    }
-
-    fn env(&self, name: &str) -> Option<&str> {
-        self.ready["env"][name].as_str()
-    }
-
-    /// Sends the signal and returns (stdout, stderr) once the process has exited cleanly.
-    async fn stop(self, signal: &str) -> (String, String) {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        let output = tokio::time::timeout(WAIT, self.child.wait_with_output())
-            .await
-            .expect("exits in time")
-            .expect("output");
-        assert!(
-            output.status.success(),
-            "exit status {} after {signal}",
-            output.status
-        );
-        assert!(
-            !self.ready_file.exists(),
-            "the ready file is removed on exit"
-        );
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-}
 
 /// The names of the `export` lines, checking every other line is a comment.
 fn exported_names(stdout: &str) -> Vec<String> {
@@ -314,20 +209,6 @@ async fn a_state_directory_keeps_the_ca_and_keys_across_restarts() {
         checked.text()
     );
     second.stop("TERM").await;
-}
-
-/// The emulator's CAE-enabled test resource: 200 with the claims of a token it verifies.
-async fn call_resource(client: &Client, token: &str) -> common::Reply {
-    let bearer = format!("Bearer {token}");
-    client
-        .send(
-            http::Method::GET,
-            "/_emulator/resource",
-            &[("authorization", bearer.as_str())],
-            bytes::Bytes::new(),
-        )
-        .await
-        .expect("answered")
 }
 
 fn python() -> PathBuf {
