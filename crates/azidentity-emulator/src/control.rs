@@ -42,6 +42,9 @@ pub(crate) async fn handle(
         (_, path) if crate::entra::control::PATHS.contains(&path) => {
             crate::entra::control::handle(shared, method, path, headers, &body)
         }
+        (_, path) if crate::config::control::PATHS.contains(&path) => {
+            crate::config::control::handle(shared, method, path, &body)
+        }
         (_, "/_emulator/requests" | "/_emulator/stats") => method_not_allowed("GET"),
         (_, "/_emulator/reset") => method_not_allowed("POST"),
         (_, "/_emulator/faults") => method_not_allowed("GET, POST"),

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 /// status codes must be within 100..=999.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Fault {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     path: Option<String>,

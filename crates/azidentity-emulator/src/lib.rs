@@ -1,14 +1,14 @@
 //! A local, strict emulator of Microsoft Entra ID for tests, demos and benchmarks.
 //!
-//! The emulator serves HTTPS on `127.0.0.1` with a throw-away CA generated at every start,
-//! answers the Entra endpoints clients need (OpenID metadata, instance discovery, JWKS, the
+//! The emulator serves HTTPS on `127.0.0.1` with a CA made at every start (or kept in a
+//! state directory, [`EmulatorBuilder::state_dir`]), answers the Entra endpoints clients need (OpenID metadata, instance discovery, JWKS, the
 //! v2.0 token endpoint with the client credentials, password, authorization code, refresh
 //! token, on-behalf-of and device code grants, the device authorization and authorize
 //! endpoints) and managed identity hosts, in Entra's own JSON shapes and AADSTS error codes,
 //! and issues real RS256-signed access tokens.
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! # async fn demo() -> azidentity_emulator::Result<()> {
 //! use azidentity_emulator::{Emulator, Fault};
 //!
 //! let emulator = Emulator::builder().start().await?;
@@ -40,19 +40,30 @@
 //! | `POST /_emulator/reset` | `204`; clears the log, the counters and pending faults (not the configuration) |
 //! | `POST /_emulator/faults` | `204`; the body is one fault object or an array of them (see [`Fault`] for the fields) |
 //! | `GET /_emulator/faults` | `200`, the pending faults as a JSON array |
+//! | `GET`/`POST /_emulator/applications` | the registered applications (no secrets); a POST registers one (the configuration file's application object) |
+//! | `GET`/`POST /_emulator/users` | the registered users (no passwords); a POST registers one (the configuration file's user object) |
+//! | `GET`/`POST /_emulator/managed_identities` | every host kind's identities; a POST adds a user-assigned identity `{"host"?: "imds", "client_id", "object_id", "resource_id"}` to running and later hosts |
+//! | `GET`/`POST /_emulator/time` | `{"now", "clock_offset_secs", "token_lifetime_secs", "cae_token_lifetime_secs", "refresh_in_secs", "managed_identity_token_lifetime_secs"}`; a POST sets any of them (`null` clears `refresh_in_secs` and the managed identity lifetime) or moves the clock with `advance_secs` |
 //!
+//! The control API answers loopback clients only (`403` otherwise), even when the emulator is
+//! bound to another address.
 //! A bad control request gets `400` with `{"error": "invalid_request", "error_description": "..."}`.
 
 #![warn(missing_docs)]
 
 mod arm;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod control;
 mod emulator;
 mod entra;
+mod error;
 mod exports;
 mod fault;
+mod files;
 mod http;
+mod keystore;
 mod mi;
 mod recorded;
 mod router;
@@ -65,11 +76,12 @@ pub use config::{Application, EmulatorBuilder, User};
 pub use emulator::{Emulator, RunningEmulator};
 pub use entra::api::AuthorizationCodeRequest;
 pub use entra::cae::ResourceAnswer;
+pub use error::{Error, ErrorKind, Result};
 pub use exports::{render_env, render_exports};
 pub use fault::Fault;
 pub use mi::{
-    AZURE_PIPELINES_SERVICE_CONNECTION_ID, HostKind, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
-    ManagedIdentityEndpoint, ManagedIdentityHost, SYSTEM_ASSIGNED_CLIENT_ID,
+    AZURE_PIPELINES_SERVICE_CONNECTION_ID, ArcKeyDir, HostKind, KUBERNETES_ISSUER,
+    KUBERNETES_SUBJECT, ManagedIdentityEndpoint, ManagedIdentityHost, SYSTEM_ASSIGNED_CLIENT_ID,
     SYSTEM_ASSIGNED_OBJECT_ID, SYSTEM_ASSIGNED_RESOURCE_ID, TOKEN_EXCHANGE_AUDIENCE,
     USER_ASSIGNED_CLIENT_ID, USER_ASSIGNED_OBJECT_ID, USER_ASSIGNED_RESOURCE_ID,
     UserAssignedIdentity,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Header names are lower-case; every list keeps the order of the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// The HTTP method, e.g. `POST`.
     pub method: String,
@@ -83,6 +84,7 @@ fn find<'a>(pairs: &'a [(String, String)], name: &str, ignore_case: bool) -> Opt
 
 /// Counters since start or the last reset. Control API requests are not counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Every request received (recorded or not).
     pub requests: u64,

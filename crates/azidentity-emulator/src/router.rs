@@ -1,6 +1,7 @@
 //! One request from arrival to answer: record it, apply latency and faults, dispatch.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
@@ -70,11 +71,21 @@ fn route(path: &str) -> Route<'_> {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response, DropConnection> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let route = route(&path);
     if route == Route::Control {
+        if !control_allowed(peer) {
+            return Ok(json(
+                StatusCode::FORBIDDEN,
+                &serde_json::json!({
+                    "error": "forbidden",
+                    "error_description": "the control API answers loopback clients only"
+                }),
+            ));
+        }
         return Ok(control::handle(&shared, &parts.method, &path, &parts.headers, body).await);
     }
 
@@ -102,8 +113,9 @@ pub(crate) async fn handle(
     };
     let fault = shared.record(recorded, is_token);
 
-    if is_token && !shared.config.latency.is_zero() {
-        tokio::time::sleep(shared.config.latency).await;
+    let latency = shared.config().latency;
+    if is_token && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
 
     let faulted = match &fault {
@@ -114,7 +126,7 @@ pub(crate) async fn handle(
         Some(answer) => answer,
         None if body_too_large => too_large(),
         None => {
-            let ctx = RequestContext::new(&parts.headers);
+            let ctx = RequestContext::new(&parts.headers, shared.now());
             let mut answer = dispatch(&shared, route, &parts, &query, &form, &ctx);
             ctx.decorate(&mut answer);
             answer
@@ -128,6 +140,12 @@ pub(crate) async fn handle(
     }
     tracing::debug!(path = %path, status = answer.status().as_u16(), "answer");
     Ok(answer)
+}
+
+/// The control API is unauthenticated and hands out recorded credentials: loopback clients
+/// only, whatever address the emulator is bound to.
+fn control_allowed(peer: SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
 }
 
 /// `Ok(None)` means "answer normally" (after the fault's delay).
@@ -221,6 +239,22 @@ fn method_not_allowed(allow: &'static str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_peers_reach_the_control_api() {
+        for (peer, allowed) in [
+            ("127.0.0.1:5000", true),
+            ("127.8.9.10:5000", true),
+            ("[::1]:5000", true),
+            ("[::ffff:127.0.0.1]:5000", true),
+            ("10.0.0.5:5000", false),
+            ("[::ffff:192.168.1.2]:5000", false),
+            ("[2001:db8::1]:5000", false),
+        ] {
+            let peer: SocketAddr = peer.parse().expect("an address");
+            assert_eq!(control_allowed(peer), allowed, "{peer}");
+        }
+    }
 
     #[test]
     fn routes() {

@@ -1,7 +1,7 @@
-//! The listener on 127.0.0.1 and the per-connection TLS + HTTP/1.1 serving.
+//! The listeners and the per-connection TLS + HTTP/1.1 serving.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use hyper::Request;
@@ -25,32 +25,41 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Nor one that never finishes sending a request's head (plain-HTTP hosts included).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Only loopback: the emulator must never be reachable from another machine.
-pub(crate) fn bind(port: u16) -> io::Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
+/// Loopback, where everything but an explicitly bound Entra server listens.
+pub(crate) fn bind_loopback(port: u16) -> io::Result<TcpListener> {
+    bind(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
+
+pub(crate) fn bind(address: IpAddr, port: u16) -> io::Result<TcpListener> {
+    let socket = match address {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
     // Lets a fixed port be reused at once after a previous run left TIME_WAIT sockets. Not on
     // Windows, where the same flag lets two listeners share a port.
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;
-    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    socket.bind(SocketAddr::from((address, port)))?;
     socket.listen(LISTEN_BACKLOG)
 }
 
 /// Accepts until the task is aborted, serving every connection with `handler` (over TLS when
-/// `tls` is given). Connections live in a `JoinSet` owned by this task, so aborting it also
+/// `tls` is given), which is told the peer's address. Connections live in a `JoinSet` owned by this task, so aborting it also
 /// ends every open keep-alive connection. The Entra server and every managed identity host
 /// use this loop.
 pub(crate) async fn serve<H, Fut>(listener: TcpListener, tls: Option<TlsAcceptor>, handler: H)
 where
-    H: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<Response, DropConnection>> + Send + 'static,
 {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, tls.clone(), handler.clone()));
+                Ok((stream, peer)) => {
+                    let handler = handler.clone();
+                    let handler = move |request| handler(request, peer);
+                    connections.spawn(serve_connection(stream, tls.clone(), handler));
                 }
                 Err(error) => {
                     // Usually out of file descriptors; back off instead of spinning.

@@ -1,5 +1,7 @@
 //! The emulator's token signing key: RS256 JWTs, their verification, and the JWK.
 
+use std::sync::OnceLock;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
@@ -10,35 +12,69 @@ use rustls_pki_types::pem::PemObject as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
 
-/// A throw-away RSA-2048 key published with the emulator so that tokens are real RS256 JWTs.
-/// ring cannot generate RSA keys, hence a fixed one. It is a public test key: nothing outside
-/// the emulator's own tests may ever trust it.
-const TEST_SIGNING_KEY_PEM: &str = include_str!("test_signing_key.pem");
+/// A new RSA-2048 key as PKCS#8 PEM (ring cannot generate RSA keys).
+fn generate_pem() -> Result<Zeroizing<String>, String> {
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)
+        .map_err(|e| format!("RSA key generation failed: {e}"))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| format!("the generated key could not be encoded: {e}"))?;
+    Ok(Zeroizing::new(pem.to_string()))
+}
 
+/// Signs the emulator's tokens with an RS256 key of its own: made per run (once per process,
+/// see [`Signer::generate`]) or kept in the state directory, never a key from the repository.
 pub(crate) struct Signer {
     key: KeyPair,
+    /// PKCS#8 PEM of the key, for the state directory.
+    pem: Zeroizing<String>,
     public: PublicKeyComponents<Vec<u8>>,
     kid: String,
     rng: SystemRandom,
 }
 
+/// RSA key generation takes a noticeable fraction of a second, and test suites start hundreds
+/// of emulators: one generated key serves every emulator of a process that has no state
+/// directory. Tokens of one emulator then verify with another of the same process, which no
+/// real deployment could notice.
+static PROCESS_KEY: OnceLock<Zeroizing<String>> = OnceLock::new();
+
 impl Signer {
-    pub fn new() -> Result<Self, String> {
-        let der = PrivatePkcs8KeyDer::from_pem_slice(TEST_SIGNING_KEY_PEM.as_bytes())
-            .map_err(|e| format!("embedded signing key is not PKCS#8 PEM: {e}"))?;
+    /// The process's generated key (made on first use).
+    pub fn generate() -> Result<Self, String> {
+        if let Some(pem) = PROCESS_KEY.get() {
+            return Self::from_pem(pem);
+        }
+        let pem = generate_pem()?;
+        let pem = PROCESS_KEY.get_or_init(|| pem);
+        Self::from_pem(pem)
+    }
+
+    /// A key saved by an earlier run (PKCS#8 PEM).
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| format!("the signing key is not PKCS#8 PEM: {e}"))?;
         let key = KeyPair::from_pkcs8(der.secret_pkcs8_der())
-            .map_err(|e| format!("embedded signing key rejected: {e}"))?;
+            .map_err(|e| format!("the signing key is not a usable RSA key: {e}"))?;
         let public = PublicKeyComponents::<Vec<u8>>::from(key.public());
         // Entra's kids are opaque strings; a digest of the modulus keeps ours stable per key.
         let digest = Sha256::digest(&public.n);
         let kid = URL_SAFE_NO_PAD.encode(&digest[..20]);
         Ok(Self {
             key,
+            pem: Zeroizing::new(pem.to_owned()),
             public,
             kid,
             rng: SystemRandom::new(),
         })
+    }
+
+    /// The key as PKCS#8 PEM.
+    pub fn pem(&self) -> &str {
+        &self.pem
     }
 
     pub fn kid(&self) -> &str {
@@ -137,7 +173,7 @@ mod tests {
 
     #[test]
     fn sign_then_verify() {
-        let signer = Signer::new().expect("key loads");
+        let signer = Signer::generate().expect("key");
         let jwt = signer
             .sign(&json!({"exp": 2000, "sub": "x"}))
             .expect("signs");
@@ -148,7 +184,7 @@ mod tests {
 
     #[test]
     fn tampering_is_detected() {
-        let signer = Signer::new().expect("key loads");
+        let signer = Signer::generate().expect("key");
         let jwt = signer
             .sign(&json!({"exp": 2000, "sub": "x"}))
             .expect("signs");
@@ -162,8 +198,18 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_key_signs_as_before() {
+        let signer = Signer::generate().expect("key");
+        let again = Signer::from_pem(signer.pem()).expect("loads");
+        assert_eq!(again.kid(), signer.kid());
+        let jwt = again.sign(&json!({"exp": 2000})).expect("signs");
+        signer.verify(&jwt, 1000).expect("verifies");
+        assert!(Signer::from_pem("not a key").is_err());
+    }
+
+    #[test]
     fn jwk_has_rsa_fields() {
-        let signer = Signer::new().expect("key loads");
+        let signer = Signer::generate().expect("key");
         let jwk = signer.jwk("https://issuer");
         assert_eq!(jwk["kty"], "RSA");
         assert_eq!(jwk["e"], "AQAB");

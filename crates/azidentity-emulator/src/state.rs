@@ -1,7 +1,7 @@
 //! State shared by the server task and the `RunningEmulator` handle.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::config::Config;
 use crate::fault::Fault;
@@ -9,7 +9,8 @@ use crate::recorded::{RecordedRequest, Stats};
 use crate::signing::Signer;
 
 pub(crate) struct Shared {
-    pub config: Config,
+    /// Replaced whole by control routes; readers take a snapshot.
+    config: RwLock<Arc<Config>>,
     pub authority_host: String,
     pub port: u16,
     pub signer: Signer,
@@ -37,7 +38,7 @@ struct Journal {
 impl Shared {
     pub fn new(config: Config, port: u16, signer: Signer) -> Self {
         Self {
-            config,
+            config: RwLock::new(Arc::new(config)),
             authority_host: format!("https://127.0.0.1:{port}"),
             port,
             signer,
@@ -49,6 +50,33 @@ impl Shared {
         }
     }
 
+    /// The configuration as it is now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Changes the configuration; requests already being answered keep their snapshot.
+    pub fn update_config<T>(&self, change: impl FnOnce(&mut Config) -> T) -> T {
+        let mut guard = self
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut config = Config::clone(&guard);
+        let result = change(&mut config);
+        *guard = Arc::new(config);
+        result
+    }
+
+    /// The emulator's clock in Unix seconds: the system's plus the configured offset.
+    pub fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(self.config().timing.clock_offset)
+    }
+
     fn journal(&self) -> MutexGuard<'_, Journal> {
         // A panic elsewhere while holding the lock leaves plain data behind; keep serving.
         self.journal
@@ -58,7 +86,8 @@ impl Shared {
 
     /// Logs and counts a request, and takes the first pending fault that matches it.
     pub fn record(&self, mut request: RecordedRequest, is_token: bool) -> Option<Fault> {
-        if self.config.mask_recorded_credentials {
+        let config = self.config();
+        if config.mask_recorded_credentials {
             request.mask_credentials();
         }
         let mut journal = self.journal();
@@ -70,8 +99,8 @@ impl Shared {
         if fault.is_some() {
             journal.stats.faults_applied += 1;
         }
-        if self.config.log_limit > 0 {
-            while journal.log.len() >= self.config.log_limit {
+        if config.log_limit > 0 {
+            while journal.log.len() >= config.log_limit {
                 journal.log.pop_front();
                 journal.is_token.pop_front();
             }
@@ -140,7 +169,7 @@ mod tests {
     fn shared(log_limit: usize) -> Shared {
         let mut config = EmulatorBuilder::default().into_config();
         config.log_limit = log_limit;
-        Shared::new(config, 1, Signer::new().expect("key"))
+        Shared::new(config, 1, Signer::generate().expect("key"))
     }
 
     fn request(path: &str) -> RecordedRequest {

@@ -193,7 +193,8 @@ async fn env_exports_and_shell_rendering() {
             "AZURE_CLIENT_ID",
             "AZURE_CLIENT_SECRET",
             "SSL_CERT_FILE",
-            "REQUESTS_CA_BUNDLE"
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS"
         ]
     );
     let value = |name: &str| {
@@ -211,6 +212,20 @@ async fn env_exports_and_shell_rendering() {
         emulator.ca_path().display().to_string()
     );
     assert_eq!(value("REQUESTS_CA_BUNDLE"), value("SSL_CERT_FILE"));
+    // Node.js ignores SSL_CERT_FILE.
+    assert_eq!(value("NODE_EXTRA_CA_CERTS"), value("SSL_CERT_FILE"));
+    // With a managed identity host only the authority and the CA go with the host's
+    // variables: the service principal's AZURE_CLIENT_ID would select a user-assigned identity.
+    let base: Vec<String> = emulator.base_env().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        base,
+        [
+            "AZURE_AUTHORITY_HOST",
+            "SSL_CERT_FILE",
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS"
+        ]
+    );
 
     let on_disk = std::fs::read_to_string(emulator.ca_path()).expect("CA file");
     assert_eq!(on_disk, emulator.ca_pem());
@@ -218,7 +233,7 @@ async fn env_exports_and_shell_rendering() {
     assert!(emulator.authority_host().starts_with("https://127.0.0.1:"));
 
     let rendered = render_exports(&emulator);
-    assert_eq!(rendered.lines().count(), 6);
+    assert_eq!(rendered.lines().count(), 7);
     assert!(rendered.starts_with(&format!(
         "export AZURE_AUTHORITY_HOST='{}'\n",
         emulator.authority_host()

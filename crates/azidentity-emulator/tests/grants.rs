@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use azidentity_emulator::{
@@ -35,18 +34,7 @@ struct Signer {
 }
 
 fn signer() -> Signer {
-    let out = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success());
-    let pem = String::from_utf8(out.stdout).unwrap();
+    let pem = common::rsa_key_pem();
     let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).unwrap();
     let key = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
     let rc_key = rcgen::KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
@@ -133,12 +121,32 @@ async fn post_assertion(client: &Client, assertion: &str) -> common::Reply {
         .await
 }
 
+/// Entra accepts a certificate assertion again until it expires (msal-node reuses its signed
+/// assertion for up to ten minutes), so the emulator refuses a replayed `jti` only on request.
+#[tokio::test]
+async fn a_reused_assertion_is_accepted_unless_replay_refusal_is_on() {
+    let key = signer();
+    let emu = Emulator::builder()
+        .app(Application::confidential(APP).certificate_pem(&key.cert_pem))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": key.s256()});
+    let assertion = key.sign(header, claims(&emu), false);
+    for _ in 0..2 {
+        let reply = post_assertion(&client, &assertion).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
+
 #[tokio::test]
 async fn certificate_assertions_are_checked_like_entra() {
     let key = signer();
     let other = signer();
     let emu = Emulator::builder()
         .app(Application::confidential(APP).certificate_pem(&key.cert_pem))
+        .refuse_assertion_replay(true)
         .start()
         .await
         .unwrap();
@@ -314,16 +322,16 @@ async fn authorization_codes_and_refresh_tokens() {
             .status,
         200
     );
-    assert!(
-        emu.authorization_code(&AuthorizationCodeRequest::new(
+    let unregistered = emu
+        .authorization_code(&AuthorizationCodeRequest::new(
             WEB,
             DEFAULT_USERNAME,
             "https://unregistered/cb",
-            "User.Read"
+            "User.Read",
         ))
-        .unwrap_err()
-        .contains("AADSTS50011")
-    );
+        .unwrap_err();
+    assert_eq!(unregistered.kind(), azidentity_emulator::ErrorKind::Refused);
+    assert!(unregistered.message().contains("AADSTS50011"));
 
     let refresh = |token: String| {
         let client = &client;

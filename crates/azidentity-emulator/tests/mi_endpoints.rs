@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use azidentity_emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, Emulator, Fault, HostKind, KUBERNETES_ISSUER,
+    ArcKeyDir, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, Emulator, Fault, HostKind, KUBERNETES_ISSUER,
     KUBERNETES_SUBJECT, ManagedIdentityEndpoint, ManagedIdentityHost, RunningEmulator,
-    USER_ASSIGNED_CLIENT_ID,
+    SYSTEM_ASSIGNED_CLIENT_ID, SYSTEM_ASSIGNED_OBJECT_ID, USER_ASSIGNED_CLIENT_ID,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -123,8 +123,16 @@ async fn imds_demands_metadata_and_a_resource() {
             .status,
         400
     );
-    assert_eq!(emu.stats().token_requests, 4);
-    assert_eq!(emu.stats().tokens_issued, 1);
+    // msal-node normalises AZURE_POD_IDENTITY_AUTHORITY_HOST + path into a URL ending in `/`;
+    // IMDS answers that path too.
+    let slash = format!("{IMDS}/?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net");
+    let a = http(port, "GET", &slash, &[("Metadata", "true")], "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let elsewhere = format!("{IMDS}/x?api-version=2018-02-01&resource=https%3A%2F%2Fx");
+    let a = http(port, "GET", &elsewhere, &[("Metadata", "true")], "").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(emu.stats().token_requests, 6);
+    assert_eq!(emu.stats().tokens_issued, 2);
 }
 
 #[tokio::test]
@@ -177,12 +185,29 @@ async fn app_service_and_azure_ml_check_their_secret_header() {
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
+    let expires_on = a.json()["expires_on"].as_str().unwrap().to_owned();
     assert!(
-        a.json()["expires_on"]
-            .as_str()
-            .unwrap()
-            .ends_with(" +00:00")
+        expires_on.parse::<i64>().is_ok(),
+        "epoch seconds, which msal-node needs: {expires_on}"
     );
+    // Azure ML always names its identity, and msal-node asks for the system-assigned one by
+    // that client id.
+    let default_id = ml.var("DEFAULT_IDENTITY_CLIENT_ID").unwrap();
+    assert_eq!(default_id, SYSTEM_ASSIGNED_CLIENT_ID);
+    let by_id = format!("{target}&clientid={default_id}");
+    let a = http(
+        ml.port().unwrap(),
+        "GET",
+        &by_id,
+        &[("secret", ml.secret().unwrap())],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let claims = emu
+        .verify_token(a.json()["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims["oid"], SYSTEM_ASSIGNED_OBJECT_ID);
 }
 
 #[tokio::test]
@@ -225,6 +250,66 @@ async fn service_fabric_serves_https_with_the_printed_thumbprint() {
     // Plain HTTP on the TLS port gets no HTTP answer.
     let a = http(sf.port().unwrap(), "GET", IMDS, &[], "").await;
     assert_eq!(a.status, 0);
+    // The certificate chains to the emulator's CA, for clients that do not pin it (msal-node).
+    let client = common::Client::from_parts(emu.ca_pem(), sf.port().unwrap());
+    let target = format!("{IMDS}?api-version=2019-07-01-preview&resource=https%3A%2F%2Fx");
+    let secret = sf.secret().unwrap();
+    let a = client
+        .send(
+            http::Method::GET,
+            &target,
+            &[("secret", secret)],
+            bytes::Bytes::new(),
+        )
+        .await
+        .expect("TLS with the emulator's CA");
+    assert_eq!(a.status, 200, "{}", a.text());
+}
+
+/// Microsoft's clients read Arc keys only from the agent's directory; a host asked to use it
+/// writes there when the process may (root, as in CI), and cleans up after itself.
+#[tokio::test]
+async fn azure_arc_writes_keys_to_the_agent_directory_when_it_may() {
+    let agent = ArcKeyDir::agent_directory().expect("Linux has an agent directory");
+    let existed = agent.exists();
+    let emu = Emulator::builder().start().await.unwrap();
+    let arc = emu
+        .start_managed_identity(
+            ManagedIdentityHost::new(HostKind::AzureArc).arc_key_dir(ArcKeyDir::Agent),
+        )
+        .await
+        .unwrap();
+    let dir = arc.arc_key_dir().unwrap().to_path_buf();
+    let writable = std::fs::create_dir_all(&agent).is_ok()
+        && std::fs::write(agent.join(".probe-from-test"), b"").is_ok();
+    let _ = std::fs::remove_file(agent.join(".probe-from-test"));
+    if writable {
+        assert_eq!(dir, agent);
+    } else {
+        assert_ne!(
+            dir, agent,
+            "a private directory when the agent's is not writable"
+        );
+    }
+    let target = format!("{IMDS}?api-version=2020-06-01&resource=https%3A%2F%2Fx");
+    let port = arc.port().unwrap();
+    let a = http(port, "GET", &target, &[("Metadata", "true")], "").await;
+    let realm = a
+        .header("www-authenticate")
+        .and_then(|v| v.strip_prefix("Basic realm="))
+        .expect("a Basic challenge")
+        .to_owned();
+    assert_eq!(
+        std::path::Path::new(&realm).parent(),
+        Some(dir.as_path()),
+        "{realm}"
+    );
+    // An outstanding key's file goes when the host stops, and so do directories it made.
+    drop(arc);
+    assert!(!std::path::Path::new(&realm).exists());
+    if !existed {
+        assert!(!agent.exists(), "{} was left behind", agent.display());
+    }
 }
 
 #[tokio::test]
@@ -277,44 +362,46 @@ async fn federated_assertions_are_checked_like_entra() {
     assert!(reply.text().contains("system:serviceaccount:x:y"));
 }
 
+/// Azure DevOps serves the OIDC endpoint over HTTPS (Microsoft's JavaScript client refuses
+/// http), so the emulator's does too, under the emulator's CA.
 #[tokio::test]
 async fn azure_pipelines_oidc_endpoint() {
     let emu = Emulator::builder().start().await.unwrap();
     let pipeline = host(&emu, HostKind::AzurePipelines).await;
     let uri = pipeline.var("SYSTEM_OIDCREQUESTURI").unwrap();
+    let port = pipeline.port().unwrap();
+    let prefix = format!("https://127.0.0.1:{port}/");
     let path = uri
-        .split_once("127.0.0.1:")
-        .unwrap()
-        .1
-        .split_once('/')
-        .unwrap()
-        .1;
+        .strip_prefix(&prefix)
+        .expect("an https URL on the host's port");
     let connection = pipeline
         .var("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID")
         .unwrap();
     let target = format!("/{path}?api-version=7.1&serviceConnectionId={connection}");
     let bearer = format!("Bearer {}", pipeline.secret().unwrap());
-    let a = http(
-        pipeline.port().unwrap(),
-        "POST",
-        &target,
-        &[("Authorization", &bearer)],
-        "",
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    let client = common::Client::from_parts(emu.ca_pem(), port);
+    let post = async |authorization: &str| {
+        client
+            .send(
+                http::Method::POST,
+                &target,
+                &[
+                    ("authorization", authorization),
+                    ("content-type", "application/json"),
+                ],
+                bytes::Bytes::new(),
+            )
+            .await
+            .unwrap()
+    };
+    let a = post(&bearer).await;
+    assert_eq!(a.status, 200, "{}", a.text());
     let claims = emu
         .verify_token(a.json()["oidcToken"].as_str().unwrap())
         .unwrap();
     assert_eq!(claims["aud"][0], "api://AzureADTokenExchange");
     assert!(claims["sub"].as_str().unwrap().starts_with("sc://"));
-    let a = http(
-        pipeline.port().unwrap(),
-        "POST",
-        &target,
-        &[("Authorization", "Bearer nope")],
-        "",
-    )
-    .await;
-    assert_eq!(a.status, 401);
+    assert_eq!(post("Bearer nope").await.status, 401);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    assert_eq!(http(port, "POST", &target, &[], "").await.status, 0);
 }

@@ -163,6 +163,28 @@ async fn lifetime_and_refresh_in_are_configurable() {
     assert_eq!(claims["exp"].as_i64().expect("exp") - now, 7200);
 }
 
+/// A CAE-capable client gets a long-lived token with `xms_cc`, whichever case it writes the
+/// capability in (msal-node sends `cp1`).
+#[tokio::test]
+async fn the_cp1_capability_is_recognised_in_any_case() {
+    let emulator = Emulator::builder().start().await.expect("starts");
+    let client = Client::new(&emulator);
+    for capability in ["CP1", "cp1"] {
+        let claims = format!(r#"{{"access_token":{{"xms_cc":{{"values":["{capability}"]}}}}}}"#);
+        let mut form = secret_form(SCOPE);
+        form.push(("claims", &claims));
+        let body = client
+            .post_form(&token_path(DEFAULT_TENANT_ID), &form)
+            .await
+            .json();
+        assert_eq!(body["expires_in"], 86_399, "{capability}: {body}");
+        let token = emulator
+            .verify_token(body["access_token"].as_str().expect("token"))
+            .expect("verifies");
+        assert_eq!(token["xms_cc"][0], "CP1", "{capability}");
+    }
+}
+
 #[tokio::test]
 async fn http_basic_client_authentication_is_accepted() {
     let emulator = Emulator::builder().start().await.expect("starts");

@@ -91,6 +91,41 @@ async fn device_codes_are_pending_until_the_user_is_approved() {
     assert_eq!(unknown.status, 400);
 }
 
+/// msal-node polls with `grant_type=device_code` (Entra's short name) and the device code in
+/// `device_code`; Entra accepts it like the URN.
+#[tokio::test]
+async fn the_short_device_code_grant_name_is_accepted() {
+    let emu = Emulator::builder().start().await.unwrap();
+    emu.auto_approve_device_codes(Some((DEFAULT_USERNAME, 1)));
+    let client = Client::new(&emu);
+    let flow = client
+        .post_form(
+            &format!("/{DEFAULT_TENANT_ID}/oauth2/v2.0/devicecode"),
+            &[("client_id", DEFAULT_PUBLIC_CLIENT_ID), ("scope", ARM)],
+        )
+        .await
+        .json();
+    let poll = async || {
+        client
+            .post_form(
+                &token_path(DEFAULT_TENANT_ID),
+                &[
+                    ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
+                    ("grant_type", "device_code"),
+                    ("device_code", flow["device_code"].as_str().unwrap()),
+                ],
+            )
+            .await
+    };
+    assert_eq!(poll().await.json()["error"], "authorization_pending");
+    let tokens = poll().await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text());
+    assert_eq!(
+        claims(tokens.json()["access_token"].as_str().unwrap())["upn"],
+        DEFAULT_USERNAME
+    );
+}
+
 #[tokio::test]
 async fn declined_and_expired_device_codes_end_the_flow() {
     let emu = Emulator::builder().start().await.unwrap();

@@ -663,7 +663,7 @@ async fn cloud_shell_posts_a_form_and_refuses_user_assigned_ids() {
 async fn azure_ml_dates_and_clientid() {
     let emu = emulator().await;
     for host in [
-        ManagedIdentityHost::new(HostKind::AzureMl),
+        ManagedIdentityHost::new(HostKind::AzureMl).azure_ml_linux_dates(),
         ManagedIdentityHost::new(HostKind::AzureMl).azure_ml_windows_dates(),
         ManagedIdentityHost::new(HostKind::AzureMl).azure_ml_epoch_dates(),
     ] {

@@ -141,7 +141,7 @@ fn caller_tenant(
             "AuthenticationFailedInvalidHeader",
             "Authentication failed. The 'Authorization' header is provided in an invalid format.",
         ))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now();
     let claims = shared
         .signer
         .verify(token.trim(), now)

@@ -9,11 +9,13 @@ use super::cae::{self, ResourceAnswer};
 use super::delegated::{self, DelegatedScope, Delegation};
 use super::grants::{AuthorizationCode, CODE_LIFETIME_SECS};
 use crate::emulator::RunningEmulator;
+use crate::error::{Error, Result};
 use crate::state::Shared;
 
 /// An authorization request the emulated user has approved: what `/authorize` would have
 /// been asked, and who signed in.
 #[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
 pub struct AuthorizationCodeRequest {
     /// The app that will redeem the code.
     pub client_id: String,
@@ -52,40 +54,39 @@ impl AuthorizationCodeRequest {
     }
 }
 
-pub(crate) fn mint_code(
-    shared: &Shared,
-    request: &AuthorizationCodeRequest,
-) -> Result<String, String> {
-    let config = &shared.config;
+pub(crate) fn mint_code(shared: &Shared, request: &AuthorizationCodeRequest) -> Result<String> {
+    let config = shared.config();
     let user = config
         .user(&request.username)
-        .ok_or_else(|| format!("no user {:?} is registered", request.username))?;
+        .ok_or_else(|| Error::not_found(format!("no user {:?} is registered", request.username)))?;
     let tenant = user.home_tenant();
     let app = config
         .app(&request.client_id)
         .filter(|a| a.multi_tenant || a.home_tenant().eq_ignore_ascii_case(tenant))
         .ok_or_else(|| {
-            format!(
+            Error::not_found(format!(
                 "AADSTS700016: no app {:?} is registered in the user's tenant",
                 request.client_id
-            )
+            ))
         })?;
     if !app.redirect_uris.contains(&request.redirect_uri) {
-        return Err(format!(
+        return Err(Error::refused(format!(
             "AADSTS50011: the redirect URI {:?} is not registered for app {}",
             request.redirect_uri,
             app.client_id()
-        ));
+        )));
     }
-    DelegatedScope::parse(&request.scope, tenant).map_err(|e| e.message)?;
+    DelegatedScope::parse(&request.scope, tenant).map_err(refused)?;
     let method = request
         .code_challenge_method
         .clone()
         .unwrap_or_else(|| "S256".to_owned());
     if !method.eq_ignore_ascii_case("S256") && !method.eq_ignore_ascii_case("plain") {
-        return Err(format!("unsupported code_challenge_method {method:?}"));
+        return Err(Error::refused(format!(
+            "unsupported code_challenge_method {method:?}"
+        )));
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now();
     Ok(shared.entra.add_code(AuthorizationCode {
         client_id: app.client_id().to_owned(),
         username: user.username.clone(),
@@ -103,17 +104,17 @@ pub(crate) fn mint_user_token(
     client_id: &str,
     username: &str,
     scope: &str,
-) -> Result<String, String> {
-    let config = &shared.config;
+) -> Result<String> {
+    let config = shared.config();
     let user = config
         .user(username)
-        .ok_or_else(|| format!("no user {username:?} is registered"))?;
+        .ok_or_else(|| Error::not_found(format!("no user {username:?} is registered")))?;
     let tenant = user.home_tenant();
     let app = config
         .app(client_id)
-        .ok_or_else(|| format!("no app {client_id:?} is registered"))?;
-    let scope = DelegatedScope::parse(scope, tenant).map_err(|e| e.message)?;
-    let ctx = RequestContext::new(&http::HeaderMap::new());
+        .ok_or_else(|| Error::not_found(format!("no app {client_id:?} is registered")))?;
+    let scope = DelegatedScope::parse(scope, tenant).map_err(refused)?;
+    let ctx = RequestContext::new(&http::HeaderMap::new(), shared.now());
     let response = delegated::issue(
         shared,
         &Delegation {
@@ -128,12 +129,17 @@ pub(crate) fn mint_user_token(
         },
         &ctx,
     )
-    .map_err(|e| e.message)?;
+    .map_err(refused)?;
     Ok(response.access_token().to_owned())
 }
 
+/// What Entra would have answered, as the control API's error.
+fn refused(error: super::error::EntraError) -> Error {
+    Error::refused(format!("AADSTS{}: {}", error.code, error.message))
+}
+
 pub(crate) fn revoke(shared: &Shared, subject: &str) -> Vec<String> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now();
     let subjects = cae::subjects(shared, subject);
     for oid in &subjects {
         shared.entra.revoke(oid, now);
@@ -144,18 +150,13 @@ pub(crate) fn revoke(shared: &Shared, subject: &str) -> Vec<String> {
 impl RunningEmulator {
     /// An authorization code for `request`, as `/authorize` would redirect with after the user
     /// signed in and consented. Single use, valid ten minutes.
-    pub fn authorization_code(&self, request: &AuthorizationCodeRequest) -> Result<String, String> {
+    pub fn authorization_code(&self, request: &AuthorizationCodeRequest) -> Result<String> {
         mint_code(self.shared(), request)
     }
 
     /// An access token for `username` signed in to `client_id`, for `scope` (for example
     /// `api://{middle-tier client id}/access_as_user`, to use as an on-behalf-of assertion).
-    pub fn user_token(
-        &self,
-        client_id: &str,
-        username: &str,
-        scope: &str,
-    ) -> Result<String, String> {
+    pub fn user_token(&self, client_id: &str, username: &str, scope: &str) -> Result<String> {
         mint_user_token(self.shared(), client_id, username, scope)
     }
 
@@ -168,8 +169,7 @@ impl RunningEmulator {
 
     /// What a CAE-enabled resource answers for this access token.
     pub fn call_resource(&self, access_token: &str) -> ResourceAnswer {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        cae::check(self.shared(), access_token, now)
+        cae::check(self.shared(), access_token, self.shared().now())
     }
 
     /// The `oid` claim of an emulator-issued token.

@@ -41,11 +41,19 @@ pub(crate) fn verify(
             "Unsupported signing algorithm '{alg}'; use RS256 or PS256."
         )));
     }
-    let public_key = signing_key(app, &jwt, now)?;
-    if !jwt.verify_rsa(alg, &public_key) {
-        return Err(EntraError::assertion_signature_invalid(
-            "The provided signature value did not match the expected signature value.",
-        ));
+    match signing_key(app, &jwt, now)? {
+        Some(public_key) => {
+            if !jwt.verify_rsa(alg, &public_key) {
+                return Err(EntraError::assertion_signature_invalid(
+                    "The provided signature value did not match the expected signature value.",
+                ));
+            }
+        }
+        None => tracing::warn!(
+            client_id = app.client_id(),
+            "a client assertion names a certificate registered by thumbprint only and sends no \
+             x5c: its signature cannot be checked"
+        ),
     }
     let audience = jwt.claim_str("aud").unwrap_or("");
     let normalise = |s: &str| s.trim_end_matches('/').to_ascii_lowercase();
@@ -91,14 +99,15 @@ pub(crate) fn verify(
         exp.saturating_add(SKEW_SECS),
         now,
     );
-    if !first_use && !shared.config.allow_assertion_reuse {
+    if !first_use && shared.config().refuse_assertion_replay {
         return Err(EntraError::assertion_replayed());
     }
     Ok(())
 }
 
-/// The RSA public key (`RSAPublicKey` DER) the assertion must be signed with.
-fn signing_key(app: &Application, jwt: &Jwt<'_>, now: i64) -> Result<Vec<u8>, EntraError> {
+/// The RSA public key (`RSAPublicKey` DER) the assertion must be signed with; `None` for a
+/// certificate registered by thumbprint alone when the client sent no `x5c` to check with.
+fn signing_key(app: &Application, jwt: &Jwt<'_>, now: i64) -> Result<Option<Vec<u8>>, EntraError> {
     let by_sha256 = jwt.header_str("x5t#S256").and_then(decode_segment);
     let by_sha1 = jwt.header_str("x5t").and_then(decode_segment);
     let thumbprint_of = |der: &[u8]| match (&by_sha256, &by_sha1) {
@@ -110,26 +119,50 @@ fn signing_key(app: &Application, jwt: &Jwt<'_>, now: i64) -> Result<Vec<u8>, En
     };
     if let Some(registered) = app.certificates.iter().find(|der| thumbprint_of(der)) {
         return rsa_key(registered)
+            .map(Some)
             .ok_or_else(|| EntraError::assertion_signature_invalid("The key is not an RSA key."));
     }
+    let named = |registered: &Vec<u8>| match registered.len() {
+        32 => by_sha256.as_ref() == Some(registered),
+        _ => by_sha1.as_ref() == Some(registered),
+    };
+    if app.thumbprints.iter().any(named) {
+        return match x5c_leaf(jwt)? {
+            None => Ok(None),
+            Some(leaf) if thumbprint_of(&leaf) => rsa_key(&leaf).map(Some).ok_or_else(|| {
+                EntraError::assertion_signature_invalid("The key is not an RSA key.")
+            }),
+            Some(_) => Err(EntraError::subject_name_issuer(
+                "The thumbprint header does not match the first certificate of x5c.",
+            )),
+        };
+    }
     if !app.trusted_issuers.is_empty()
-        && let Some(chain) = jwt.header.get("x5c").and_then(|v| v.as_array())
+        && let Some(leaf) = x5c_leaf(jwt)?
     {
-        let leaf = chain
-            .first()
-            .and_then(|c| c.as_str())
-            .and_then(|c| STANDARD.decode(c).ok())
-            .ok_or_else(|| EntraError::malformed_jwt("The x5c header is not base64 DER."))?;
         if !thumbprint_of(&leaf) {
             return Err(EntraError::subject_name_issuer(
                 "The thumbprint header does not match the first certificate of x5c.",
             ));
         }
-        return trusted_by_issuer(app, &leaf, now);
+        return trusted_by_issuer(app, &leaf, now).map(Some);
     }
     let shown = by_sha256.or(by_sha1).unwrap_or_default();
     let hex: String = shown.iter().map(|b| format!("{b:02X}")).collect();
     Err(EntraError::assertion_key_not_found(app.client_id(), &hex))
+}
+
+/// The DER of the first certificate of the `x5c` header, if there is one.
+fn x5c_leaf(jwt: &Jwt<'_>) -> Result<Option<Vec<u8>>, EntraError> {
+    let Some(chain) = jwt.header.get("x5c").and_then(|v| v.as_array()) else {
+        return Ok(None);
+    };
+    chain
+        .first()
+        .and_then(|c| c.as_str())
+        .and_then(|c| STANDARD.decode(c).ok())
+        .map(Some)
+        .ok_or_else(|| EntraError::malformed_jwt("The x5c header is not base64 DER."))
 }
 
 /// Subject name / issuer authentication: the leaf must be issued by a trusted CA, carry the

@@ -12,7 +12,7 @@ use super::token::{GrantRequest, TokenResponse};
 use crate::entra::client_auth::PublicAllowed;
 
 pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
-    let config = &request.shared.config;
+    let config = request.config;
     let value = request.required("code")?;
     let client_id = request.client_id()?;
     // Single use whatever happens next, as in Entra.

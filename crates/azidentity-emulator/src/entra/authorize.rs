@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::delegated::DelegatedScope;
 use super::grants::{AuthorizationCode, CODE_LIFETIME_SECS};
 use super::{RequestContext, TenantRef};
-use crate::config::{Application, User};
+use crate::config::{Application, Config, User};
 use crate::emulator::RunningEmulator;
 use crate::http::{Response, response, set_header};
 use crate::state::Shared;
@@ -186,6 +186,30 @@ fn sign_in_form(tenant: &str, params: &[(String, String)], problem: Option<&str>
     )
 }
 
+/// Where the answer goes once the client and its redirect URI are known: problems from here
+/// on go back to the client through the redirect, with the request's `state`.
+struct Reply<'a> {
+    redirect_uri: &'a str,
+    mode: Option<&'a str>,
+    state: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    fn send<'f>(&self, mut fields: Vec<(&'f str, &'f str)>) -> Response
+    where
+        'a: 'f,
+    {
+        if !self.state.is_empty() {
+            fields.push(("state", self.state));
+        }
+        redirect(self.redirect_uri, self.mode, &fields)
+    }
+
+    fn fail(&self, error: &str, description: &str) -> Response {
+        self.send(vec![("error", error), ("error_description", description)])
+    }
+}
+
 /// GET (the client's authorization request) and POST (the sign-in form).
 pub(crate) fn authorize(
     shared: &Shared,
@@ -196,106 +220,30 @@ pub(crate) fn authorize(
     ctx: &RequestContext,
 ) -> Response {
     let params = if *method == Method::POST { form } else { query };
-    let config = &shared.config;
-    let Some(tenant) = TenantRef::resolve(config, tenant_segment) else {
-        return error_page(90_002, &format!("Tenant '{tenant_segment}' not found."));
+    let config = &*shared.config();
+    let (tenant, app, redirect_uri) = match client(config, tenant_segment, params) {
+        Ok(found) => found,
+        Err(page) => return *page,
     };
-    let Some(client_id) = param(params, "client_id") else {
-        return error_page(
-            900_144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let reply = Reply {
+        redirect_uri,
+        mode: param(params, "response_mode"),
+        state: param(params, "state").unwrap_or(""),
     };
-    let Some(app) = config.app(client_id) else {
-        return error_page(
-            700_016,
-            &format!("Application with identifier '{client_id}' was not found in the directory."),
-        );
-    };
-    let Some(redirect_uri) = param(params, "redirect_uri") else {
-        return error_page(
-            900_144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-        );
-    };
-    if !redirect_registered(app, redirect_uri) {
-        return error_page(
-            50_011,
-            &format!(
-                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.",
-                app.client_id()
-            ),
-        );
-    }
-    // From here on, problems go back to the client through the redirect.
-    let mode = param(params, "response_mode");
-    let state = param(params, "state").unwrap_or("");
-    let fail = |error: &str, description: &str| {
-        let mut fields = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            fields.push(("state", state));
-        }
-        redirect(redirect_uri, mode, &fields)
-    };
-    if param(params, "response_type") != Some("code") {
-        return fail(
-            "unsupported_response_type",
-            "AADSTS700054: response_type 'code' is required.",
-        );
-    }
-    let Some(scope) = param(params, "scope") else {
-        return fail(
-            "invalid_request",
-            "AADSTS900144: The request body must contain the following parameter: 'scope'.",
-        );
-    };
-    let challenge = match (
-        param(params, "code_challenge"),
-        param(params, "code_challenge_method"),
-    ) {
-        (None, _) => None,
-        (Some(c), method) => {
-            let method = method.unwrap_or("plain");
-            if !method.eq_ignore_ascii_case("S256") && !method.eq_ignore_ascii_case("plain") {
-                return fail(
-                    "invalid_request",
-                    "AADSTS501491: Invalid code_challenge_method.",
-                );
-            }
-            Some((c.to_owned(), method.to_owned()))
-        }
+    let (scope, challenge) = match request(params) {
+        Ok(asked) => asked,
+        Err((error, description)) => return reply.fail(error, description),
     };
     let session = lock(&shared.browser).clone();
-    let user: &User = match (session, method) {
-        (Some(SessionUser::Declines), _) => {
-            return fail(
+    let user = match signed_in(config, session, method, tenant_segment, query, form) {
+        Ok(user) => user,
+        Err(SignIn::Page(page)) => return *page,
+        Err(SignIn::Declined) => {
+            return reply.fail(
                 "access_denied",
                 "AADSTS65004: User declined to consent to access the app.",
             );
         }
-        (Some(SessionUser::SignedIn(username)), _) => match config.user(&username) {
-            Some(user) => user,
-            None => {
-                return error_page(
-                    50_034,
-                    &format!("The user account {username} does not exist."),
-                );
-            }
-        },
-        (None, &Method::POST) => {
-            let username = param(form, "username").unwrap_or("");
-            match config.user(username) {
-                Some(user) if param(form, "password") == Some(user.password.as_str()) => user,
-                _ => {
-                    return sign_in_form(
-                        tenant_segment,
-                        form,
-                        Some("Your account or password is incorrect."),
-                    );
-                }
-            }
-        }
-        (None, _) => return sign_in_form(tenant_segment, query, None),
     };
     let tenant = match tenant {
         TenantRef::Registered(t) => t.to_owned(),
@@ -304,25 +252,8 @@ pub(crate) fn authorize(
             .unwrap_or(user.home_tenant())
             .to_owned(),
     };
-    if !user.home_tenant().eq_ignore_ascii_case(&tenant) {
-        return fail(
-            "invalid_request",
-            &format!(
-                "AADSTS50020: User account '{}' does not exist in tenant '{tenant}'.",
-                user.username
-            ),
-        );
-    }
-    if !app.multi_tenant && !app.home_tenant().eq_ignore_ascii_case(&tenant) {
-        return fail(
-            "unauthorized_client",
-            &format!(
-                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'."
-            ),
-        );
-    }
-    if let Err(e) = DelegatedScope::parse(scope, &tenant) {
-        return fail("invalid_scope", &format!("AADSTS{}: {}", e.code, e.message));
+    if let Err((error, description)) = consent(app, user, &tenant, scope) {
+        return reply.fail(error, &description);
     }
     let code = shared.entra.add_code(AuthorizationCode {
         client_id: app.client_id().to_owned(),
@@ -334,11 +265,160 @@ pub(crate) fn authorize(
         nonce: param(params, "nonce").map(str::to_owned),
         expires_at: ctx.unix_now() + CODE_LIFETIME_SECS,
     });
-    let mut fields = vec![("code", code.as_str())];
-    if !state.is_empty() {
-        fields.push(("state", state));
+    reply.send(vec![("code", code.as_str())])
+}
+
+/// The tenant, the client and its redirect URI; anything wrong here gets an error page and no
+/// redirect, as in Entra (an unregistered URI must never receive anything).
+fn client<'c>(
+    config: &'c Config,
+    tenant_segment: &str,
+    params: &'c [(String, String)],
+) -> Result<(TenantRef<'c>, &'c Application, &'c str), Box<Response>> {
+    let page = |code, message: &str| Box::new(error_page(code, message));
+    let Some(tenant) = TenantRef::resolve(config, tenant_segment) else {
+        return Err(page(
+            90_002,
+            &format!("Tenant '{tenant_segment}' not found."),
+        ));
+    };
+    let Some(client_id) = param(params, "client_id") else {
+        return Err(page(
+            900_144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ));
+    };
+    let Some(app) = config.app(client_id) else {
+        return Err(page(
+            700_016,
+            &format!("Application with identifier '{client_id}' was not found in the directory."),
+        ));
+    };
+    let Some(redirect_uri) = param(params, "redirect_uri") else {
+        return Err(page(
+            900_144,
+            "The request body must contain the following parameter: 'redirect_uri'.",
+        ));
+    };
+    if !redirect_registered(app, redirect_uri) {
+        return Err(page(
+            50_011,
+            &format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.",
+                app.client_id()
+            ),
+        ));
     }
-    redirect(redirect_uri, mode, &fields)
+    Ok((tenant, app, redirect_uri))
+}
+
+/// PKCE: the challenge and its method.
+type Challenge = Option<(String, String)>;
+
+/// What the client asks for: `response_type=code`, a scope, an optional PKCE challenge.
+fn request(params: &[(String, String)]) -> Result<(&str, Challenge), (&'static str, &'static str)> {
+    if param(params, "response_type") != Some("code") {
+        return Err((
+            "unsupported_response_type",
+            "AADSTS700054: response_type 'code' is required.",
+        ));
+    }
+    let Some(scope) = param(params, "scope") else {
+        return Err((
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'scope'.",
+        ));
+    };
+    let challenge = match (
+        param(params, "code_challenge"),
+        param(params, "code_challenge_method"),
+    ) {
+        (None, _) => None,
+        (Some(c), method) => {
+            let method = method.unwrap_or("plain");
+            if !method.eq_ignore_ascii_case("S256") && !method.eq_ignore_ascii_case("plain") {
+                return Err((
+                    "invalid_request",
+                    "AADSTS501491: Invalid code_challenge_method.",
+                ));
+            }
+            Some((c.to_owned(), method.to_owned()))
+        }
+    };
+    Ok((scope, challenge))
+}
+
+/// Why no user is signed in yet.
+enum SignIn {
+    /// The sign-in form (again), or an error page.
+    Page(Box<Response>),
+    Declined,
+}
+
+/// The user: the browser session's, else the one whose name and password the form posted.
+fn signed_in<'c>(
+    config: &'c Config,
+    session: Option<SessionUser>,
+    method: &Method,
+    tenant_segment: &str,
+    query: &[(String, String)],
+    form: &[(String, String)],
+) -> Result<&'c User, SignIn> {
+    match (session, method) {
+        (Some(SessionUser::Declines), _) => Err(SignIn::Declined),
+        (Some(SessionUser::SignedIn(username)), _) => config.user(&username).ok_or_else(|| {
+            SignIn::Page(Box::new(error_page(
+                50_034,
+                &format!("The user account {username} does not exist."),
+            )))
+        }),
+        (None, &Method::POST) => {
+            let username = param(form, "username").unwrap_or("");
+            match config.user(username) {
+                Some(user) if param(form, "password") == Some(user.password.as_str()) => Ok(user),
+                _ => Err(SignIn::Page(Box::new(sign_in_form(
+                    tenant_segment,
+                    form,
+                    Some("Your account or password is incorrect."),
+                )))),
+            }
+        }
+        (None, _) => Err(SignIn::Page(Box::new(sign_in_form(
+            tenant_segment,
+            query,
+            None,
+        )))),
+    }
+}
+
+/// The user's tenant, the app's reach and the scope, checked before a code is issued.
+fn consent(
+    app: &Application,
+    user: &User,
+    tenant: &str,
+    scope: &str,
+) -> Result<(), (&'static str, String)> {
+    if !user.home_tenant().eq_ignore_ascii_case(tenant) {
+        return Err((
+            "invalid_request",
+            format!(
+                "AADSTS50020: User account '{}' does not exist in tenant '{tenant}'.",
+                user.username
+            ),
+        ));
+    }
+    if !app.multi_tenant && !app.home_tenant().eq_ignore_ascii_case(tenant) {
+        return Err((
+            "unauthorized_client",
+            format!(
+                "AADSTS700016: Application with identifier '{}' was not found in the directory '{tenant}'.",
+                app.client_id()
+            ),
+        ));
+    }
+    DelegatedScope::parse(scope, tenant)
+        .map(|_| ())
+        .map_err(|e| ("invalid_scope", format!("AADSTS{}: {}", e.code, e.message)))
 }
 
 /// The ID token with the authorization request's `nonce` added, signed again.

@@ -10,7 +10,8 @@ use super::BACKDATE_SECS;
 use super::jwt::Jwt;
 use crate::state::Shared;
 
-/// Whether the request's `claims` ask for the CP1 client capability.
+/// Whether the request's `claims` ask for the CP1 client capability. The value is compared
+/// without regard to case: msal-node sends `cp1`, which Entra honours.
 pub(crate) fn wants_cae(claims: Option<&str>) -> bool {
     let Some(Ok(Value::Object(root))) = claims.map(serde_json::from_str::<Value>) else {
         return false;
@@ -19,7 +20,11 @@ pub(crate) fn wants_cae(claims: Option<&str>) -> bool {
         .and_then(|a| a.get("xms_cc"))
         .and_then(|x| x.get("values"))
         .and_then(Value::as_array)
-        .is_some_and(|values| values.iter().any(|v| v.as_str() == Some("CP1")))
+        .is_some_and(|values| {
+            values
+                .iter()
+                .any(|v| v.as_str().is_some_and(|c| c.eq_ignore_ascii_case("CP1")))
+        })
 }
 
 /// The second a token for `subject` is issued at: after any revocation of the subject, so
@@ -81,12 +86,12 @@ pub(crate) fn check(shared: &Shared, token: &str, now: i64) -> ResourceAnswer {
 /// The object id a revocation names: a user's name, an app's client id (its service
 /// principal in every tenant), or an object id as given.
 pub(crate) fn subjects(shared: &Shared, name: &str) -> Vec<String> {
-    if let Some(user) = shared.config.user(name) {
+    let config = shared.config();
+    if let Some(user) = config.user(name) {
         return vec![super::delegated::user_object_id(user)];
     }
-    if let Some(app) = shared.config.app(name) {
-        return shared
-            .config
+    if let Some(app) = config.app(name) {
+        return config
             .tenants
             .iter()
             .map(|t| super::claims::service_principal_id(app.client_id(), t))
@@ -114,6 +119,10 @@ mod tests {
         )));
         assert!(!wants_cae(Some(
             r#"{"access_token":{"nbf":{"essential":true}}}"#
+        )));
+        // msal-node's spelling.
+        assert!(wants_cae(Some(
+            r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#
         )));
         assert!(!wants_cae(Some("not json")));
         assert!(!wants_cae(None));

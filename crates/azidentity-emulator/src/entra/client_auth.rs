@@ -52,9 +52,7 @@ pub(crate) fn authenticate(
         .filter(|s| !s.is_empty());
     let secret = field(form, "client_secret").or(basic_secret);
     let assertion = field(form, "client_assertion");
-    let has_credentials =
-        !app.secrets.is_empty() || !app.certificates.is_empty() || !app.trusted_issuers.is_empty();
-    if app.public_client && !has_credentials && (secret.is_some() || assertion.is_some()) {
+    if app.public_client && !app.has_credentials() && (secret.is_some() || assertion.is_some()) {
         return Err(EntraError::public_client_with_credential());
     }
     if let Some(secret) = secret {
@@ -77,7 +75,7 @@ pub(crate) fn authenticate(
             return assertion::verify(shared, app, assertion, audiences, ctx.unix_now());
         }
         // A federated credential's assertion (workload identity, Azure Pipelines).
-        return crate::mi::federated::check_assertion(shared, app.client_id(), assertion);
+        return crate::mi::federated::check_assertion(shared, app, assertion);
     }
     if public == PublicAllowed::Yes && app.public_client {
         return Ok(());

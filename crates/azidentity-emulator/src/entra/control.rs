@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::api::{self, AuthorizationCodeRequest};
 use super::cae::{self, ResourceAnswer};
+use crate::error::{Error, Result};
 use crate::http::{Response, header_str, json, set_header};
 use crate::state::Shared;
 
@@ -64,7 +65,7 @@ pub(crate) fn handle(
         (&Method::POST, "/_emulator/authorization_codes") => {
             match parse::<AuthorizationCodeRequest>(body).and_then(|r| api::mint_code(shared, &r)) {
                 Ok(code) => json(StatusCode::OK, &json!({ "code": code })),
-                Err(message) => bad_request(&message),
+                Err(error) => bad_request(&error.to_string()),
             }
         }
         (&Method::POST, "/_emulator/user_tokens") => {
@@ -72,7 +73,7 @@ pub(crate) fn handle(
                 .and_then(|r| api::mint_user_token(shared, &r.client_id, &r.username, &r.scope))
             {
                 Ok(token) => json(StatusCode::OK, &json!({ "access_token": token })),
-                Err(message) => bad_request(&message),
+                Err(error) => bad_request(&error.to_string()),
             }
         }
         (&Method::POST, "/_emulator/device_codes") => {
@@ -89,11 +90,11 @@ pub(crate) fn handle(
                     "deny" => codes::deny(shared, code),
                     "expire" => codes::expire(shared, code),
                     "slow_down" => codes::slow_down(shared, code, r.polls.max(1)),
-                    other => Err(format!("unknown action {other:?}")),
+                    other => Err(Error::refused(format!("unknown action {other:?}"))),
                 }
             }) {
                 Ok(()) => json(StatusCode::OK, &json!({ "ok": true })),
-                Err(message) => bad_request(&message),
+                Err(error) => bad_request(&error.to_string()),
             }
         }
         (&Method::POST, "/_emulator/browser_user") => match parse::<BrowserUser>(body) {
@@ -105,20 +106,20 @@ pub(crate) fn handle(
                 );
                 json(StatusCode::OK, &json!({ "ok": true }))
             }
-            Err(message) => bad_request(&message),
+            Err(error) => bad_request(&error.to_string()),
         },
         (&Method::POST, "/_emulator/revoke") => match parse::<RevokeRequest>(body) {
             Ok(request) => json(
                 StatusCode::OK,
                 &json!({ "revoked": api::revoke(shared, &request.subject) }),
             ),
-            Err(message) => bad_request(&message),
+            Err(error) => bad_request(&error.to_string()),
         },
         (&Method::GET, "/_emulator/resource") => {
             let token = header_str(headers, "authorization")
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let now = shared.now();
             match cae::check(shared, token.trim(), now) {
                 ResourceAnswer::Accepted(claims) => json(StatusCode::OK, &claims),
                 ResourceAnswer::Rejected(challenge) => {
@@ -132,8 +133,9 @@ pub(crate) fn handle(
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("body is not the expected JSON: {e}"))
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::refused(format!("body is not the expected JSON: {e}")))
 }
 
 fn bad_request(message: &str) -> Response {

@@ -28,7 +28,7 @@ const FAMILY_CLIENTS: &[&str] = &[
 ];
 
 /// The resource and permissions a delegated `scope` asks for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DelegatedScope {
     pub resource: String,
     /// The `scp` claim: permission names, space-separated.
@@ -143,18 +143,77 @@ pub(crate) struct Delegation<'a> {
     pub amr: &'a str,
 }
 
+/// What the user is granted on the resource: an app that exposes scopes grants only those
+/// (every one of them for `.default`); any other resource grants what was asked.
+fn granted(
+    resource_app: Option<&Application>,
+    client: &Application,
+    scope: &DelegatedScope,
+) -> Result<DelegatedScope, EntraError> {
+    let Some(api) = resource_app.filter(|a| !a.scopes.is_empty()) else {
+        return Ok(scope.clone());
+    };
+    let scp = if scope.default_requested.is_some() {
+        api.scopes.join(" ")
+    } else {
+        for permission in scope.scp.split(' ') {
+            if !api
+                .scopes
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(permission))
+            {
+                return Err(EntraError::scope_not_exposed(
+                    client.client_id(),
+                    permission,
+                    api.client_id(),
+                ));
+            }
+        }
+        scope.scp.clone()
+    };
+    Ok(DelegatedScope {
+        scp,
+        ..scope.clone()
+    })
+}
+
+/// The user's groups, roles (those the resource app defines, or all of them for a resource
+/// that is not a registered app) and extra claims, added to a token's claims.
+fn add_user_claims(claims: &mut Value, user: &User, resource_app: Option<&Application>) {
+    let Value::Object(map) = claims else {
+        return;
+    };
+    if !user.groups.is_empty() {
+        map.insert("groups".into(), json!(user.groups));
+    }
+    let roles: Vec<&String> = user
+        .roles
+        .iter()
+        .filter(|role| resource_app.is_none_or(|app| app.app_roles.contains(role)))
+        .collect();
+    if !roles.is_empty() {
+        map.insert("roles".into(), json!(roles));
+    }
+    for (name, value) in &user.claims {
+        map.entry(name.clone()).or_insert_with(|| value.clone());
+    }
+}
+
 pub(crate) fn issue(
     shared: &Shared,
     d: &Delegation<'_>,
     ctx: &RequestContext,
 ) -> Result<TokenResponse, EntraError> {
-    let config = &shared.config;
+    let config = shared.config();
+    let timing = config.timing;
+    let resource_app = config.app_for_resource(&d.scope.resource);
+    let scope = granted(resource_app, d.app, d.scope)?;
     let oid = user_object_id(d.user);
     let cae = cae::wants_cae(d.claims);
     let lifetime = if cae {
-        config.cae_token_lifetime
+        timing.cae_token_lifetime
     } else {
-        config.token_lifetime
+        timing.token_lifetime
     }
     .as_secs();
     let issued = cae::issue_time(shared, &oid, ctx.unix_now());
@@ -168,7 +227,7 @@ pub(crate) fn issue(
     let sub = URL_SAFE_NO_PAD
         .encode(&Sha256::digest(format!("{oid}:{}", d.app.client_id().to_ascii_lowercase()))[..24]);
     let mut access = json!({
-        "aud": d.scope.resource,
+        "aud": scope.resource,
         "iss": format!("https://sts.windows.net/{}/", d.tenant),
         "iat": issued - BACKDATE_SECS,
         "nbf": issued - BACKDATE_SECS,
@@ -182,7 +241,7 @@ pub(crate) fn issue(
         "name": name,
         "oid": oid,
         "rh": format!("0.{}.", URL_SAFE_NO_PAD.encode(random_bytes::<32>())),
-        "scp": d.scope.scp,
+        "scp": scope.scp,
         "sub": sub,
         "tid": d.tenant,
         "unique_name": d.user.username,
@@ -193,14 +252,15 @@ pub(crate) fn issue(
     if cae && let Value::Object(map) = &mut access {
         map.insert("xms_cc".into(), json!(["CP1"]));
     }
+    add_user_claims(&mut access, d.user, resource_app);
     let access_token = shared
         .signer
         .sign(&access)
         .map_err(|e| EntraError::internal(&e))?;
-    let mut response = TokenResponse::bearer(access_token, lifetime, config.refresh_in);
-    response.scope = Some(d.scope.granted());
-    if d.scope.oidc.iter().any(|s| s == "openid") {
-        let id = json!({
+    let mut response = TokenResponse::bearer(access_token, lifetime, timing.refresh_in);
+    response.scope = Some(scope.granted());
+    if scope.oidc.iter().any(|s| s == "openid") {
+        let mut id = json!({
             "aud": d.app.client_id(),
             "iss": format!("{}/{}/v2.0", shared.authority_host, d.tenant),
             "iat": issued - BACKDATE_SECS,
@@ -213,6 +273,7 @@ pub(crate) fn issue(
             "tid": d.tenant,
             "ver": "2.0",
         });
+        add_user_claims(&mut id, d.user, Some(d.app));
         response.id_token = Some(
             shared
                 .signer

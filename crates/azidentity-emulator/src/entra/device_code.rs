@@ -1,5 +1,6 @@
 //! The device code flow: `POST /{tenant}/oauth2/v2.0/devicecode` hands out a user code and a
-//! device code; `grant_type=urn:ietf:params:oauth:grant-type:device_code` answers
+//! device code; `grant_type=urn:ietf:params:oauth:grant-type:device_code` (or plain
+//! `device_code`, as msal-node sends it) answers
 //! `authorization_pending` until the user "signs in" (a test approves the user code, or the
 //! emulator approves after a number of polls), with `slow_down`, denial and expiry on demand.
 
@@ -20,6 +21,8 @@ use crate::entra::client_auth::PublicAllowed;
 use crate::state::Shared;
 
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The name msal-node sends (`grant_type=device_code`); Entra takes both.
+pub(crate) const SHORT_GRANT_TYPE: &str = "device_code";
 /// Entra's defaults: codes live 15 minutes and clients poll every 5 seconds.
 const DEFAULT_EXPIRES_IN: u64 = 900;
 const DEFAULT_INTERVAL: u64 = 5;
@@ -104,7 +107,7 @@ pub(crate) fn device_authorization(
     form: &[(String, String)],
     ctx: &RequestContext,
 ) -> Result<Value, EntraError> {
-    let config = &shared.config;
+    let config = &*shared.config();
     let tenant = TenantRef::resolve(config, tenant_segment)
         .ok_or_else(|| EntraError::tenant_not_found(tenant_segment, "invalid_request"))?;
     let field = |name: &str| super::token::field(form, name);
@@ -236,7 +239,7 @@ pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraEr
     let Some(pending) = pending else {
         return Err(EntraError::code_redeemed_or_unknown());
     };
-    let config = &shared.config;
+    let config = request.config;
     let user = config
         .user(&username)
         .ok_or_else(|| EntraError::user_not_found("organizations"))?;
@@ -282,15 +285,18 @@ fn pending_error() -> EntraError {
 /// the control API (`/_emulator/device_codes`).
 pub(crate) mod control {
     use super::{Approval, Pending, Shared, lock};
+    use crate::error::{Error, Result};
 
     pub(crate) fn approve(
         shared: &Shared,
         user_code: &str,
         username: &str,
         polls: u32,
-    ) -> Result<(), String> {
-        if shared.config.user(username).is_none() {
-            return Err(format!("no user {username:?} is registered"));
+    ) -> Result<()> {
+        if shared.config().user(username).is_none() {
+            return Err(Error::not_found(format!(
+                "no user {username:?} is registered"
+            )));
         }
         with_code(shared, user_code, |p| {
             p.approval = Approval::After {
@@ -300,15 +306,15 @@ pub(crate) mod control {
         })
     }
 
-    pub(crate) fn deny(shared: &Shared, user_code: &str) -> Result<(), String> {
+    pub(crate) fn deny(shared: &Shared, user_code: &str) -> Result<()> {
         with_code(shared, user_code, |p| p.approval = Approval::Denied)
     }
 
-    pub(crate) fn expire(shared: &Shared, user_code: &str) -> Result<(), String> {
+    pub(crate) fn expire(shared: &Shared, user_code: &str) -> Result<()> {
         with_code(shared, user_code, |p| p.expires_at = 0)
     }
 
-    pub(crate) fn slow_down(shared: &Shared, user_code: &str, polls: u32) -> Result<(), String> {
+    pub(crate) fn slow_down(shared: &Shared, user_code: &str, polls: u32) -> Result<()> {
         with_code(shared, user_code, |p| p.slow_downs = polls)
     }
 
@@ -316,12 +322,16 @@ pub(crate) mod control {
         shared: &Shared,
         user_code: &str,
         change: impl FnOnce(&mut Pending),
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         let mut codes = lock(&shared.device_codes.codes);
         let pending = codes
             .values_mut()
             .find(|p| p.user_code.eq_ignore_ascii_case(user_code.trim()))
-            .ok_or_else(|| format!("no pending device code has the user code {user_code:?}"))?;
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no pending device code has the user code {user_code:?}"
+                ))
+            })?;
         change(pending);
         Ok(())
     }
@@ -329,7 +339,7 @@ pub(crate) mod control {
 
 impl RunningEmulator {
     /// Signs `username` in for the device code `user_code`: the next poll gets tokens.
-    pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), String> {
+    pub fn approve_device_code(&self, user_code: &str, username: &str) -> crate::Result<()> {
         control::approve(self.shared(), user_code, username, 0)
     }
 
@@ -340,22 +350,22 @@ impl RunningEmulator {
         user_code: &str,
         username: &str,
         polls: u32,
-    ) -> Result<(), String> {
+    ) -> crate::Result<()> {
         control::approve(self.shared(), user_code, username, polls)
     }
 
     /// The user declines: the next poll gets `authorization_declined`.
-    pub fn deny_device_code(&self, user_code: &str) -> Result<(), String> {
+    pub fn deny_device_code(&self, user_code: &str) -> crate::Result<()> {
         control::deny(self.shared(), user_code)
     }
 
     /// The code expires now: the next poll gets `expired_token`.
-    pub fn expire_device_code(&self, user_code: &str) -> Result<(), String> {
+    pub fn expire_device_code(&self, user_code: &str) -> crate::Result<()> {
         control::expire(self.shared(), user_code)
     }
 
     /// The next `polls` polls get `slow_down`.
-    pub fn slow_down_device_code(&self, user_code: &str, polls: u32) -> Result<(), String> {
+    pub fn slow_down_device_code(&self, user_code: &str, polls: u32) -> crate::Result<()> {
         control::slow_down(self.shared(), user_code, polls)
     }
 

@@ -50,7 +50,7 @@ fn aliases(shared: &Shared) -> Vec<String> {
     let mut aliases = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
     aliases.extend(
         shared
-            .config
+            .config()
             .dns_names
             .iter()
             .map(|name| format!("{}:{port}", name.to_ascii_lowercase())),

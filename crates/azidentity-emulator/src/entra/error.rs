@@ -437,6 +437,17 @@ impl EntraError {
         )
     }
 
+    pub fn scope_not_exposed(client_id: &str, scope: &str, resource: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            650053,
+            format!(
+                "The application '{client_id}' asked for scope '{scope}' that doesn't exist on the resource '{resource}'. Contact the app vendor."
+            ),
+        )
+    }
+
     /// Not an Entra text: only reached if signing fails, which the fixed key should prevent.
     pub fn internal(message: &str) -> Self {
         Self::new(

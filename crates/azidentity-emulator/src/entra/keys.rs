@@ -7,7 +7,8 @@ use super::{CONSUMERS_TENANT_ID, TenantRef};
 use crate::state::Shared;
 
 pub(crate) fn jwks(shared: &Shared, tenant_segment: &str) -> Result<Value, EntraError> {
-    let tenant = TenantRef::resolve(&shared.config, tenant_segment)
+    let config = shared.config();
+    let tenant = TenantRef::resolve(&config, tenant_segment)
         .ok_or_else(|| EntraError::tenant_not_found(tenant_segment, "invalid_tenant"))?;
     let issuer_tenant = match tenant {
         TenantRef::Registered(id) => id,

@@ -101,7 +101,8 @@ pub(crate) fn openid_configuration_v1(
 
 /// (tenant in endpoint paths, tenant in the issuer, tenant_region_scope).
 fn names(shared: &Shared, segment: &str) -> Result<(String, String, Value), EntraError> {
-    let tenant = TenantRef::resolve(&shared.config, segment)
+    let config = shared.config();
+    let tenant = TenantRef::resolve(&config, segment)
         .ok_or_else(|| EntraError::tenant_not_found(segment, "invalid_tenant"))?;
     Ok(match tenant {
         TenantRef::Registered(id) => (id.to_owned(), id.to_owned(), json!("NA")),

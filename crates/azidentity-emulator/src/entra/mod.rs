@@ -75,7 +75,8 @@ pub(crate) struct RequestContext {
 
 impl RequestContext {
     /// Entra uses the caller's `client-request-id` as the correlation id and echoes it back.
-    pub fn new(headers: &HeaderMap) -> Self {
+    /// `now` is the emulator's clock (Unix seconds).
+    pub fn new(headers: &HeaderMap, now: i64) -> Self {
         let client_request_id = header_str(headers, "client-request-id")
             .map(str::trim)
             .filter(|v| !v.is_empty())
@@ -86,7 +87,8 @@ impl RequestContext {
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             client_request_id,
-            now: OffsetDateTime::now_utc(),
+            now: OffsetDateTime::from_unix_timestamp(now)
+                .unwrap_or_else(|_| OffsetDateTime::now_utc()),
         }
     }
 

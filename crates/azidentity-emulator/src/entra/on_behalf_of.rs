@@ -43,19 +43,18 @@ pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraEr
             "The assertion is not a user's access token.",
         ));
     }
+    // The assertion must be for this app: its client id, `api://{client id}` or one of its
+    // identifier URIs.
     let audience = text("aud").trim_end_matches('/');
-    let client_id = app.client_id();
-    let for_app = audience.eq_ignore_ascii_case(client_id)
-        || audience.eq_ignore_ascii_case(&format!("api://{client_id}"));
-    if !for_app {
-        return Err(EntraError::obo_audience(audience, client_id));
+    if !app.is_resource(audience) {
+        return Err(EntraError::obo_audience(audience, app.client_id()));
     }
     if !text("tid").eq_ignore_ascii_case(tenant) && !app.multi_tenant {
         return Err(EntraError::obo_assertion_invalid(
             "The assertion was issued in another tenant.",
         ));
     }
-    let user = shared.config.user(text("upn")).ok_or_else(|| {
+    let user = request.config.user(text("upn")).ok_or_else(|| {
         EntraError::obo_assertion_invalid("The user of the assertion is unknown.")
     })?;
     let issued = claims.get("iat").and_then(Value::as_i64).unwrap_or(0) + BACKDATE_SECS;

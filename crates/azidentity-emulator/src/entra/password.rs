@@ -9,7 +9,7 @@ use super::token::{GrantRequest, TokenResponse};
 use crate::entra::client_auth::PublicAllowed;
 
 pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
-    let config = &request.shared.config;
+    let config = request.config;
     let username = request.required("username")?;
     let password = request.required("password")?;
     let user = config.user(username);

@@ -11,7 +11,7 @@ use super::token::{GrantRequest, TokenResponse};
 use crate::entra::client_auth::PublicAllowed;
 
 pub(crate) fn grant(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
-    let config = &request.shared.config;
+    let config = request.config;
     let entra = &request.shared.entra;
     let value = request.required("refresh_token")?;
     let client_id = request.client_id()?;

@@ -13,7 +13,7 @@ use super::scope::client_credentials_resource;
 use super::{
     RequestContext, TenantRef, authorization_code, cae, on_behalf_of, password, refresh_token,
 };
-use crate::config::Application;
+use crate::config::{Application, Config};
 use crate::http::header_str;
 use crate::state::Shared;
 
@@ -70,6 +70,8 @@ impl TokenResponse {
 /// One token request, as every grant sees it.
 pub(crate) struct GrantRequest<'a> {
     pub shared: &'a Shared,
+    /// The configuration this request is answered from (one snapshot for the whole request).
+    pub config: &'a Config,
     pub tenant: TenantRef<'a>,
     pub headers: &'a HeaderMap,
     pub form: &'a [(String, String)],
@@ -78,7 +80,7 @@ pub(crate) struct GrantRequest<'a> {
     pub audiences: Vec<String>,
 }
 
-impl GrantRequest<'_> {
+impl<'a> GrantRequest<'a> {
     pub fn field(&self, name: &str) -> Option<&str> {
         field(self.form, name)
     }
@@ -94,10 +96,9 @@ impl GrantRequest<'_> {
     }
 
     /// The requesting app, when it may get tokens in `tenant`.
-    pub fn app(&self, tenant: &str) -> Result<&Application, EntraError> {
+    pub fn app(&self, tenant: &str) -> Result<&'a Application, EntraError> {
         let client_id = self.client_id()?;
-        self.shared
-            .config
+        self.config
             .app(&client_id)
             .filter(|app| app.multi_tenant || app.home_tenant().eq_ignore_ascii_case(tenant))
             .ok_or_else(|| EntraError::application_not_found(&client_id, tenant))
@@ -125,7 +126,8 @@ pub(crate) fn issue(
     form: &[(String, String)],
     ctx: &RequestContext,
 ) -> Result<TokenResponse, EntraError> {
-    let tenant = TenantRef::resolve(&shared.config, tenant_segment)
+    let config = shared.config();
+    let tenant = TenantRef::resolve(&config, tenant_segment)
         .ok_or_else(|| EntraError::tenant_not_found(tenant_segment, "invalid_request"))?;
     let host = header_str(headers, "host").unwrap_or("127.0.0.1");
     let audiences = [tenant_segment]
@@ -143,6 +145,7 @@ pub(crate) fn issue(
         .collect();
     let request = GrantRequest {
         shared,
+        config: &config,
         tenant,
         headers,
         form,
@@ -155,14 +158,17 @@ pub(crate) fn issue(
         "authorization_code" => authorization_code::grant(&request),
         "refresh_token" => refresh_token::grant(&request),
         JWT_BEARER_GRANT => on_behalf_of::grant(&request),
-        super::device_code::GRANT_TYPE => super::device_code::grant(&request),
+        // msal-node sends the short name, which Entra accepts as well.
+        super::device_code::GRANT_TYPE | super::device_code::SHORT_GRANT_TYPE => {
+            super::device_code::grant(&request)
+        }
         other => Err(EntraError::unsupported_grant_type(other)),
     }
 }
 
 fn client_credentials(request: &GrantRequest<'_>) -> Result<TokenResponse, EntraError> {
     let shared = request.shared;
-    let config = &shared.config;
+    let timing = request.config.timing;
     let tenant = match request.tenant {
         TenantRef::Registered(tenant) => tenant,
         TenantRef::Common | TenantRef::Consumers => {
@@ -178,9 +184,9 @@ fn client_credentials(request: &GrantRequest<'_>) -> Result<TokenResponse, Entra
 
     let cae = cae::wants_cae(request.field("claims"));
     let lifetime = if cae {
-        config.cae_token_lifetime
+        timing.cae_token_lifetime
     } else {
-        config.token_lifetime
+        timing.token_lifetime
     }
     .as_secs();
     let principal = super::claims::service_principal_id(app.client_id(), tenant);
@@ -200,7 +206,7 @@ fn client_credentials(request: &GrantRequest<'_>) -> Result<TokenResponse, Entra
     Ok(TokenResponse::bearer(
         access_token,
         lifetime,
-        config.refresh_in,
+        timing.refresh_in,
     ))
 }
 

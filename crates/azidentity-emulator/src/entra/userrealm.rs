@@ -7,7 +7,7 @@ use crate::state::Shared;
 
 pub(crate) fn user_realm(shared: &Shared, username: &str) -> Value {
     let domain = username.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    let known = shared.config.user(username).is_some();
+    let known = shared.config().user(username).is_some();
     json!({
         "ver": "1.0",
         "account_type": if known { "Managed" } else { "Unknown" },

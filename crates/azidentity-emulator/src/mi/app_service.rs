@@ -74,7 +74,7 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
                 "token_type": "Bearer",
                 "client_id": resolved.identity.client_id,
             });
-            if let (Some(refresh_in), Value::Object(map)) = (state.host.refresh_in, &mut body) {
+            if let (Some(refresh_in), Value::Object(map)) = (state.refresh_in(), &mut body) {
                 map.insert("refresh_in".into(), refresh_in.as_secs().into());
             }
             json(StatusCode::OK, &body)

@@ -2,16 +2,13 @@
 //! privileged users can read; the second must carry the key as `Authorization: Basic <key>`.
 //! Keys are single-use. An agent that supports user-assigned identities echoes the selector.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use http::StatusCode;
 use serde_json::Value;
 
 use super::identity::IdKind;
 use super::imds::{error, token_body};
 use super::rules::{Guard, HostRules};
-use super::server::{ArcKey, HostState, MiRequest};
+use super::server::{HostState, MiRequest};
 use crate::http::{Response, json, set_header};
 
 pub(crate) const PATH: &str = "/metadata/identity/oauth2/token";
@@ -31,56 +28,11 @@ const RULES: HostRules = HostRules {
     ..super::imds::RULES
 };
 
-/// How long a key stays valid: the agent's challenge is answered at once, so unanswered ones
-/// (and their files) are dropped rather than accumulated.
-const KEY_LIFETIME: Duration = Duration::from_secs(60);
-
-/// Writes a new key file readable only by this user and returns its path.
-fn new_key(state: &HostState, dir: &Path) -> Result<String, String> {
-    let key = format!("arc-key-{}", uuid::Uuid::new_v4().simple());
-    let path = dir.join(format!("{}.key", uuid::Uuid::new_v4()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&path).map_err(|e| e.to_string())?;
-    std::io::Write::write_all(&mut file, key.as_bytes()).map_err(|e| e.to_string())?;
-    let realm = path.display().to_string();
-    let mut keys = state.arc_keys.lock().unwrap_or_else(|p| p.into_inner());
-    keys.retain(|old| {
-        let live = old.issued.elapsed() < KEY_LIFETIME;
-        if !live {
-            let _ = std::fs::remove_file(&old.path);
-        }
-        live
-    });
-    keys.push(ArcKey {
-        key,
-        path,
-        issued: Instant::now(),
-    });
-    Ok(realm)
-}
-
-/// Takes the key if it is outstanding and fresh (keys work once); its file goes with it.
-fn redeem(state: &HostState, presented: &str) -> bool {
-    let mut keys = state.arc_keys.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(i) = keys.iter().position(|k| k.key == presented) else {
-        return false;
-    };
-    let used = keys.swap_remove(i);
-    let _ = std::fs::remove_file(&used.path);
-    used.issued.elapsed() < KEY_LIFETIME
-}
-
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
     if let Err(refusal) = RULES.check(state, request) {
         return *refusal;
     }
-    let Some(dir) = state.arc_key_dir.as_deref() else {
+    let Some(keys) = &state.arc else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -89,9 +41,15 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
     };
     match request.header("authorization") {
         None => {
-            let realm = match new_key(state, dir) {
+            let realm = match keys.issue() {
                 Ok(path) => path,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+                Err(e) => {
+                    return error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        &e.to_string(),
+                    );
+                }
             };
             let mut answer = error(
                 StatusCode::UNAUTHORIZED,
@@ -110,7 +68,7 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
                 .strip_prefix("Basic ")
                 .or_else(|| value.strip_prefix("basic "))
                 .unwrap_or("");
-            if !redeem(state, key.trim()) {
+            if !keys.redeem(key.trim()) {
                 return error(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized_client",

@@ -36,7 +36,7 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_resource", &e),
     };
     // Cloud Shell signs in as its user; the emulator stands the host's system identity in.
-    let resolved = match identity::resolve(&state.host, &[], &[]) {
+    let resolved = match identity::resolve(&state.host, [], &[], &[]) {
         Ok(r) => r,
         Err(_) => Resolved {
             identity: super::UserAssignedIdentity::default_identity(),

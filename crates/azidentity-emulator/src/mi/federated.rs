@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::config::Application;
 use crate::entra::SKEW_SECS;
 use crate::entra::error::EntraError;
 use crate::entra::jwt;
@@ -70,7 +71,7 @@ impl MiState {
 
 /// A JWT from a test OIDC issuer, signed with the emulator's key.
 pub(crate) fn issue(shared: &Shared, issuer: &str, subject: &str, lifetime: Duration) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now();
     let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
     let claims = json!({
         "aud": [TOKEN_EXCHANGE_AUDIENCE],
@@ -99,16 +100,17 @@ fn entra(status: StatusCode, error: &'static str, code: u32, message: String) ->
 /// federated credentials existed.
 pub(crate) fn check_assertion(
     shared: &Shared,
-    client_id: &str,
+    app: &Application,
     assertion: &str,
 ) -> Result<(), EntraError> {
+    let client_id = app.client_id();
     let ours = jwt::header(assertion).is_some_and(|header| {
         header.get("kid").and_then(Value::as_str) == Some(shared.signer.kid())
     });
     if !ours {
         return Err(EntraError::certificate_not_registered());
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = shared.now();
     let claims = shared.signer.verify(assertion, now).map_err(|why| {
         if why.contains("expired") {
             entra(
@@ -146,8 +148,12 @@ pub(crate) fn check_assertion(
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
+    let registered = app
+        .federated
+        .iter()
+        .any(|(i, s)| i == issuer && s == subject);
     if !audiences.contains(&TOKEN_EXCHANGE_AUDIENCE)
-        || !shared.mi.trusts(client_id, issuer, subject)
+        || !(registered || shared.mi.trusts(client_id, issuer, subject))
     {
         return Err(entra(
             StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::arc_keys::ArcKeyDir;
 use super::identity;
 use crate::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
 
@@ -71,6 +72,7 @@ impl fmt::Display for HostKind {
 
 /// A user-assigned identity: one identity, three ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UserAssignedIdentity {
     /// The client (application) id.
     pub client_id: String,
@@ -100,22 +102,34 @@ impl UserAssignedIdentity {
     }
 }
 
+/// The identities a configuration gives hosts (`managed_identities` in the configuration
+/// file); `None` keeps the host's own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManagedIdentities {
+    pub system_assigned: Option<bool>,
+    pub system_identity: Option<UserAssignedIdentity>,
+    pub user_assigned: Option<Vec<UserAssignedIdentity>>,
+}
+
 /// How Azure ML writes `expires_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MlDates {
-    /// `06/20/2019 02:57:58 +00:00`, as on Linux compute.
+    /// `06/20/2019 02:57:58 +00:00`, as older Linux compute did.
     Linux,
-    /// `1/16/2020 5:24:12 AM +00:00`, as on Windows compute.
+    /// `1/16/2020 5:24:12 AM +00:00`, as older Windows compute did.
     Windows,
-    /// Epoch seconds, as newer compute sends.
+    /// Epoch seconds (the default): what current compute sends, and the only form msal-node
+    /// reads (it takes `expires_on` as a number or an ISO 8601 date).
     Epoch,
 }
 
 /// A host to start with [`crate::RunningEmulator::start_managed_identity`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ManagedIdentityHost {
     pub(crate) kind: HostKind,
     pub(crate) system_assigned: bool,
+    pub(crate) system_identity: UserAssignedIdentity,
     pub(crate) user_assigned: Vec<UserAssignedIdentity>,
     pub(crate) legacy_arc_agent: bool,
     pub(crate) token_lifetime: Duration,
@@ -124,6 +138,7 @@ pub struct ManagedIdentityHost {
     pub(crate) tenant: String,
     pub(crate) client_id: String,
     pub(crate) subject: Option<String>,
+    pub(crate) arc_key_dir: ArcKeyDir,
 }
 
 impl ManagedIdentityHost {
@@ -134,14 +149,20 @@ impl ManagedIdentityHost {
         Self {
             kind,
             system_assigned: true,
+            system_identity: UserAssignedIdentity::new(
+                identity::SYSTEM_ASSIGNED_CLIENT_ID,
+                identity::SYSTEM_ASSIGNED_OBJECT_ID,
+                identity::SYSTEM_ASSIGNED_RESOURCE_ID,
+            ),
             user_assigned: vec![UserAssignedIdentity::default_identity()],
             legacy_arc_agent: false,
             token_lifetime: Duration::from_secs(86_399),
             refresh_in: None,
-            ml_dates: MlDates::Linux,
+            ml_dates: MlDates::Epoch,
             tenant: DEFAULT_TENANT_ID.to_owned(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             subject: None,
+            arc_key_dir: ArcKeyDir::Private,
         }
     }
 
@@ -149,6 +170,28 @@ impl ManagedIdentityHost {
     /// (IMDS answers 400 "Identity not found").
     pub fn without_system_assigned(mut self) -> Self {
         self.system_assigned = false;
+        self
+    }
+
+    /// The ids of the host's system-assigned identity (default
+    /// [`crate::SYSTEM_ASSIGNED_CLIENT_ID`] and friends); the host then has one.
+    pub fn system_assigned_identity(mut self, identity: UserAssignedIdentity) -> Self {
+        self.system_assigned = true;
+        self.system_identity = identity;
+        self
+    }
+
+    /// Applies configured identities: what they say replaces the host's.
+    pub(crate) fn with_identities(mut self, identities: &ManagedIdentities) -> Self {
+        if let Some(enabled) = identities.system_assigned {
+            self.system_assigned = enabled;
+        }
+        if let Some(identity) = &identities.system_identity {
+            self.system_identity = identity.clone();
+        }
+        if let Some(list) = &identities.user_assigned {
+            self.user_assigned = list.clone();
+        }
         self
     }
 
@@ -189,7 +232,13 @@ impl ManagedIdentityHost {
         self
     }
 
-    /// Azure ML answers with epoch seconds.
+    /// Azure ML answers with Linux-style dates (`06/20/2019 02:57:58 +00:00`).
+    pub fn azure_ml_linux_dates(mut self) -> Self {
+        self.ml_dates = MlDates::Linux;
+        self
+    }
+
+    /// Azure ML answers with epoch seconds (the default).
     pub fn azure_ml_epoch_dates(mut self) -> Self {
         self.ml_dates = MlDates::Epoch;
         self
@@ -212,6 +261,13 @@ impl ManagedIdentityHost {
     /// [`crate::KUBERNETES_SUBJECT`]); the federated credential is registered for it.
     pub fn subject(mut self, subject: &str) -> Self {
         self.subject = Some(subject.to_owned());
+        self
+    }
+
+    /// Azure Arc: where the key files of the agent's challenges are written (default: a
+    /// private temporary directory; Microsoft's clients need [`ArcKeyDir::Agent`]).
+    pub fn arc_key_dir(mut self, dir: ArcKeyDir) -> Self {
+        self.arc_key_dir = dir;
         self
     }
 

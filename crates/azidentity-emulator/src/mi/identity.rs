@@ -45,18 +45,23 @@ pub(crate) enum NotResolved {
     NotFound,
 }
 
-fn system() -> UserAssignedIdentity {
-    UserAssignedIdentity::new(
-        SYSTEM_ASSIGNED_CLIENT_ID,
-        SYSTEM_ASSIGNED_OBJECT_ID,
-        SYSTEM_ASSIGNED_RESOURCE_ID,
-    )
+/// The client id of the identity a host uses when none is named: the system-assigned one, else
+/// the first user-assigned one (Azure ML's `DEFAULT_IDENTITY_CLIENT_ID`).
+pub(crate) fn default_client_id(host: &ManagedIdentityHost) -> Option<String> {
+    if host.system_assigned {
+        return Some(host.system_identity.client_id.clone());
+    }
+    host.user_assigned.first().map(|id| id.client_id.clone())
 }
 
-/// `names` maps the host's parameter names to id kinds. Ids compare case-insensitively (GUIDs
+/// `names` maps the host's parameter names to id kinds. A selector that names the
+/// system-assigned identity selects it (msal-node asks Azure ML for the system identity by
+/// its client id). Ids compare case-insensitively (GUIDs
 /// and ARM ids are case-insensitive in Azure).
-pub(crate) fn resolve(
-    host: &ManagedIdentityHost,
+/// `added` are identities assigned at run time besides the host's own.
+pub(crate) fn resolve<'a>(
+    host: &'a ManagedIdentityHost,
+    added: impl IntoIterator<Item = &'a UserAssignedIdentity>,
     query: &[(String, String)],
     names: &[(&str, IdKind)],
 ) -> Result<Resolved, NotResolved> {
@@ -72,21 +77,23 @@ pub(crate) fn resolve(
         .collect();
     match given.as_slice() {
         [] if host.system_assigned => Ok(Resolved {
-            identity: system(),
+            identity: host.system_identity.clone(),
             by: None,
         }),
         [] => Err(NotResolved::NotFound),
+        [(kind, value)]
+            if host.system_assigned && is_named(&host.system_identity, *kind, value) =>
+        {
+            Ok(Resolved {
+                identity: host.system_identity.clone(),
+                by: Some(*kind),
+            })
+        }
         [(kind, value)] => host
             .user_assigned
             .iter()
-            .find(|id| {
-                let own = match kind {
-                    IdKind::Client => &id.client_id,
-                    IdKind::Object => &id.object_id,
-                    IdKind::Resource => &id.resource_id,
-                };
-                own.eq_ignore_ascii_case(value)
-            })
+            .chain(added)
+            .find(|id| is_named(id, *kind, value))
             .map(|identity| Resolved {
                 identity: identity.clone(),
                 by: Some(*kind),
@@ -94,6 +101,16 @@ pub(crate) fn resolve(
             .ok_or(NotResolved::NotFound),
         _ => Err(NotResolved::Ambiguous),
     }
+}
+
+/// Whether `value`, a selector of this kind, names `identity`.
+fn is_named(identity: &UserAssignedIdentity, kind: IdKind, value: &str) -> bool {
+    let own = match kind {
+        IdKind::Client => &identity.client_id,
+        IdKind::Object => &identity.object_id,
+        IdKind::Resource => &identity.resource_id,
+    };
+    own.eq_ignore_ascii_case(value)
 }
 
 /// The resource a token is for: a scope with `/.default` is the classic mistake of sending a
@@ -109,6 +126,18 @@ pub(crate) fn check_resource(resource: Option<&str>) -> Result<&str, String> {
     }
 }
 
+/// The lifetime and `refresh_in` of a host's tokens: the emulator's timing settings win.
+pub(crate) fn timing(
+    shared: &Shared,
+    host: &ManagedIdentityHost,
+) -> (std::time::Duration, Option<std::time::Duration>) {
+    let timing = shared.config().timing;
+    (
+        timing.mi_token_lifetime.unwrap_or(host.token_lifetime),
+        host.refresh_in.or(timing.refresh_in),
+    )
+}
+
 /// A signed access token for `identity` and `resource`, with Entra's managed identity claims.
 /// Returns the token and its `exp`.
 pub(crate) fn mint(
@@ -118,7 +147,8 @@ pub(crate) fn mint(
     resource: &str,
     now: i64,
 ) -> Result<(String, i64), String> {
-    let lifetime = i64::try_from(host.token_lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+    let (lifetime, _) = timing(shared, host);
+    let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
     let exp = now.saturating_add(lifetime);
     let issuer = format!("https://sts.windows.net/{}/", host.tenant);
     let claims: Value = json!({
@@ -168,25 +198,53 @@ mod tests {
     #[test]
     fn resolution() {
         let host = ManagedIdentityHost::new(HostKind::Imds);
-        assert!(resolve(&host, &q(&[]), NAMES).unwrap().by.is_none());
+        assert!(resolve(&host, [], &q(&[]), NAMES).unwrap().by.is_none());
+        let added = UserAssignedIdentity::new("added", "added-object", "/added");
+        let found = resolve(&host, [&added], &q(&[("object_id", "ADDED-OBJECT")]), NAMES).unwrap();
+        assert_eq!(found.identity, added);
         let r = resolve(
             &host,
+            [],
             &q(&[("msi_res_id", &USER_ASSIGNED_RESOURCE_ID.to_uppercase())]),
             NAMES,
         )
         .unwrap();
         assert_eq!(r.identity.client_id, USER_ASSIGNED_CLIENT_ID);
         assert_eq!(
-            resolve(&host, &q(&[("client_id", "nope")]), NAMES).unwrap_err(),
+            resolve(&host, [], &q(&[("client_id", "nope")]), NAMES).unwrap_err(),
             NotResolved::NotFound
         );
         assert_eq!(
-            resolve(&host, &q(&[("client_id", "a"), ("object_id", "b")]), NAMES).unwrap_err(),
+            resolve(
+                &host,
+                [],
+                &q(&[("client_id", "a"), ("object_id", "b")]),
+                NAMES
+            )
+            .unwrap_err(),
             NotResolved::Ambiguous
         );
+        let system = resolve(
+            &host,
+            [],
+            &q(&[("client_id", SYSTEM_ASSIGNED_CLIENT_ID)]),
+            NAMES,
+        )
+        .expect("the system identity by its client id");
+        assert_eq!(system.identity.object_id, SYSTEM_ASSIGNED_OBJECT_ID);
         let bare = host.without_system_assigned();
         assert_eq!(
-            resolve(&bare, &q(&[]), NAMES).unwrap_err(),
+            resolve(
+                &bare,
+                [],
+                &q(&[("client_id", SYSTEM_ASSIGNED_CLIENT_ID)]),
+                NAMES
+            )
+            .unwrap_err(),
+            NotResolved::NotFound
+        );
+        assert_eq!(
+            resolve(&bare, [], &q(&[]), NAMES).unwrap_err(),
             NotResolved::NotFound
         );
     }

@@ -78,7 +78,7 @@ pub(crate) fn token_body(
     body.insert("not_before".into(), (now - 300).to_string().into());
     body.insert("resource".into(), resource.into());
     body.insert("token_type".into(), "Bearer".into());
-    if let Some(refresh_in) = state.host.refresh_in {
+    if let Some(refresh_in) = state.refresh_in() {
         body.insert("refresh_in".into(), refresh_in.as_secs().to_string().into());
     }
     Ok(body)

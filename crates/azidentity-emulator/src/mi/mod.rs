@@ -23,6 +23,7 @@
 //! `Fault::on_path("/metadata/identity/")`).
 
 mod app_service;
+mod arc_keys;
 mod azure_arc;
 mod azure_ml;
 mod cloud_shell;
@@ -36,11 +37,13 @@ mod rules;
 mod server;
 mod service_fabric;
 
+pub use arc_keys::ArcKeyDir;
 pub use endpoint::ManagedIdentityEndpoint;
 pub use federated::{
     AZURE_PIPELINES_SERVICE_CONNECTION_ID, KUBERNETES_ISSUER, KUBERNETES_SUBJECT,
     TOKEN_EXCHANGE_AUDIENCE,
 };
+pub(crate) use host::ManagedIdentities;
 pub use host::{HostKind, ManagedIdentityHost, UserAssignedIdentity};
 pub use identity::{
     SYSTEM_ASSIGNED_CLIENT_ID, SYSTEM_ASSIGNED_OBJECT_ID, SYSTEM_ASSIGNED_RESOURCE_ID,
@@ -49,10 +52,10 @@ pub use identity::{
 
 pub(crate) use federated::MiState;
 
-use std::io;
 use std::time::Duration;
 
 use crate::emulator::RunningEmulator;
+use crate::error::{Error, Result};
 
 impl RunningEmulator {
     /// Starts the managed identity endpoint of one kind of host on its own port and returns
@@ -66,8 +69,22 @@ impl RunningEmulator {
     pub async fn start_managed_identity(
         &self,
         host: ManagedIdentityHost,
-    ) -> io::Result<ManagedIdentityEndpoint> {
-        endpoint::start(self, host).await
+    ) -> Result<ManagedIdentityEndpoint> {
+        let kind = host.kind();
+        endpoint::start(self, host)
+            .await
+            .map_err(|e| Error::io(format!("starting the {kind} endpoint"), e))
+    }
+
+    /// Adds a user-assigned identity to the running hosts of `kind` (`None`: every kind), and
+    /// to those started later.
+    pub fn add_user_assigned_identity(
+        &self,
+        kind: Option<HostKind>,
+        identity: UserAssignedIdentity,
+    ) {
+        self.shared()
+            .update_config(|config| config.added_identities.push((kind, identity)));
     }
 
     /// Lets `client_id` authenticate with a client assertion issued by `issuer` for `subject`

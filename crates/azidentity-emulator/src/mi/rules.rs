@@ -49,7 +49,10 @@ impl HostRules {
 
     /// Path, method, guard and `api-version`.
     pub(crate) fn check(&self, state: &HostState, request: &MiRequest) -> Result<(), Refused> {
-        if request.path != self.path {
+        // One trailing slash is the same resource: msal-node turns IMDS's endpoint into a URL
+        // string ending in `/`, and the hosts answer it.
+        let path = request.path.strip_suffix('/').unwrap_or(&request.path);
+        if path != self.path {
             return Err(Box::new(not_found()));
         }
         if request.method != Method::GET {
@@ -92,7 +95,9 @@ impl HostRules {
                 ))
             })?;
         let selectors = selectors.unwrap_or(self.selectors);
-        match identity::resolve(&state.host, &request.query, selectors) {
+        let config = state.shared.config();
+        let added = config.added_identities(state.host.kind);
+        match identity::resolve(&state.host, added, &request.query, selectors) {
             Ok(resolved) => Ok((resource, resolved)),
             Err(NotResolved::NotFound) => Err(self.refuse(self.not_found.0, self.not_found.1)),
             Err(NotResolved::Ambiguous) => {

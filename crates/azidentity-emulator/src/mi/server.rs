@@ -2,8 +2,7 @@
 //! 127.0.0.1 port. Requests are recorded, delayed and faulted like the Entra endpoints', then
 //! answered by the host's module.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 use hyper::Request;
@@ -49,13 +48,6 @@ impl MiRequest {
     }
 }
 
-/// An Azure Arc key handed out in a challenge and not yet used.
-pub(crate) struct ArcKey {
-    pub key: String,
-    pub path: PathBuf,
-    pub issued: std::time::Instant,
-}
-
 /// Everything one host needs to answer.
 pub(crate) struct HostState {
     pub shared: Arc<Shared>,
@@ -63,15 +55,19 @@ pub(crate) struct HostState {
     /// `IDENTITY_HEADER` / `MSI_SECRET` / the pipeline's system access token.
     pub secret: String,
     /// Azure Arc: where key files are written, and the keys not yet used.
-    pub arc_key_dir: Option<PathBuf>,
-    pub arc_keys: Mutex<Vec<ArcKey>>,
+    pub arc: Option<super::arc_keys::ArcKeys>,
     /// Azure Pipelines: the subject of issued OIDC tokens.
     pub pipeline_subject: String,
 }
 
 impl HostState {
     pub fn now(&self) -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
+        self.shared.now()
+    }
+
+    /// The `refresh_in` to send, if any (the host's, else the emulator's timing setting).
+    pub fn refresh_in(&self) -> Option<std::time::Duration> {
+        super::identity::timing(&self.shared, &self.host).1
     }
 }
 
@@ -104,8 +100,9 @@ pub(crate) async fn handle(
         },
         true,
     );
-    if !state.shared.config.latency.is_zero() {
-        tokio::time::sleep(state.shared.config.latency).await;
+    let latency = state.shared.config().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let faulted = match &fault {
         Some(fault) => apply_fault(fault).await?,

@@ -1,12 +1,10 @@
-//! Service Fabric's managed identity token service: HTTPS with a certificate no CA signed
+//! Service Fabric's managed identity token service: HTTPS with the cluster's certificate
 //! (clients pin its SHA-1 thumbprint), a `Secret` header, API 2019-07-01-preview.
 
 use std::sync::Arc;
 
 use http::StatusCode;
-use rcgen::{CertificateParams, DnType, KeyPair};
 use rustls::ServerConfig;
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
 use super::identity;
@@ -54,35 +52,19 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-/// A self-signed certificate for 127.0.0.1 and its SHA-1 thumbprint (upper-case hex, as
-/// Service Fabric prints it).
-pub(crate) fn certificate() -> std::io::Result<(Arc<ServerConfig>, String)> {
-    let key = KeyPair::generate().map_err(std::io::Error::other)?;
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .map_err(std::io::Error::other)?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        DnType::CommonName,
+/// The token service's certificate for 127.0.0.1 and its SHA-1 thumbprint (upper-case hex, as
+/// Service Fabric prints it). Clients that pin the thumbprint (MSAL .NET, Python, azidentity)
+/// need nothing else; the emulator's CA issues it so that clients which only validate the
+/// chain (msal-node, trusting the CA through `NODE_EXTRA_CA_CERTS`) connect too.
+pub(crate) fn certificate(ca: &crate::tls::Ca) -> std::io::Result<(Arc<ServerConfig>, String)> {
+    let cert = ca.issue(
+        &crate::tls::server_names(&[]),
         "Service Fabric managed identity token service (emulator)",
-    );
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::hours(1);
-    params.not_after = now + time::Duration::days(30);
-    let cert = params.self_signed(&key).map_err(std::io::Error::other)?;
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.der());
+        crate::emulator::CERTIFICATE_DAYS,
+    )?;
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.der()?);
     let thumbprint: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .map_err(std::io::Error::other)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((Arc::new(config), thumbprint))
+    Ok((cert.server_config()?, thumbprint))
 }
 
 pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
@@ -105,7 +87,7 @@ pub(crate) fn answer(state: &HostState, request: &MiRequest) -> Response {
                 "expires_on": exp,
                 "resource": resource,
             });
-            if let (Some(refresh_in), Value::Object(map)) = (state.host.refresh_in, &mut body) {
+            if let (Some(refresh_in), Value::Object(map)) = (state.refresh_in(), &mut body) {
                 map.insert("refresh_in".into(), refresh_in.as_secs().into());
             }
             json(StatusCode::OK, &body)

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -220,4 +222,159 @@ pub fn encode_form(form: &[(&str, &str)]) -> String {
 
 pub fn token_path(tenant: &str) -> String {
     format!("/{tenant}/oauth2/v2.0/token")
+}
+
+/// A private scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("emulator-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn write(&self, name: &str, data: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, data).expect("write");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An RSA key from the `openssl` command (Entra wants RSA certificates; ring cannot generate
+/// RSA keys), as PKCS#8 PEM.
+pub fn rsa_key_pem() -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("the openssl command runs (scripts/install-test-packages installs it)");
+    assert!(out.status.success(), "openssl genpkey failed");
+    String::from_utf8(out.stdout).expect("PEM")
+}
+
+/// How long a launched emulator may take to start or stop.
+const LAUNCH_WAIT: Duration = Duration::from_secs(60);
+
+/// A running `azidentity-emulator` process and what it said once ready.
+pub struct Launched {
+    child: tokio::process::Child,
+    pub ready: Value,
+    ready_file: PathBuf,
+}
+
+impl Launched {
+    pub async fn start(scratch: &Scratch, name: &str, args: &[&str]) -> Self {
+        let ready_file = scratch.path(&format!("{name}.ready.json"));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_azidentity-emulator"))
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let ready: Value = tokio::time::timeout(LAUNCH_WAIT, async {
+            loop {
+                if let Ok(text) = std::fs::read_to_string(&ready_file) {
+                    break serde_json::from_str(&text).expect("the ready file is whole JSON");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("ready in time");
+        Self {
+            child,
+            ready,
+            ready_file,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        u16::try_from(self.ready["port"].as_u64().expect("port")).expect("u16")
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        PathBuf::from(self.ready["ca_path"].as_str().expect("ca_path"))
+    }
+
+    pub fn client(&self) -> Client {
+        let ca = std::fs::read_to_string(self.ca_path()).expect("CA file");
+        Client::from_parts(&ca, self.port())
+    }
+
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.ready["env"][name].as_str()
+    }
+
+    /// Every variable it printed.
+    pub fn env_pairs(&self) -> Vec<(String, String)> {
+        self.ready["env"]
+            .as_object()
+            .expect("env")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().expect("a string").to_owned()))
+            .collect()
+    }
+
+    /// Sends the signal and returns (stdout, stderr) once the process has exited cleanly and
+    /// removed its ready file.
+    pub async fn stop(self, signal: &str) -> (String, String) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let output = tokio::time::timeout(LAUNCH_WAIT, self.child.wait_with_output())
+            .await
+            .expect("exits in time")
+            .expect("output");
+        assert!(
+            output.status.success(),
+            "exit status {} after {signal}",
+            output.status
+        );
+        assert!(
+            !self.ready_file.exists(),
+            "the ready file is removed on exit"
+        );
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+/// What the emulator's CAE-enabled test resource answers for a token: 200 with its claims
+/// when the emulator verifies it.
+pub async fn call_resource(client: &Client, token: &str) -> Reply {
+    let bearer = format!("Bearer {token}");
+    client
+        .send(
+            Method::GET,
+            "/_emulator/resource",
+            &[("authorization", bearer.as_str())],
+            Bytes::new(),
+        )
+        .await
+        .expect("answered")
 }
