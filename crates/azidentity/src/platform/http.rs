@@ -209,7 +209,7 @@ pub(crate) fn root_store(
     Ok(roots)
 }
 
-fn proxy_from_env(env: &Env) -> Result<Option<reqwest::Proxy>, String> {
+pub(crate) fn proxy_from_env(env: &Env) -> Result<Option<reqwest::Proxy>, String> {
     let get = |names: &[&str]| names.iter().find_map(|n| env.non_empty(n));
     let Some(url) = get(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) else {
         return Ok(None);

@@ -21,6 +21,8 @@ pub use env::Env;
 pub use http::{
     HttpClient, HttpFuture, HttpOptions, ReqwestTransport, TransportError, TransportErrorKind,
 };
+#[cfg(feature = "azure_core_macro")]
+pub(crate) use http::{proxy_from_env, root_store};
 pub use process::{
     CommandLine, DEFAULT_OUTPUT_LIMIT, ProcessError, ProcessFuture, ProcessOutput, ProcessRunner,
     SystemProcessRunner, safe_working_dir, which,
