@@ -4,6 +4,9 @@ mod chain;
 mod demo;
 mod doctor;
 mod emulator;
+mod exec_credential;
+mod login;
+mod profile;
 mod token;
 
 use std::process::ExitCode;
@@ -30,6 +33,13 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Start the embedded emulator and get tokens with each credential, offline.
     Demo,
+    /// Sign in as a user (browser, or --device-code) without the Azure CLI; `azid token` then
+    /// uses the account silently.
+    Login(login::LoginArgs),
+    /// Sign out: forget the account and remove its tokens from the persistent cache.
+    Logout(login::LogoutArgs),
+    /// Show the account `azid login` signed in.
+    Whoami(login::WhoamiArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +70,9 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout(args) => login::logout(args).await,
+            Command::Whoami(args) => login::whoami(args).await,
         }
     });
     match result {
