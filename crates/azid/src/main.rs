@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod emulator;
 mod exec_credential;
+mod kubeconfig;
 mod login;
 mod profile;
 mod token;
@@ -40,6 +41,8 @@ enum Command {
     Logout(login::LogoutArgs),
     /// Show the account `azid login` signed in.
     Whoami(login::WhoamiArgs),
+    /// Make a kubeconfig user get its tokens from `azid token --output exec-credential`.
+    Kubeconfig(kubeconfig::KubeconfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
             Command::Login(args) => login::login(args).await,
             Command::Logout(args) => login::logout(args).await,
             Command::Whoami(args) => login::whoami(args).await,
+            Command::Kubeconfig(args) => kubeconfig::run(args).await,
         }
     });
     match result {

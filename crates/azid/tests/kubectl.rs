@@ -160,6 +160,71 @@ async fn kubectl_accepts_a_v1_exec_credential() {
     kubectl_accepts("client.authentication.k8s.io/v1").await;
 }
 
+/// An AKS kubeconfig (user on kubelogin, YAML as `az aks get-credentials` writes it), rewritten
+/// by `azid kubeconfig`, then used by kubectl with azid found on PATH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azid_kubeconfig_makes_an_aks_user_use_azid() {
+    let emu = Arc::new(Emulator::builder().start().await.unwrap());
+    let server = api_server(emu.clone()).await;
+    let home = tempdir();
+    let config = home.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: {ca}\n    \
+             server: {url}\n  name: aks\ncontexts:\n- context:\n    cluster: aks\n    \
+             user: clusterUser_rg_aks\n  name: aks\ncurrent-context: aks\nusers:\n\
+             - name: clusterUser_rg_aks\n  user:\n    exec:\n      \
+             apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubelogin\n      \
+             args: [get-token, --server-id, {AKS_SERVER_APP}, --login, devicecode]\n",
+            ca = server.ca_path.display(),
+            url = server.url()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
+        .args(["kubeconfig", "--kubeconfig"])
+        .arg(&config)
+        .args(["--", "--disable-instance-discovery"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rewritten = std::fs::read_to_string(&config).unwrap();
+    assert!(!rewritten.contains("kubelogin"), "{rewritten}");
+
+    let azid_dir = Path::new(env!("CARGO_BIN_EXE_azid")).parent().unwrap();
+    let path = std::env::join_paths(std::iter::once(azid_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let out = Command::new(kubectl())
+        .args(["get", "--raw", "/api/v1/namespaces/default/pods"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", path)
+        .env("KUBECONFIG", &config)
+        .envs(emu.env_exports())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl after azid kubeconfig: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = server
+        .requests()
+        .iter()
+        .find_map(|r| r.bearer().map(str::to_owned))
+        .expect("kubectl sent azid's token");
+    assert_eq!(emu.verify_token(&token).unwrap()["aud"], AKS_SERVER_APP);
+    std::fs::remove_dir_all(&home).ok();
+}
+
 #[test]
 fn an_exec_api_version_azid_cannot_answer_fails_before_any_credential_runs() {
     let out = Command::new(env!("CARGO_BIN_EXE_azid"))
