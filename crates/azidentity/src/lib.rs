@@ -54,6 +54,7 @@ mod redact;
 #[cfg(feature = "azure_core_macro")]
 mod sdk_http;
 mod secret;
+pub mod troubleshooting;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 #[cfg(feature = "azure_core")]

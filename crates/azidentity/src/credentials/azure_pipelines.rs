@@ -19,8 +19,7 @@ use crate::{
 
 const NAME: &str = "AzurePipelinesCredential";
 const OIDC_API_VERSION: &str = "7.1";
-const TROUBLESHOOTING: &str =
-    "https://aka.ms/azsdk/python/identity/azurepipelinescredential/troubleshoot";
+const TROUBLESHOOTING: &str = crate::troubleshooting::AZURE_PIPELINES;
 
 /// Options for [`AzurePipelinesCredential`].
 #[derive(Debug, Clone, Default)]

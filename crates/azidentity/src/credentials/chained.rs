@@ -14,9 +14,11 @@ pub(crate) fn chain_failure(chain: &'static str, attempts: Vec<ChainAttempt>) ->
         ErrorKind::Chain(attempts),
         chain,
         // Display prefixes the chain's name, giving Python's "<Chain> failed to retrieve…".
-        "failed to retrieve a token from the included credentials. To mitigate this issue, \
-         please refer to the troubleshooting guidelines here at \
-         https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot.",
+        format!(
+            "failed to retrieve a token from the included credentials. To mitigate this issue, \
+             please refer to the troubleshooting guidelines here at {}.",
+            crate::troubleshooting::DEFAULT
+        ),
     );
     tracing::warn!(credential = chain, error = %error, "no credential in the chain produced a token");
     error

@@ -11,8 +11,7 @@ use crate::{
 };
 
 const NAME: &str = "EnvironmentCredential";
-const TROUBLESHOOTING: &str =
-    "https://aka.ms/azsdk/python/identity/environmentcredential/troubleshoot";
+const TROUBLESHOOTING: &str = crate::troubleshooting::ENVIRONMENT;
 
 /// Options for [`EnvironmentCredential`].
 #[derive(Debug, Clone, Default)]

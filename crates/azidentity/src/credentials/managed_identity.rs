@@ -172,10 +172,13 @@ impl TokenCredential for ManagedIdentityCredential {
             }),
             Inner::Undetermined => Box::pin(std::future::ready(Err(Error::unavailable(
                 NAME,
-                "No managed identity endpoint found. The target Azure platform could not be \
-                 determined from environment variables: IDENTITY_ENDPOINT is set, but neither \
-                 IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT (Azure Arc) is. \
-                 See https://aka.ms/azsdk/python/identity/managedidentitycredential/troubleshoot",
+                format!(
+                    "No managed identity endpoint found. The target Azure platform could not \
+                     be determined from environment variables: IDENTITY_ENDPOINT is set, but \
+                     neither IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT \
+                     (Azure Arc) is. See {}",
+                    crate::troubleshooting::MANAGED_IDENTITY
+                ),
             )))),
         }
     }

@@ -161,9 +161,9 @@ impl WorkloadIdentityCredential {
                 NAME,
                 format!(
                     "WorkloadIdentityCredential authentication unavailable. The workload \
-                     options are not fully configured. Missing required arguments: {}. See \
-                     https://aka.ms/azsdk/python/identity/workloadidentitycredential/troubleshoot",
-                    missing.join(", ")
+                     options are not fully configured. Missing required arguments: {}. See {}",
+                    missing.join(", "),
+                    crate::troubleshooting::WORKLOAD_IDENTITY
                 ),
             ));
         };
