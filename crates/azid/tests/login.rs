@@ -174,6 +174,83 @@ async fn device_code_login_then_silent_tokens_then_logout() {
     assert!(text(&whoami.stderr).contains("azid login"));
 }
 
+/// `azid login` (the browser flow) with `$BROWSER` set to headless Chromium, which loads the
+/// emulator's sign-in page and posts the code back to azid's loopback redirect server.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_login_in_headless_chromium() {
+    use std::os::unix::fs::PermissionsExt;
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|name| azidentity::platform::which(&azidentity::Env::System, name))
+        .expect("chromium is missing: run scripts/install-test-packages (scripts/test does this)");
+    let emu = Emulator::builder()
+        .app(Application::public(AZURE_CLI))
+        .start()
+        .await
+        .unwrap();
+    emu.set_browser_user(Some(DEFAULT_USERNAME));
+    let home = TempHome::new();
+    let profile = home.path().join("chromium");
+    let pid_file = home.path().join("chromium.pid");
+    // Background traffic off (loopback only); the emulator's throw-away CA is not trusted
+    // system-wide, hence --ignore-certificate-errors.
+    let script = home.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n'{chromium}' --headless --no-sandbox --disable-gpu --no-first-run \
+             --disable-background-networking --disable-component-update --disable-sync \
+             --disable-default-apps --disable-extensions --no-default-browser-check \
+             --ignore-certificate-errors --user-data-dir='{profile}' \"$1\" \
+             >/dev/null 2>&1 </dev/null &\necho $! > '{pid}'\n",
+            chromium = chromium.display(),
+            profile = profile.display(),
+            pid = pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = command(
+        &emu,
+        home.path(),
+        &[
+            "login",
+            "--disable-instance-discovery",
+            "--allow-unencrypted-storage",
+            "--timeout",
+            "90",
+        ],
+    )
+    .env("BROWSER", &script)
+    .output()
+    .await
+    .unwrap();
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let account: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["username"], DEFAULT_USERNAME);
+    assert_eq!(account["method"], "browser");
+    let page = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/oauth2/v2.0/authorize"))
+        .expect("Chromium loaded the sign-in page");
+    assert!(
+        page.header("user-agent")
+            .is_some_and(|a| a.contains("HeadlessChrome")),
+        "{:?}",
+        page.header("user-agent")
+    );
+    let arm = run(&emu, home.path(), &["token", "--scope", ARM]).await;
+    assert!(arm.status.success(), "{}", text(&arm.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&arm.stdout).unwrap();
+    assert_eq!(json["credential"], "azid login");
+}
+
 #[cfg(unix)]
 fn assert_mode_0600(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
