@@ -122,6 +122,15 @@ impl AssertionProvider for OidcRequest {
 
 /// Authenticates with workload identity federation for an Azure Pipelines service connection.
 /// Python: `AzurePipelinesCredential`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzurePipelinesCredential, TokenCredential, TokenRequestOptions};
+/// let credential = AzurePipelinesCredential::new("tenant-id", "client-id",
+///     "service-connection-id", std::env::var("SYSTEM_ACCESSTOKEN")?.into(), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AzurePipelinesCredential {
     client: ConfidentialClient,
