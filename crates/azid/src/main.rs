@@ -5,6 +5,10 @@ mod demo;
 mod doctor;
 mod emulator;
 mod flags;
+mod exec_credential;
+mod kubeconfig;
+mod login;
+mod profile;
 mod token;
 
 use std::process::ExitCode;
@@ -31,6 +35,15 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Start the embedded emulator and get tokens with each credential, offline.
     Demo,
+    /// Sign in as a user (browser, or --device-code) without the Azure CLI; `azid token` then
+    /// uses the account silently.
+    Login(login::LoginArgs),
+    /// Sign out: forget the account and remove its tokens from the persistent cache.
+    Logout(login::LogoutArgs),
+    /// Show the account `azid login` signed in.
+    Whoami(login::WhoamiArgs),
+    /// Make a kubeconfig user get its tokens from `azid token --output exec-credential`.
+    Kubeconfig(kubeconfig::KubeconfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +84,10 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Demo => demo::run().await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout(args) => login::logout(args).await,
+            Command::Whoami(args) => login::whoami(args).await,
+            Command::Kubeconfig(args) => kubeconfig::run(args).await,
         }
     });
     match result {

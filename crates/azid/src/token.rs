@@ -28,9 +28,16 @@ pub struct TokenArgs {
 enum Output {
     Json,
     Tsv,
+    /// kubectl's credential plugin format (ExecCredential; v1 when KUBERNETES_EXEC_INFO asks).
+    ExecCredential,
 }
 
 pub async fn run(args: TokenArgs) -> Result<(), String> {
+    // Checked before any token is fetched: kubectl's request must be answerable.
+    let exec_version = match args.output {
+        Output::ExecCredential => crate::exec_credential::api_version_from_env()?,
+        _ => "",
+    };
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
         claims: args.claims.clone(),
@@ -42,7 +49,17 @@ pub async fn run(args: TokenArgs) -> Result<(), String> {
             .get_token(&scopes, &options)
             .await
             .map_err(explain)?;
-        println!("{}", render(&token, managed.name(), args.output));
+        println!(
+            "{}",
+            render(&token, managed.name(), args.output, exec_version)
+        );
+        return Ok(());
+    }
+    if let Some(token) = crate::profile::token_if_signed_in(&args.chain, &scopes, &options).await? {
+        println!(
+            "{}",
+            render(&token, "azid login", args.output, exec_version)
+        );
         return Ok(());
     }
     let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
@@ -53,11 +70,11 @@ pub async fn run(args: TokenArgs) -> Result<(), String> {
     let used = credential
         .successful_credential()
         .unwrap_or(credential.name());
-    println!("{}", render(&token, used, args.output));
+    println!("{}", render(&token, used, args.output, exec_version));
     Ok(())
 }
 
-fn render(token: &AccessToken, credential: &str, output: Output) -> String {
+fn render(token: &AccessToken, credential: &str, output: Output, exec_version: &str) -> String {
     let expires_on = token.expires_on.format(&Rfc3339).unwrap_or_default();
     match output {
         Output::Json => serde_json::to_string_pretty(&serde_json::json!({
@@ -76,6 +93,7 @@ fn render(token: &AccessToken, credential: &str, output: Output) -> String {
             token.token_type,
             credential
         ),
+        Output::ExecCredential => crate::exec_credential::render(token, exec_version),
     }
 }
 

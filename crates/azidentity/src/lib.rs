@@ -32,7 +32,7 @@
 #![warn(missing_docs)]
 
 mod authority;
-#[cfg(feature = "azure_core")]
+#[cfg(feature = "azure_core_macro")]
 mod azure_core_adapter;
 mod bearer;
 pub mod blocking;
@@ -46,6 +46,7 @@ mod env_vars;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod error_chain;
 mod managed_identity;
 mod options;
 mod pipeline;
@@ -54,11 +55,17 @@ pub mod platform;
 mod proptests;
 mod record;
 mod redact;
+#[cfg(feature = "azure_core_macro")]
+mod sdk_http;
 mod secret;
+pub mod troubleshooting;
 
 pub use authority::{AzureAuthorityHosts, KnownAuthorities};
 #[cfg(feature = "azure_core")]
 pub use azure_core_adapter::AzureCoreCredential;
+#[doc(hidden)]
+#[cfg(feature = "azure_core_macro")]
+pub use azure_core_adapter::private as __private;
 pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
 pub use cache::persistent::{
     CachedAccount, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,

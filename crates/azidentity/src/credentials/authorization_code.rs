@@ -68,6 +68,17 @@ impl FirstGrant for CodeGrant {
 /// Tokens and the refresh token are bound to the account the code signed in. Concurrent first
 /// calls, for any scopes, share the one redemption; a redemption that failed before Entra
 /// refused the code (no answer, a 5xx) leaves the code for the next call.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AuthorizationCodeCredential, TokenCredential, TokenRequestOptions};
+/// # let code = String::new();
+/// // The code your redirect URI received.
+/// let credential = AuthorizationCodeCredential::new("tenant-id", "client-id", code.into(),
+///     "http://localhost:8400", Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 pub struct AuthorizationCodeCredential {
     client: UserClient,
     grant: CodeGrant,

@@ -40,6 +40,15 @@ impl Default for AzureCliCredentialOptions {
 /// Beyond Python: tokens are cached in memory until five minutes before they expire, so `az`
 /// (a Python program taking about half a second) runs once per resource and tenant instead of
 /// on every call.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzureCliCredential, TokenCredential, TokenRequestOptions};
+/// // After `az login`.
+/// let credential = AzureCliCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AzureCliCredential {
     inner: CliCredential<AzureCli>,

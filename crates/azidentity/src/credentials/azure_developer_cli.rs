@@ -38,6 +38,15 @@ impl Default for AzureDeveloperCliCredentialOptions {
 /// Differences from Python: `expiresOn` is read as UTC, as azd prints it (Python 1.27 reads it
 /// as local time and gets the expiry wrong by the UTC offset); tokens are cached in memory until
 /// five minutes before they expire.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzureDeveloperCliCredential, TokenCredential, TokenRequestOptions};
+/// // After `azd auth login`.
+/// let credential = AzureDeveloperCliCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AzureDeveloperCliCredential {
     inner: CliCredential<AzureDeveloperCli>,

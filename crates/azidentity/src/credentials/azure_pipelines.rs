@@ -19,8 +19,7 @@ use crate::{
 
 const NAME: &str = "AzurePipelinesCredential";
 const OIDC_API_VERSION: &str = "7.1";
-const TROUBLESHOOTING: &str =
-    "https://aka.ms/azsdk/python/identity/azurepipelinescredential/troubleshoot";
+const TROUBLESHOOTING: &str = crate::troubleshooting::AZURE_PIPELINES;
 
 /// Options for [`AzurePipelinesCredential`].
 #[derive(Debug, Clone, Default)]
@@ -127,6 +126,15 @@ impl AssertionProvider for OidcRequest {
 
 /// Authenticates with workload identity federation for an Azure Pipelines service connection.
 /// Python: `AzurePipelinesCredential`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzurePipelinesCredential, TokenCredential, TokenRequestOptions};
+/// let credential = AzurePipelinesCredential::new("tenant-id", "client-id",
+///     "service-connection-id", std::env::var("SYSTEM_ACCESSTOKEN")?.into(), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AzurePipelinesCredential {
     client: ConfidentialClient,

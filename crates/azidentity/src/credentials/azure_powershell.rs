@@ -37,6 +37,15 @@ impl Default for AzurePowerShellCredentialOptions {
 ///
 /// Tokens are cached in memory until five minutes before they expire (Python runs PowerShell,
 /// which takes seconds to start, on every call).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzurePowerShellCredential, TokenCredential, TokenRequestOptions};
+/// // After `Connect-AzAccount` in PowerShell 7.
+/// let credential = AzurePowerShellCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AzurePowerShellCredential {
     inner: CliCredential<AzurePowerShell>,

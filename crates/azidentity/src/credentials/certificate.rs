@@ -29,6 +29,15 @@ pub struct CertificateCredentialOptions {
 /// encrypted as PKCS#8 with a password) or PKCS#12 (modern or legacy encryption, with or
 /// without a password). It is loaded once, at construction; an expired certificate is logged
 /// as a warning and left for the service to judge.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{CertificateCredential, CertificateSource, TokenCredential, TokenRequestOptions};
+/// let credential = CertificateCredential::new(
+///     "tenant-id", "client-id", CertificateSource::path("app.pem"), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct CertificateCredential {
     client: ConfidentialClient,

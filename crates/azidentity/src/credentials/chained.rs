@@ -14,9 +14,11 @@ pub(crate) fn chain_failure(chain: &'static str, attempts: Vec<ChainAttempt>) ->
         ErrorKind::Chain(attempts),
         chain,
         // Display prefixes the chain's name, giving Python's "<Chain> failed to retrieve…".
-        "failed to retrieve a token from the included credentials. To mitigate this issue, \
-         please refer to the troubleshooting guidelines here at \
-         https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot.",
+        format!(
+            "failed to retrieve a token from the included credentials. To mitigate this issue, \
+             please refer to the troubleshooting guidelines here at {}.",
+            crate::troubleshooting::DEFAULT
+        ),
     );
     tracing::warn!(credential = chain, error = %error, "no credential in the chain produced a token");
     error
@@ -36,6 +38,19 @@ pub(crate) fn attempt(name: &str, error: Error) -> ChainAttempt {
 ///
 /// When no member gives a token, the error's kind is [`ErrorKind::Chain`], listing every
 /// attempt; like Python's, it stops an outer chain even if every member was unavailable.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{AzureCliCredential, ChainedTokenCredential, ManagedIdentityCredential, TokenCredential, TokenRequestOptions};
+/// use std::sync::Arc;
+/// // Managed identity in Azure, the developer's az sign-in elsewhere.
+/// let credential = ChainedTokenCredential::new(vec![
+///     Arc::new(ManagedIdentityCredential::new(Default::default())?),
+///     Arc::new(AzureCliCredential::new(Default::default())?),
+/// ])?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ChainedTokenCredential {
     credentials: Vec<Arc<dyn TokenCredential>>,

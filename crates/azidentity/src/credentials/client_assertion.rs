@@ -18,6 +18,16 @@ pub struct ClientAssertionCredentialOptions {
 
 /// Authenticates a service principal with a client assertion returned by a function, which is
 /// called for every new token (never for a cached one). Python: `ClientAssertionCredential`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{ClientAssertionCredential, TokenCredential, TokenRequestOptions};
+/// // Called for every new token: a federated token from your platform, for example.
+/// let credential = ClientAssertionCredential::new("tenant-id", "client-id",
+///     || std::fs::read_to_string("/var/run/secrets/assertion"), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ClientAssertionCredential {
     client: ConfidentialClient,

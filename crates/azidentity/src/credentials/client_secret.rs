@@ -15,6 +15,15 @@ pub struct ClientSecretCredentialOptions {
 /// Authenticates a service principal with a client secret (the OAuth client credentials grant).
 /// Tokens are cached in memory per tenant, scopes and CAE mode; concurrent requests for the same
 /// token share one request.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{ClientSecretCredential, TokenCredential, TokenRequestOptions};
+/// let credential = ClientSecretCredential::new(
+///     "tenant-id", "client-id", "client-secret".into(), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ClientSecretCredential {
     client: ConfidentialClient,

@@ -200,6 +200,14 @@ pub struct DefaultAzureCredentialMember<'a> {
 /// configured environment or workload identity credential, and the shared token cache and VS
 /// Code wait their turn. Set [`DefaultAzureCredentialOptions::sequential`] to walk one member
 /// at a time like Python.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{DefaultAzureCredential, TokenCredential, TokenRequestOptions};
+/// let credential = DefaultAzureCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct DefaultAzureCredential {
     entries: Vec<Entry>,

@@ -105,6 +105,19 @@ impl InteractiveFlow for DeviceFlowRunner {
 /// enters a code (Python: `DeviceCodeCredential`). Silent first for the account of its
 /// [`AuthenticationRecord`]; with `cache_persistence_options`, tokens outlive the process and are
 /// shared with Python `azure-identity` and Microsoft's developer tools.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{DeviceCodeCredential, DeviceCodeCredentialOptions, TokenCachePersistenceOptions, TokenCredential, TokenRequestOptions};
+/// let credential = DeviceCodeCredential::new(DeviceCodeCredentialOptions {
+///     cache_persistence_options: Some(TokenCachePersistenceOptions::default()),
+///     ..Default::default()
+/// })?;
+/// // Once; keep the record (`record.serialize()`) to be silent in later runs.
+/// let record = credential.authenticate(&[], &TokenRequestOptions::default()).await?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 pub struct DeviceCodeCredential {
     client: PublicClient,
     flow: DeviceFlowRunner,

@@ -11,8 +11,7 @@ use crate::{
 };
 
 const NAME: &str = "EnvironmentCredential";
-const TROUBLESHOOTING: &str =
-    "https://aka.ms/azsdk/python/identity/environmentcredential/troubleshoot";
+const TROUBLESHOOTING: &str = crate::troubleshooting::ENVIRONMENT;
 
 /// Options for [`EnvironmentCredential`].
 #[derive(Debug, Clone, Default)]
@@ -43,6 +42,15 @@ enum Selected {
 /// A variable set to the empty string counts as set, as in Python. Unlike Python, whose
 /// `bool()` makes any non-empty `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` true, the values `false`,
 /// `0`, `no` and `off` (any case) mean false here; every other non-empty value means true.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{EnvironmentCredential, TokenCredential, TokenRequestOptions};
+/// // AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a certificate, or a user).
+/// let credential = EnvironmentCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct EnvironmentCredential {
     selected: Selected,

@@ -83,6 +83,14 @@ impl InteractiveFlow for BrowserFlow {
 /// (Python: `InteractiveBrowserCredential`). Silent first for the account of its
 /// [`AuthenticationRecord`]; with `cache_persistence_options`, tokens outlive the process and are
 /// shared with Python `azure-identity` and Microsoft's developer tools.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{InteractiveBrowserCredential, TokenCredential, TokenRequestOptions};
+/// let credential = InteractiveBrowserCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct InteractiveBrowserCredential {
     client: PublicClient,

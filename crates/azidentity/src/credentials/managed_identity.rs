@@ -36,6 +36,18 @@ enum Inner {
 /// `ManagedIdentityCredential`.
 ///
 /// Tokens are cached per resource and identity; a token request must name exactly one scope.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, ManagedIdentityId, TokenCredential, TokenRequestOptions};
+/// // System-assigned: `Default::default()`; user-assigned by client id:
+/// let credential = ManagedIdentityCredential::new(ManagedIdentityCredentialOptions {
+///     id: ManagedIdentityId::from_selectors(Some("client-id"), None, None)?,
+///     ..Default::default()
+/// })?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ManagedIdentityCredential {
     inner: Inner,
@@ -172,10 +184,13 @@ impl TokenCredential for ManagedIdentityCredential {
             }),
             Inner::Undetermined => Box::pin(std::future::ready(Err(Error::unavailable(
                 NAME,
-                "No managed identity endpoint found. The target Azure platform could not be \
-                 determined from environment variables: IDENTITY_ENDPOINT is set, but neither \
-                 IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT (Azure Arc) is. \
-                 See https://aka.ms/azsdk/python/identity/managedidentitycredential/troubleshoot",
+                format!(
+                    "No managed identity endpoint found. The target Azure platform could not \
+                     be determined from environment variables: IDENTITY_ENDPOINT is set, but \
+                     neither IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT \
+                     (Azure Arc) is. See {}",
+                    crate::troubleshooting::MANAGED_IDENTITY
+                ),
             )))),
         }
     }

@@ -110,6 +110,17 @@ impl OboGrant {
 /// Tokens (and the refresh token Entra returns) are cached per user assertion: a token is never
 /// served for another assertion. [`OnBehalfOfCredential::for_user_assertion`] makes a
 /// credential for another user's request that shares the app's authentication and cache.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{OnBehalfOfAuth, OnBehalfOfCredential, TokenCredential, TokenRequestOptions};
+/// # let incoming_token = String::new();
+/// // The token your API received, exchanged for one to a downstream API.
+/// let credential = OnBehalfOfCredential::new("tenant-id", "client-id", incoming_token.into(),
+///     OnBehalfOfAuth::ClientSecret("client-secret".into()), Default::default())?;
+/// let token = credential.get_token(&["https://graph.microsoft.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 pub struct OnBehalfOfCredential {
     client: Arc<UserClient>,
     grant: OboGrant,

@@ -46,6 +46,14 @@ pub struct SharedTokenCacheCredentialOptions {
 ///
 /// Reads the cache as Python does (the Secret Service when usable, else the plain file, through
 /// the same persistent cache as every credential); refreshed tokens are kept in memory.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{SharedTokenCacheCredential, TokenCredential, TokenRequestOptions};
+/// let credential = SharedTokenCacheCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct SharedTokenCacheCredential {
     username: Option<String>,

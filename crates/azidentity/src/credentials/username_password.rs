@@ -45,6 +45,15 @@ impl FirstGrant for PasswordGrant {
 ///
 /// The first token comes from the password grant; later ones from the cache, then from the
 /// refresh token, which stays bound to the signed-in account.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{UsernamePasswordCredential, TokenCredential, TokenRequestOptions};
+/// let credential = UsernamePasswordCredential::new("client-id", "user@contoso.com",
+///     std::env::var("PASSWORD")?.into(), Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 pub struct UsernamePasswordCredential {
     client: UserClient,
     grant: PasswordGrant,

@@ -33,6 +33,14 @@ pub struct VisualStudioCodeCredentialOptions {
 /// this library (Python needs the `azure-identity-broker` package, which works on Windows and
 /// WSL only), so after validating the record the credential reports itself unavailable, and a
 /// chain moves on to the Azure CLI and the other developer tools.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{VisualStudioCodeCredential, TokenCredential, TokenRequestOptions};
+/// let credential = VisualStudioCodeCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct VisualStudioCodeCredential {
     platform: Platform,

@@ -118,6 +118,15 @@ impl AssertionProvider for TokenFile {
 
 /// Authenticates with Microsoft Entra Workload ID: exchanges the Kubernetes service account
 /// token in a file for an access token. Python: `WorkloadIdentityCredential`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use azidentity::{WorkloadIdentityCredential, TokenCredential, TokenRequestOptions};
+/// // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE, set by the webhook.
+/// let credential = WorkloadIdentityCredential::new(Default::default())?;
+/// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct WorkloadIdentityCredential {
     client: ConfidentialClient,
@@ -161,9 +170,9 @@ impl WorkloadIdentityCredential {
                 NAME,
                 format!(
                     "WorkloadIdentityCredential authentication unavailable. The workload \
-                     options are not fully configured. Missing required arguments: {}. See \
-                     https://aka.ms/azsdk/python/identity/workloadidentitycredential/troubleshoot",
-                    missing.join(", ")
+                     options are not fully configured. Missing required arguments: {}. See {}",
+                    missing.join(", "),
+                    crate::troubleshooting::WORKLOAD_IDENTITY
                 ),
             ));
         };

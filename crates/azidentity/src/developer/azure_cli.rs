@@ -42,8 +42,7 @@ pub(crate) fn validate_subscription(subscription: &str) -> Result<(), Error> {
 impl CliTool for AzureCli {
     const NAME: &'static str = NAME;
     const LABEL: &'static str = "Azure CLI";
-    const TROUBLESHOOT: &'static str =
-        "https://aka.ms/azsdk/python/identity/azclicredential/troubleshoot";
+    const TROUBLESHOOT: &'static str = crate::troubleshooting::DEVELOPER_TOOLS;
 
     fn validate_scopes(&self, scopes: &[&str]) -> Result<(), Error> {
         single_resource(NAME, scopes).map(|_| ())

@@ -29,8 +29,7 @@ pub(crate) struct AzureDeveloperCli;
 impl CliTool for AzureDeveloperCli {
     const NAME: &'static str = NAME;
     const LABEL: &'static str = "Azure Developer CLI";
-    const TROUBLESHOOT: &'static str =
-        "https://aka.ms/azsdk/python/identity/azdevclicredential/troubleshoot";
+    const TROUBLESHOOT: &'static str = crate::troubleshooting::DEVELOPER_TOOLS;
 
     fn validate_scopes(&self, scopes: &[&str]) -> Result<(), Error> {
         if scopes.is_empty() {

@@ -71,8 +71,7 @@ pub(crate) fn encode_script(script: &str) -> String {
 impl CliTool for AzurePowerShell {
     const NAME: &'static str = NAME;
     const LABEL: &'static str = "Azure PowerShell";
-    const TROUBLESHOOT: &'static str =
-        "https://aka.ms/azsdk/python/identity/powershellcredential/troubleshoot";
+    const TROUBLESHOOT: &'static str = crate::troubleshooting::DEVELOPER_TOOLS;
 
     fn validate_scopes(&self, scopes: &[&str]) -> Result<(), Error> {
         single_resource(NAME, scopes).map(|_| ())

@@ -34,7 +34,7 @@ pub(crate) trait CliTool: Send + Sync + fmt::Debug + 'static {
     const NAME: &'static str;
     /// How messages name the tool ("Azure CLI").
     const LABEL: &'static str;
-    /// Python's troubleshooting page for the credential.
+    /// The credential's section of TROUBLESHOOTING.md.
     const TROUBLESHOOT: &'static str;
 
     /// Checks the scopes before anything runs. Failures are configuration errors: they stop a

@@ -238,7 +238,7 @@ fn add_cert_dirs(roots: &mut rustls::RootCertStore, dirs: &str) {
     }
 }
 
-fn proxy_from_env(env: &Env) -> Result<Option<reqwest::Proxy>, String> {
+pub(crate) fn proxy_from_env(env: &Env) -> Result<Option<reqwest::Proxy>, String> {
     let get = |names: &[&str]| names.iter().find_map(|n| env.non_empty(n));
     let Some(url) = get(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) else {
         return Ok(None);

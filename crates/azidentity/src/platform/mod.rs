@@ -23,6 +23,8 @@ pub(crate) use files::read_bounded;
 pub use http::{
     HttpClient, HttpFuture, HttpOptions, ReqwestTransport, TransportError, TransportErrorKind,
 };
+#[cfg(feature = "azure_core_macro")]
+pub(crate) use http::{proxy_from_env, root_store};
 pub use process::{
     CommandLine, DEFAULT_OUTPUT_LIMIT, ProcessError, ProcessFuture, ProcessOutput, ProcessRunner,
     SystemProcessRunner, safe_working_dir, which,

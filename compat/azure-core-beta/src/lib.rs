@@ -1,0 +1,1 @@
+//! Nothing: the check is tests/key_vault_beta.rs.
