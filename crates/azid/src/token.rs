@@ -19,6 +19,9 @@ pub struct TokenArgs {
     /// Which credentials to use, and how.
     #[command(flatten)]
     chain: crate::chain::ChainArgs,
+    /// Where tokens are kept between runs.
+    #[command(flatten)]
+    cache: crate::cache::CacheArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
@@ -30,7 +33,8 @@ enum Output {
     Tsv,
 }
 
-pub async fn run(args: TokenArgs) -> Result<(), String> {
+pub async fn run(mut args: TokenArgs) -> Result<(), String> {
+    args.chain.cache_persistence_options = args.cache.persistence()?;
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
         claims: args.claims.clone(),
@@ -64,7 +68,7 @@ fn render(token: &AccessToken, credential: &str, output: Output) -> String {
             "accessToken": token.token.secret(),
             "expiresOn": expires_on,
             "expires_on": token.expires_on.unix_timestamp(),
-            "tokenType": token.token_type,
+            "tokenType": &*token.token_type,
             "credential": credential,
         }))
         .unwrap_or_default(),

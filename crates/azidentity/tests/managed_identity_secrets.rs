@@ -168,6 +168,7 @@ async fn secrets_stay_out_of_logs_errors_and_debug() {
         Secret::new(pipeline.secret().unwrap()),
         AzurePipelinesCredentialOptions {
             client_options: options(&emu, &pipeline, &[]),
+            ..Default::default()
         },
     )
     .unwrap();

@@ -36,6 +36,7 @@ fn options(emu: &RunningEmulator, env: &[(String, String)]) -> AzurePipelinesCre
             platform: Platform::system().with_env(Env::from_pairs(pairs)),
             ..ClientOptions::default()
         },
+        ..Default::default()
     }
 }
 
