@@ -192,28 +192,13 @@ impl TokenCacheDocument {
         client_id: Option<&str>,
         family: Option<&str>,
     ) -> Vec<CachedRefreshToken> {
-        let mut found: Vec<(i64, CachedRefreshToken)> = self
-            .entries(keys::REFRESH_TOKEN)
-            .map(|(_, e)| e)
-            .filter(|e| in_cloud(e, environments) && same(e, "home_account_id", home_account_id))
-            .filter(|e| {
-                let own = client_id.is_none_or(|c| same(e, "client_id", c));
-                let in_family = family.is_some_and(|f| family_of(e).as_deref() == Some(f));
-                own || in_family
-            })
-            .filter_map(|e| {
-                let secret = text(e, "secret").filter(|s| !s.is_empty())?;
-                Some((
-                    epoch(e, "last_modification_time").unwrap_or(0),
-                    CachedRefreshToken {
-                        secret: Secret::new(secret),
-                        client_id: text(e, "client_id").unwrap_or("").to_owned(),
-                    },
-                ))
-            })
-            .collect();
-        found.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
-        found.into_iter().map(|(_, t)| t).collect()
+        self.newest_refresh_tokens(|e| {
+            let own = client_id.is_none_or(|c| same(e, "client_id", c));
+            let in_family = family.is_some_and(|f| family_of(e).as_deref() == Some(f));
+            in_cloud(e, environments)
+                && same(e, "home_account_id", home_account_id)
+                && (own || in_family)
+        })
     }
 
     /// The refresh tokens an on-behalf-of user assertion obtained for `client_id`, newest first.
@@ -223,18 +208,29 @@ impl TokenCacheDocument {
         client_id: &str,
         user_assertion_hash: &str,
     ) -> Vec<CachedRefreshToken> {
+        self.newest_refresh_tokens(|e| {
+            in_cloud(e, environments)
+                && same(e, "client_id", client_id)
+                && assertion_matches(e, Some(user_assertion_hash))
+        })
+    }
+
+    /// The refresh tokens `wanted` accepts, newest (`last_modification_time`) first.
+    fn newest_refresh_tokens(
+        &self,
+        wanted: impl Fn(&Map<String, Value>) -> bool,
+    ) -> Vec<CachedRefreshToken> {
         let mut found: Vec<(i64, CachedRefreshToken)> = self
             .entries(keys::REFRESH_TOKEN)
             .map(|(_, e)| e)
-            .filter(|e| in_cloud(e, environments) && same(e, "client_id", client_id))
-            .filter(|e| assertion_matches(e, Some(user_assertion_hash)))
+            .filter(|e| wanted(e))
             .filter_map(|e| {
                 let secret = text(e, "secret").filter(|s| !s.is_empty())?;
                 Some((
                     epoch(e, "last_modification_time").unwrap_or(0),
                     CachedRefreshToken {
                         secret: Secret::new(secret),
-                        client_id: client_id.to_owned(),
+                        client_id: text(e, "client_id").unwrap_or("").to_owned(),
                     },
                 ))
             })
