@@ -74,6 +74,9 @@ pub struct ChainArgs {
     /// User-assigned managed identity, by ARM resource id; needs --credential managed-identity.
     #[arg(long, value_name = "ID")]
     pub resource_id: Option<String>,
+    /// Where the chain's Entra credentials keep tokens (`azid token --cache-name/--redis`).
+    #[arg(skip)]
+    pub cache_persistence_options: Option<azidentity::TokenCachePersistenceOptions>,
 }
 
 /// The canonical name for what the user typed, or a message listing the accepted names.
@@ -126,6 +129,7 @@ pub fn build(
             ..ClientOptions::default()
         },
         sequential: args.sequential,
+        cache_persistence_options: args.cache_persistence_options.clone(),
         ..Default::default()
     };
     options.process_timeout = args.process_timeout;

@@ -66,12 +66,14 @@ pub async fn run() -> Result<(), String> {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options_with(&emulator, &[]),
+            ..Default::default()
         },
     )
     .map_err(fail("ClientSecretCredential"))?;
     credentials.push(("ClientSecretCredential".into(), Box::new(secret)));
     let environment = EnvironmentCredential::new(EnvironmentCredentialOptions {
         client_options: options_with(&emulator, &[]),
+        ..Default::default()
     })
     .map_err(fail("EnvironmentCredential"))?;
     credentials.push(("EnvironmentCredential".into(), Box::new(environment)));

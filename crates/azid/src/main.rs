@@ -1,5 +1,6 @@
 //! `azid`: get Microsoft Entra ID tokens fast, run the local emulator, see the library at work.
 
+mod cache;
 mod chain;
 mod demo;
 mod doctor;
@@ -65,6 +66,15 @@ fn main() -> ExitCode {
                 tracing_subscriber::EnvFilter::try_from_env("AZID_LOG")
                     .unwrap_or_else(|_| "azidentity=debug".into()),
             )
+            .init();
+    } else if matches!(cli.command, Command::Token(_)) {
+        // Warnings (a token cache store that is down, a deprecated configuration) reach the
+        // user on stderr; stdout stays the token alone. (The doctor captures events itself.)
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::WARN)
+            .without_time()
+            .with_target(false)
             .init();
     }
     // One token needs no worker threads; a current-thread runtime starts fastest.

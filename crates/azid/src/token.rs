@@ -19,6 +19,9 @@ pub struct TokenArgs {
     /// Which credentials to use, and how.
     #[command(flatten)]
     pub(crate) chain: crate::chain::ChainArgs,
+    /// Where tokens are kept between runs.
+    #[command(flatten)]
+    cache: crate::cache::CacheArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
@@ -32,12 +35,13 @@ enum Output {
     ExecCredential,
 }
 
-pub async fn run(args: TokenArgs) -> Result<(), String> {
+pub async fn run(mut args: TokenArgs) -> Result<(), String> {
     // Checked before any token is fetched: kubectl's request must be answerable.
     let exec_version = match args.output {
         Output::ExecCredential => crate::exec_credential::api_version_from_env()?,
         _ => "",
     };
+    args.chain.cache_persistence_options = args.cache.persistence()?;
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
         claims: args.claims.clone(),
@@ -81,7 +85,7 @@ fn render(token: &AccessToken, credential: &str, output: Output, exec_version: &
             "accessToken": token.token.secret(),
             "expiresOn": expires_on,
             "expires_on": token.expires_on.unix_timestamp(),
-            "tokenType": token.token_type,
+            "tokenType": &*token.token_type,
             "credential": credential,
         }))
         .unwrap_or_default(),

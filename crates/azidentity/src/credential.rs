@@ -1,16 +1,83 @@
 //! The credential contract: what every credential offers and what it hands back.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use time::OffsetDateTime;
 
 use crate::{Error, Secret};
 
-/// The future returned by [`TokenCredential::get_token`].
-pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
+/// The future returned by [`TokenCredential::get_token`]: either already complete (a cached
+/// token, handed back without allocating) or a boxed future that goes and gets one.
+///
+/// Build one with [`TokenFuture::ready`] or [`TokenFuture::new`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct TokenFuture<'a>(Inner<'a>);
+
+type BoxedTokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
+
+enum Inner<'a> {
+    /// `None` once taken: polling a completed future again is a caller bug, as for any future.
+    Ready(Option<Result<AccessToken, Error>>),
+    Pending(BoxedTokenFuture<'a>),
+}
+
+impl<'a> TokenFuture<'a> {
+    /// A future that is complete already.
+    pub fn ready(result: Result<AccessToken, Error>) -> Self {
+        TokenFuture(Inner::Ready(Some(result)))
+    }
+
+    /// A future that runs `future` (boxed here).
+    pub fn new(future: impl Future<Output = Result<AccessToken, Error>> + Send + 'a) -> Self {
+        TokenFuture(Inner::Pending(Box::pin(future)))
+    }
+
+    /// The same future with its error changed by `f` (a wrapping credential naming itself); a
+    /// ready result stays ready, without allocating.
+    pub fn map_err(self, f: impl FnOnce(Error) -> Error + Send + 'a) -> Self {
+        match self.0 {
+            Inner::Ready(Some(result)) => TokenFuture::ready(result.map_err(f)),
+            Inner::Ready(None) => self,
+            Inner::Pending(future) => TokenFuture::new(async move { future.await.map_err(f) }),
+        }
+    }
+
+    /// Whether the result is there without waiting (a cached token, or an error found before
+    /// any I/O).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.0, Inner::Ready(Some(_)))
+    }
+}
+
+impl Future for TokenFuture<'_> {
+    type Output = Result<AccessToken, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Inner::Ready(result) => match result.take() {
+                Some(result) => Poll::Ready(result),
+                None => panic!("TokenFuture polled after completion"),
+            },
+            Inner::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for TokenFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.0 {
+            Inner::Ready(Some(_)) => "ready",
+            Inner::Ready(None) => "done",
+            Inner::Pending(_) => "pending",
+        };
+        write!(f, "TokenFuture({state})")
+    }
+}
 
 /// Something that can get an access token from Microsoft Entra ID. Object safe: store credentials
 /// as `Arc<dyn TokenCredential>`.
@@ -41,7 +108,11 @@ pub struct TokenRequestOptions {
 }
 
 /// An access token and when it stops being usable.
+///
+/// Fields may be added in later versions: build one with [`AccessToken::new`] and the `with_`
+/// methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AccessToken {
     /// The token itself.
     pub token: Secret,
@@ -50,9 +121,13 @@ pub struct AccessToken {
     /// When the token should be refreshed (the service's `refresh_in`, or half the lifetime of a
     /// long-lived token).
     pub refresh_on: Option<OffsetDateTime>,
-    /// The token type, normally `Bearer`.
-    pub token_type: String,
+    /// The token type, normally `Bearer` (borrowed, so handing out a cached token does not
+    /// copy it).
+    pub token_type: Cow<'static, str>,
 }
+
+/// The token type of nearly every token.
+pub(crate) const BEARER: &str = "Bearer";
 
 impl AccessToken {
     /// A bearer token expiring at `expires_on`.
@@ -61,8 +136,29 @@ impl AccessToken {
             token: token.into(),
             expires_on,
             refresh_on: None,
-            token_type: "Bearer".to_owned(),
+            token_type: Cow::Borrowed(BEARER),
         }
+    }
+
+    /// The same token, to be refreshed from `refresh_on`.
+    pub fn with_refresh_on(mut self, refresh_on: Option<OffsetDateTime>) -> Self {
+        self.refresh_on = refresh_on;
+        self
+    }
+
+    /// The same token with another type (`Bearer` is kept borrowed, whatever its case).
+    pub fn with_token_type(mut self, token_type: impl Into<Cow<'static, str>>) -> Self {
+        self.token_type = token_type_of(token_type.into());
+        self
+    }
+}
+
+/// `Bearer` in any case becomes the shared constant: most services say `Bearer`, some `bearer`.
+pub(crate) fn token_type_of(token_type: Cow<'static, str>) -> Cow<'static, str> {
+    if token_type.eq_ignore_ascii_case(BEARER) {
+        Cow::Borrowed(BEARER)
+    } else {
+        token_type
     }
 }
 

@@ -67,10 +67,16 @@ pub use azure_core_adapter::AzureCoreCredential;
 #[cfg(feature = "azure_core_macro")]
 pub use azure_core_adapter::private as __private;
 pub use bearer::{BearerTokenProvider, get_bearer_token_provider};
+pub use cache::custom::{CacheStore, StoreError, StoreFuture, TokenCacheStore};
+pub use cache::persistent::TokenCachePersistenceOptions;
+/// MSAL's cache format as this crate reads and writes it, for tools and interop tests; not
+/// covered by semantic versioning (feature `unstable-msal-cache`).
+#[cfg(feature = "unstable-msal-cache")]
 pub use cache::persistent::{
     CachedAccount, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,
-    TokenCachePersistenceOptions,
 };
+#[cfg(feature = "redis")]
+pub use cache::redis::RedisTokenStore;
 pub use certificate::CertificateSource;
 pub use credential::{AccessToken, TokenCredential, TokenFuture, TokenRequestOptions};
 pub use credentials::authorization_code::{

@@ -50,6 +50,7 @@ fn credential(
             },
             client_secret: Some(Secret::new(WEB_SECRET)),
             code_verifier: verifier.map(Secret::new),
+            ..Default::default()
         },
     )
     .unwrap()

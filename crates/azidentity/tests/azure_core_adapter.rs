@@ -30,6 +30,7 @@ fn credential(
         Secret::new(secret),
         ClientSecretCredentialOptions {
             client_options: options,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -23,6 +23,7 @@ async fn header_values_come_from_the_cache() {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options,
+            ..Default::default()
         },
     )
     .unwrap();

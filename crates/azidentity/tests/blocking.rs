@@ -26,6 +26,7 @@ fn threads_share_one_credential_and_cache() {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -97,6 +97,7 @@ async fn service_principal_token_revoked_then_renewed_with_the_claims_challenge(
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options(&emu),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -121,6 +122,7 @@ async fn user_token_revoked_then_renewed_by_signing_in_again() {
         UsernamePasswordCredentialOptions {
             client_options: options(&emu),
             tenant_id: Some(DEFAULT_TENANT_ID.to_owned()),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -154,6 +156,7 @@ async fn a_revoked_non_cae_token_is_refused_without_a_challenge() {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options(&emu),
+            ..Default::default()
         },
     )
     .unwrap();

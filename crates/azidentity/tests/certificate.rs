@@ -47,6 +47,7 @@ fn credential(
             client_options: options(emu),
             password: password.map(Secret::new),
             send_certificate_chain: send_chain,
+            ..Default::default()
         },
     )
 }

@@ -41,6 +41,7 @@ fn ours(
             },
             password: password.map(azidentity::Secret::new),
             send_certificate_chain: false,
+            ..Default::default()
         },
     )
     .unwrap()
@@ -138,6 +139,7 @@ async fn python_and_rust_client_assertion_credentials() {
                 disable_instance_discovery: true,
                 ..client_options(&emu)
             },
+            ..Default::default()
         },
     )
     .unwrap();

@@ -60,7 +60,7 @@ impl TokenCredential for Scripted {
                 "AADSTS7000215: Invalid client secret provided.\nsecond line",
             )),
         };
-        Box::pin(std::future::ready(result))
+        TokenFuture::ready(result)
     }
 
     fn name(&self) -> &'static str {

@@ -23,6 +23,7 @@ fn credential_with(options: ClientOptions, secret: &str) -> ClientSecretCredenti
         Secret::new(secret),
         ClientSecretCredentialOptions {
             client_options: options,
+            ..Default::default()
         },
     )
     .expect("valid configuration")
@@ -153,6 +154,7 @@ async fn discovery_never_sends_the_secret_over_http_or_to_another_host() {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: http_discovery,
+            ..Default::default()
         },
     )
     .unwrap_err();
@@ -299,6 +301,7 @@ async fn entra_rejections_are_failures_with_codes_and_advice() {
             Secret::new(secret),
             ClientSecretCredentialOptions {
                 client_options: options,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -517,6 +520,7 @@ async fn other_tenants_only_when_allowed() {
             Secret::new("multi-secret-value"),
             ClientSecretCredentialOptions {
                 client_options: options,
+                ..Default::default()
             },
         )
         .unwrap()
@@ -562,6 +566,7 @@ async fn bad_configuration_is_refused_at_construction_or_request() {
                     authority_host: authority.map(str::to_owned),
                     ..Default::default()
                 },
+                ..Default::default()
             },
         )
     };

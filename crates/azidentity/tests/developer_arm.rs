@@ -49,6 +49,7 @@ async fn subscriptions_and_tenants_need_an_emulator_token() {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: common::client_options(&emu),
+            ..Default::default()
         },
     )
     .unwrap();

@@ -29,6 +29,7 @@ fn credential(emu: &RunningEmulator, vars: &[(&str, &str)]) -> EnvironmentCreden
             platform: platform(emu, &pairs),
             ..Default::default()
         },
+        ..Default::default()
     })
     .unwrap()
 }

@@ -168,7 +168,7 @@ async fn secrets_stay_out_of_logs_errors_and_debug() {
         Secret::new(pipeline.secret().unwrap()),
         AzurePipelinesCredentialOptions {
             client_options: options(&emu, &pipeline, &[]),
-            allow_http_on_loopback: true,
+            ..Default::default()
         },
     )
     .unwrap();

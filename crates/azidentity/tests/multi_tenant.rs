@@ -212,6 +212,7 @@ async fn a_user_flow_redeems_its_refresh_token_in_an_allowed_tenant() {
             },
             client_secret: Some(Secret::new("mt-web-secret")),
             code_verifier: None,
+            ..Default::default()
         },
     )
     .unwrap();

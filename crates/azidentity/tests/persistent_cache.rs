@@ -117,6 +117,7 @@ async fn unencrypted_cache_is_a_private_file_written_under_the_lock() {
     let named = TokenCachePersistenceOptions {
         name: "myapp".into(),
         allow_unencrypted_storage: true,
+        ..Default::default()
     };
     let named = PersistentTokenCache::open(&named, false, &platform(&home, &[]))
         .await
@@ -230,7 +231,7 @@ async fn an_empty_file_is_a_write_under_way_and_is_read_again() {
     let mut full = TokenCacheDocument::new();
     add_app_token(&mut full, "app", ARM, "written-late");
     let writer = {
-        let (path, text) = (path.clone(), full.serialize());
+        let (path, text) = (path.clone(), full.serialize().unwrap());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             std::fs::write(path, text).unwrap();

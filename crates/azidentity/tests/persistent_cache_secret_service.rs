@@ -267,7 +267,7 @@ async fn the_cache_is_a_secret_item_and_the_file_only_a_signal() {
         .await
         .unwrap();
     let document = other.load().await.unwrap();
-    assert_eq!(secrets(&document.serialize()), ["second"]);
+    assert_eq!(secrets(&document.serialize().unwrap()), ["second"]);
     // The unencrypted option changes nothing while the Secret Service works.
     let allowed = TokenCachePersistenceOptions {
         allow_unencrypted_storage: true,
@@ -300,12 +300,12 @@ async fn msal_extensions_libsecret_persistence_shares_the_item() {
     keyring
         .python(
             &["libsecret-write", "msal.cache.nocae", signal],
-            &document.serialize(),
+            &document.serialize().unwrap(),
         )
         .await;
     assert!(mtime(&keyring.signal_file()) > before);
     let reloaded = cache.load().await.unwrap();
-    assert_eq!(secrets(&reloaded.serialize()), ["from-python"]);
+    assert_eq!(secrets(&reloaded.serialize().unwrap()), ["from-python"]);
 }
 
 #[tokio::test]
@@ -314,6 +314,7 @@ async fn a_cache_name_is_its_own_item() {
     let named = TokenCachePersistenceOptions {
         name: "myapp".into(),
         allow_unencrypted_storage: false,
+        ..Default::default()
     };
     let mine = keyring.open(&named).await.unwrap();
     mine.modify(app_token("myapp-token")).await.unwrap();

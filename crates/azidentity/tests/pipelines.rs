@@ -36,8 +36,7 @@ fn options(emu: &RunningEmulator, env: &[(String, String)]) -> AzurePipelinesCre
             platform: Platform::system().with_env(Env::from_pairs(pairs)),
             ..ClientOptions::default()
         },
-        // The emulator's pipeline endpoint is plain http on 127.0.0.1.
-        allow_http_on_loopback: true,
+        ..Default::default()
     }
 }
 

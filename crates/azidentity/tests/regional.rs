@@ -59,6 +59,7 @@ fn secret_credential(options: ClientOptions) -> ClientSecretCredential {
         Secret::new(DEFAULT_CLIENT_SECRET),
         ClientSecretCredentialOptions {
             client_options: options,
+            ..Default::default()
         },
     )
     .unwrap()
@@ -109,6 +110,7 @@ async fn user_flows_stay_on_the_global_host() {
         UsernamePasswordCredentialOptions {
             client_options: options(&emu, platform, Some("westus2")),
             tenant_id: Some(DEFAULT_TENANT_ID.to_owned()),
+            ..Default::default()
         },
     )
     .unwrap();

@@ -82,6 +82,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
             Secret::new(secret),
             ClientSecretCredentialOptions {
                 client_options: options(),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -96,6 +97,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
                 client_options: options(),
                 password: Some(Secret::new(password)),
                 send_certificate_chain: true,
+                ..Default::default()
             },
         );
         match built {
@@ -116,6 +118,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
             ),
             ..options()
         },
+        ..Default::default()
     })
     .unwrap();
     tokens.extend(
@@ -134,6 +137,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
         UsernamePasswordCredentialOptions {
             client_options: options(),
             tenant_id: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -196,6 +200,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
                 client_options: options(),
                 client_secret: Some(Secret::new(WEB_SECRET)),
                 code_verifier: None,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -247,6 +252,7 @@ async fn echoed_forms_and_form_encoded_tokens_are_redacted() {
                 disable_instance_discovery: true,
                 ..client_options(&emu)
             },
+            ..Default::default()
         },
     )
     .unwrap();

@@ -50,6 +50,7 @@ fn credential(
             platform: platform(emu, home),
             ..Default::default()
         },
+        ..Default::default()
     })
     .unwrap()
 }
@@ -380,4 +381,65 @@ async fn a_refresh_failure_stops_alone_but_is_unavailable_in_the_default_chain()
     assert_eq!(attempts[0].credential, "SharedTokenCacheCredential");
     assert!(attempts[0].error.is_unavailable());
     assert!(attempts.len() > 1, "the chain went on");
+}
+
+/// MSAL writes refreshed tokens back: a new credential (another process) finds the access
+/// token without a request, and the rotated refresh token replaced the spent one in place.
+#[tokio::test]
+async fn refreshed_tokens_are_written_back() {
+    let emu = emulator().await;
+    let home = TempDir::new("stc-write-back");
+    let env = host(&emu);
+    let rt = refresh_token(&emu, &home).await;
+    emu.reset();
+    // The account as Entra names it (client_info), which the written tokens carry too.
+    let user_token = emu
+        .user_token(DEV_SIGN_ON, "alice@contoso.example", ARM)
+        .unwrap();
+    let claims = emu.verify_token(&user_token).unwrap();
+    let home_account = format!(
+        "{}.{}",
+        claims["oid"].as_str().unwrap(),
+        claims["tid"].as_str().unwrap()
+    );
+    write_cache(
+        &home,
+        &env,
+        &[CacheAccount {
+            home_account_id: &home_account,
+            username: "alice@contoso.example",
+            refresh_token: Some(&rt),
+            family: true,
+            access_token: None,
+        }],
+    );
+    let first = credential(&emu, &home, None, None)
+        .get_token(&[ARM], &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(emu.token_requests().len(), 1);
+    let second = credential(&emu, &home, None, None)
+        .get_token(&[ARM], &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(second.token.secret(), first.token.secret());
+    assert_eq!(emu.token_requests().len(), 1, "the written token was used");
+    let text =
+        std::fs::read_to_string(home.path().join(".IdentityService/msal.cache.nocae")).unwrap();
+    let cache: Value = serde_json::from_str(&text).unwrap();
+    let rts: Vec<&Value> = cache["RefreshToken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .collect();
+    assert_eq!(rts.len(), 1, "rotated in place: {rts:?}");
+    assert_ne!(rts[0]["secret"], json!(rt), "the spent token was replaced");
+    assert_eq!(rts[0]["family_id"], "1");
+    // The account is still selectable, and a third process redeems the rotated token.
+    let vault = "https://vault.azure.net/.default";
+    credential(&emu, &home, None, None)
+        .get_token(&[vault], &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(emu.token_requests().len(), 2);
 }

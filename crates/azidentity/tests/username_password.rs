@@ -23,6 +23,7 @@ fn options(emu: &RunningEmulator, tenant: Option<&str>) -> UsernamePasswordCrede
             ..client_options(emu)
         },
         tenant_id: tenant.map(str::to_owned),
+        ..Default::default()
     }
 }
 

@@ -84,6 +84,7 @@ async fn python_and_rust_username_password_and_environment() {
                 ..client_options(&emu)
             },
             tenant_id: None,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -239,6 +239,7 @@ async fn client_assertion_callbacks_run_once_per_new_token() {
             authority_host: Some(emu.authority_host()),
             ..client_options(&emu, None, &[])
         },
+        ..Default::default()
     };
     let counter = calls.clone();
     let assertion = token.clone();

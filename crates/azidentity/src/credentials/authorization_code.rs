@@ -5,7 +5,10 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::entra::confidential::ClientAuth;
 use crate::entra::user::{FirstGrant, Partition, UserClient};
-use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "AuthorizationCodeCredential";
 
@@ -18,6 +21,9 @@ pub struct AuthorizationCodeCredentialOptions {
     pub client_secret: Option<Secret>,
     /// The PKCE verifier, when the authorization request carried a code challenge.
     pub code_verifier: Option<Secret>,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 struct CodeGrant {
@@ -118,7 +124,14 @@ impl AuthorizationCodeCredential {
             Some(secret) => Some(ClientAuth::Secret(secret)),
             None => None,
         };
-        let client = UserClient::new(NAME, tenant_id, client_id, auth, &options.client_options)?;
+        let client = UserClient::new(
+            NAME,
+            tenant_id,
+            client_id,
+            auth,
+            &options.client_options,
+            options.cache_persistence_options.as_ref(),
+        )?;
         Ok(AuthorizationCodeCredential {
             client,
             grant: CodeGrant {

@@ -88,7 +88,7 @@ impl TokenCredential for AzureCliCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.inner.get_token(scopes, options))
+        self.inner.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

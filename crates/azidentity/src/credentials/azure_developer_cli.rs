@@ -82,7 +82,7 @@ impl TokenCredential for AzureDeveloperCliCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.inner.get_token(scopes, options))
+        self.inner.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

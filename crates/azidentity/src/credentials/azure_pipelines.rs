@@ -13,8 +13,8 @@ use crate::entra::confidential::{
 };
 use crate::pipeline::{Outgoing, Pipeline};
 use crate::{
-    ClientOptions, EnvironmentVariables as Vars, Error, HttpErrorDetails, Secret, TokenCredential,
-    TokenFuture, TokenRequestOptions,
+    ClientOptions, EnvironmentVariables as Vars, Error, HttpErrorDetails, Secret,
+    TokenCachePersistenceOptions, TokenCredential, TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "AzurePipelinesCredential";
@@ -31,6 +31,9 @@ pub struct AzurePipelinesCredentialOptions {
     /// tests and local emulators only. Otherwise it must be `https`, because the job's
     /// `System.AccessToken` is sent to it.
     pub allow_http_on_loopback: bool,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Requests the OIDC token from Azure DevOps for each new Entra token.
@@ -201,6 +204,7 @@ impl AzurePipelinesCredential {
             client_id,
             ClientAuth::Assertion(provider),
             client_options,
+            options.cache_persistence_options.as_ref(),
         )?;
         Ok(AzurePipelinesCredential {
             client,
@@ -243,14 +247,14 @@ impl TokenCredential for AzurePipelinesCredential {
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
         if !self.in_pipeline {
-            return Box::pin(std::future::ready(Err(Error::unavailable(
+            return TokenFuture::ready(Err(Error::unavailable(
                 NAME,
                 format!(
                     "Missing value for the SYSTEM_OIDCREQUESTURI environment variable. \
                      AzurePipelinesCredential is intended for use in Azure Pipelines where the \
                      SYSTEM_OIDCREQUESTURI environment variable is set. See {TROUBLESHOOTING}"
                 ),
-            ))));
+            )));
         }
         self.client.get_token(scopes, options)
     }

@@ -81,7 +81,7 @@ impl TokenCredential for AzurePowerShellCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.inner.get_token(scopes, options))
+        self.inner.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

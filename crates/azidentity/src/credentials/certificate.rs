@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use crate::certificate::{CertificateSource, ClientCertificate};
 use crate::entra::confidential::{ClientAuth, ConfidentialClient};
-use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "CertificateCredential";
 
@@ -19,6 +22,9 @@ pub struct CertificateCredentialOptions {
     /// Send the certificate chain in the assertion's `x5c` header, which subject name / issuer
     /// authentication needs. Default `false`.
     pub send_certificate_chain: bool,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Authenticates a service principal with a certificate: each token request carries a JWT
@@ -53,8 +59,14 @@ impl CertificateCredential {
         options: CertificateCredentialOptions,
     ) -> Result<Self, Error> {
         let auth = certificate_auth(NAME, &certificate, &options)?;
-        let client =
-            ConfidentialClient::new(NAME, tenant_id, client_id, auth, &options.client_options)?;
+        let client = ConfidentialClient::new(
+            NAME,
+            tenant_id,
+            client_id,
+            auth,
+            &options.client_options,
+            options.cache_persistence_options.as_ref(),
+        )?;
         Ok(CertificateCredential { client })
     }
 }

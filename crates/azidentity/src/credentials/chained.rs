@@ -107,7 +107,7 @@ impl TokenCredential for ChainedTokenCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.walk(scopes, options))
+        TokenFuture::new(self.walk(scopes, options))
     }
 
     fn name(&self) -> &'static str {

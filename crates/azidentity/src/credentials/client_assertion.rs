@@ -5,7 +5,10 @@
 use std::future::Future;
 
 use crate::entra::confidential::{AssertionFn, BoxError, CallbackAssertion, ConfidentialClient};
-use crate::{ClientOptions, Error, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "ClientAssertionCredential";
 
@@ -14,6 +17,9 @@ const NAME: &str = "ClientAssertionCredential";
 pub struct ClientAssertionCredentialOptions {
     /// Authority, tenants, retries and platform.
     pub client_options: ClientOptions,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Authenticates a service principal with a client assertion returned by a function, which is
@@ -79,6 +85,7 @@ impl ClientAssertionCredential {
             client_id,
             CallbackAssertion::auth(call),
             &options.client_options,
+            options.cache_persistence_options.as_ref(),
         )?;
         Ok(ClientAssertionCredential { client })
     }

@@ -1,7 +1,10 @@
 //! `ClientSecretCredential`: a service principal authenticating with a client secret.
 
 use crate::entra::confidential::{ClientAuth, ConfidentialClient};
-use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "ClientSecretCredential";
 
@@ -10,6 +13,9 @@ const NAME: &str = "ClientSecretCredential";
 pub struct ClientSecretCredentialOptions {
     /// Authority, tenants, retries and platform.
     pub client_options: ClientOptions,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Authenticates a service principal with a client secret (the OAuth client credentials grant).
@@ -51,6 +57,7 @@ impl ClientSecretCredential {
             client_id,
             ClientAuth::Secret(client_secret),
             &options.client_options,
+            options.cache_persistence_options.as_ref(),
         )?;
         Ok(ClientSecretCredential { client })
     }

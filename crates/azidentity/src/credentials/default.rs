@@ -78,6 +78,9 @@ pub struct DefaultAzureCredentialOptions {
     /// Authority, tenants, retries and platform for the members that talk to Entra ID or
     /// managed identity; the platform also for the developer tools.
     pub client_options: ClientOptions,
+    /// A persistent cache (or an application's store) for the members that use Entra ID
+    /// directly: environment, workload identity, interactive browser. Default: in memory.
+    pub cache_persistence_options: Option<crate::TokenCachePersistenceOptions>,
 }
 
 impl Default for DefaultAzureCredentialOptions {
@@ -104,6 +107,7 @@ impl Default for DefaultAzureCredentialOptions {
             require_envvar: false,
             sequential: false,
             client_options: ClientOptions::default(),
+            cache_persistence_options: None,
         }
     }
 }
@@ -139,7 +143,7 @@ impl TokenCredential for FailedMember {
         _options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
         let error = Error::unavailable(self.name, self.error.message().to_owned());
-        Box::pin(std::future::ready(Err(error)))
+        TokenFuture::ready(Err(error))
     }
 
     fn name(&self) -> &'static str {
@@ -348,7 +352,7 @@ impl TokenCredential for DefaultAzureCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.get(scopes, options))
+        TokenFuture::new(self.get(scopes, options))
     }
 
     fn name(&self) -> &'static str {
@@ -382,7 +386,10 @@ fn build(
     };
     Ok(match member {
         Member::Environment => Box::new(EnvironmentCredential::for_default_chain(
-            EnvironmentCredentialOptions { client_options },
+            EnvironmentCredentialOptions {
+                client_options,
+                cache_persistence_options: options.cache_persistence_options.clone(),
+            },
         )?),
         Member::WorkloadIdentity => Box::new(WorkloadIdentityCredential::new(
             WorkloadIdentityCredentialOptions {
@@ -395,6 +402,7 @@ fn build(
                 // Python's DefaultAzureCredential never uses the AKS token proxy.
                 enable_azure_proxy: false,
                 client_options,
+                cache_persistence_options: options.cache_persistence_options.clone(),
             },
         )?),
         Member::ManagedIdentity => {
@@ -423,6 +431,7 @@ fn build(
                     .clone()
                     .or_else(|| env.non_empty(Vars::AZURE_TENANT_ID)),
                 client_options,
+                ..Default::default()
             },
             true,
         )?),
@@ -456,6 +465,7 @@ fn build(
                     .or_else(|| env.non_empty(Vars::AZURE_TENANT_ID)),
                 client_id: options.interactive_browser_client_id.clone(),
                 client_options,
+                cache_persistence_options: options.cache_persistence_options.clone(),
                 ..Default::default()
             },
         )?),

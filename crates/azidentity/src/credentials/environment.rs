@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use crate::{
     CertificateCredential, CertificateCredentialOptions, CertificateSource, ClientOptions,
     ClientSecretCredential, ClientSecretCredentialOptions, EnvironmentVariables as Vars, Error,
-    Secret, TokenCredential, TokenFuture, TokenRequestOptions, UsernamePasswordCredential,
-    UsernamePasswordCredentialOptions,
+    Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture, TokenRequestOptions,
+    UsernamePasswordCredential, UsernamePasswordCredentialOptions,
 };
 
 const NAME: &str = "EnvironmentCredential";
@@ -18,6 +18,9 @@ const TROUBLESHOOTING: &str = crate::troubleshooting::ENVIRONMENT;
 pub struct EnvironmentCredentialOptions {
     /// Passed to the credential the environment selects; its platform supplies the variables.
     pub client_options: ClientOptions,
+    /// Passed to the credential the environment selects: keep its tokens in a persistent cache
+    /// (or an application's store). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 #[derive(Debug)]
@@ -84,13 +87,17 @@ impl EnvironmentCredential {
         let all_set = |names: &[&str]| names.iter().all(|n| get(n).is_some());
         let value = |name: &str| get(name).unwrap_or_default();
         let client_options = options.client_options;
+        let cache_persistence_options = options.cache_persistence_options;
         let selected = if all_set(&Vars::CLIENT_SECRET_VARS) {
             Selected::Secret(Box::new(
                 ClientSecretCredential::new(
                     &value(Vars::AZURE_TENANT_ID),
                     &value(Vars::AZURE_CLIENT_ID),
                     Secret::new(value(Vars::AZURE_CLIENT_SECRET)),
-                    ClientSecretCredentialOptions { client_options },
+                    ClientSecretCredentialOptions {
+                        client_options,
+                        cache_persistence_options,
+                    },
                 )
                 .map_err(|e| e.in_credential(NAME))?,
             ))
@@ -107,6 +114,7 @@ impl EnvironmentCredential {
                         send_certificate_chain: send_chain(
                             get(Vars::AZURE_CLIENT_SEND_CERTIFICATE_CHAIN).as_deref(),
                         ),
+                        cache_persistence_options,
                     },
                 )
                 .map_err(|e| e.in_credential(NAME))?,
@@ -125,6 +133,7 @@ impl EnvironmentCredential {
                     UsernamePasswordCredentialOptions {
                         client_options,
                         tenant_id: get(Vars::AZURE_TENANT_ID),
+                        cache_persistence_options,
                     },
                 )
                 .map_err(|e| e.in_credential(NAME))?,
@@ -192,15 +201,12 @@ impl TokenCredential for EnvironmentCredential {
                          and AZURE_PASSWORD).\nVisit {TROUBLESHOOTING} to troubleshoot this issue."
                     ),
                 );
-                return Box::pin(std::future::ready(Err(error)));
+                return TokenFuture::ready(Err(error));
             }
         };
-        Box::pin(async move {
-            inner
-                .get_token(scopes, options)
-                .await
-                .map_err(|e| e.in_credential(NAME))
-        })
+        inner
+            .get_token(scopes, options)
+            .map_err(|e| e.in_credential(NAME))
     }
 
     fn name(&self) -> &'static str {
@@ -220,6 +226,7 @@ mod tests {
                 platform,
                 ..Default::default()
             },
+            ..Default::default()
         }
     }
 
@@ -371,6 +378,7 @@ mod log_level_tests {
                 platform: Platform::system().with_env(Env::from_pairs([("AZURE_CLIENT_ID", "c")])),
                 ..Default::default()
             },
+            ..Default::default()
         };
         let alone = levels_while(|| {
             EnvironmentCredential::new(options()).unwrap();

@@ -163,6 +163,7 @@ fn workload(
             .map(Into::into),
         enable_azure_proxy: false,
         client_options: options.client_options.clone(),
+        ..Default::default()
     })
     .map_err(|e| e.in_credential(NAME))
 }
@@ -174,15 +175,15 @@ impl TokenCredential for ManagedIdentityCredential {
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
         match &self.inner {
-            Inner::Endpoint(client) => Box::pin(client.get_token(scopes, options)),
-            Inner::Workload(credential) => Box::pin(async move {
+            Inner::Endpoint(client) => client.get_token(scopes, options),
+            Inner::Workload(credential) => TokenFuture::new(async move {
                 managed_identity::resource_for(scopes)?;
                 credential
                     .get_token(scopes, options)
                     .await
                     .map_err(|e| e.in_credential(NAME))
             }),
-            Inner::Undetermined => Box::pin(std::future::ready(Err(Error::unavailable(
+            Inner::Undetermined => TokenFuture::ready(Err(Error::unavailable(
                 NAME,
                 format!(
                     "No managed identity endpoint found. The target Azure platform could not \

@@ -11,7 +11,10 @@ use super::certificate::{CertificateCredentialOptions, certificate_auth};
 use crate::certificate::CertificateSource;
 use crate::entra::confidential::{AssertionFuture, BoxError, CallbackAssertion, ClientAuth};
 use crate::entra::user::{FirstGrant, Partition, UserClient};
-use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "OnBehalfOfCredential";
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -69,6 +72,9 @@ pub struct OnBehalfOfCredentialOptions {
     pub password: Option<Secret>,
     /// Send the certificate chain (`x5c`), for [`OnBehalfOfAuth::ClientCertificate`].
     pub send_certificate_chain: bool,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 struct OboGrant {
@@ -157,6 +163,7 @@ impl OnBehalfOfCredential {
                     client_options: options.client_options.clone(),
                     password: options.password.clone(),
                     send_certificate_chain: options.send_certificate_chain,
+                    ..Default::default()
                 },
             )?,
             OnBehalfOfAuth::ClientAssertion(func) => CallbackAssertion::auth(func),
@@ -167,6 +174,7 @@ impl OnBehalfOfCredential {
             client_id,
             Some(auth),
             &options.client_options,
+            options.cache_persistence_options.as_ref(),
         )?;
         Ok(OnBehalfOfCredential {
             client: Arc::new(client),

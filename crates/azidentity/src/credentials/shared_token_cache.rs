@@ -10,13 +10,14 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::cache::persistent::{
-    PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions, cloud_aliases,
-    entry_epoch, entry_text,
+    CachedAccessToken, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,
+    TokenCachePersistenceOptions, cloud_aliases, entry_epoch, entry_text,
 };
-use crate::cache::{KeyRef, TokenCache};
+use crate::cache::{CacheFront, Engine, Request};
 use crate::entra::EntraClient;
+use crate::entra::response::TokenResponse;
 use crate::{
-    AccessToken, ClientOptions, Error, ErrorKind, Platform, TokenCredential, TokenFuture,
+    AccessToken, ClientOptions, Error, ErrorKind, Platform, Secret, TokenCredential, TokenFuture,
     TokenRequestOptions,
 };
 
@@ -24,8 +25,6 @@ const NAME: &str = "SharedTokenCacheCredential";
 /// "Microsoft developer sign-on": the first-party client whose family refresh tokens the cache
 /// holds.
 const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-/// Cached access tokens are used only with more than this left (Python's rule for this cache).
-const EXPIRY_BUFFER_S: i64 = 300;
 
 /// Options for [`SharedTokenCacheCredential`].
 #[derive(Debug, Clone, Default)]
@@ -37,6 +36,9 @@ pub struct SharedTokenCacheCredentialOptions {
     /// Authority (its cloud decides which cache entries count), retries and platform (home
     /// directory).
     pub client_options: ClientOptions,
+    /// Which cache to read: default `msal.cache`, encrypted or not, as Python reads it
+    /// (`allow_unencrypted_storage` is taken as true when this is `None`).
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Uses an account signed in through Microsoft developer tools, from the shared token cache:
@@ -45,7 +47,8 @@ pub struct SharedTokenCacheCredentialOptions {
 /// authentication record).
 ///
 /// Reads the cache as Python does (the Secret Service when usable, else the plain file, through
-/// the same persistent cache as every credential); refreshed tokens are kept in memory.
+/// the same persistent cache as every credential); refreshed tokens are written back, as MSAL
+/// does, so other applications and the next process find them.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,12 +59,17 @@ pub struct SharedTokenCacheCredentialOptions {
 /// ```
 #[derive(Debug)]
 pub struct SharedTokenCacheCredential {
+    front: CacheFront<SharedEngine>,
+}
+
+#[derive(Debug)]
+struct SharedEngine {
     username: Option<String>,
     tenant_id: Option<String>,
     platform: Platform,
     client: Result<EntraClient, Error>,
     aliases: Vec<String>,
-    cache: TokenCache,
+    persistence: TokenCachePersistenceOptions,
     /// The persistent caches (non-CAE, CAE), opened on first use.
     shared: [tokio::sync::OnceCell<PersistentTokenCache>; 2],
     in_default_chain: bool,
@@ -101,54 +109,72 @@ impl SharedTokenCacheCredential {
             DEVELOPER_SIGN_ON_CLIENT_ID,
             &options.client_options,
         );
-        Ok(SharedTokenCacheCredential {
+        // Python reads whatever exists, encrypted or not, and never creates a cache.
+        let persistence =
+            options
+                .cache_persistence_options
+                .unwrap_or(TokenCachePersistenceOptions {
+                    allow_unencrypted_storage: true,
+                    ..Default::default()
+                });
+        persistence.cache_name(NAME, false)?;
+        let clock = platform.clock().clone();
+        let engine = SharedEngine {
             username: options.username.filter(|u| !u.is_empty()),
             tenant_id,
-            cache: TokenCache::new(platform.clock().clone()),
             platform,
             client,
             aliases,
+            persistence,
             shared: Default::default(),
             in_default_chain,
+        };
+        Ok(SharedTokenCacheCredential {
+            front: CacheFront::new(engine, clock),
         })
     }
+}
 
-    async fn get(
-        &self,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-    ) -> Result<AccessToken, Error> {
+impl Engine for SharedEngine {
+    type Context = ();
+
+    fn validate(&self, scopes: &[&str], options: &TokenRequestOptions) -> Result<(), Error> {
         crate::authority::validate_scopes(NAME, scopes)?;
-        let claims = options.claims.as_deref().filter(|c| !c.trim().is_empty());
-        let key = KeyRef {
-            tenant: options.tenant_id.as_deref().unwrap_or(""),
-            scopes,
-            cae: options.enable_cae,
-            partition: "",
-        };
-        self.cache
-            .get_or_fetch(key, claims.is_some(), || {
-                self.fetch(scopes, options, claims)
-            })
-            .await
+        if let Some(tenant) = options.tenant_id.as_deref().filter(|t| !t.is_empty()) {
+            crate::authority::validate_tenant_id(NAME, tenant)?;
+        }
+        Ok(())
     }
 
+    /// The requested tenant, as given: the account decides the rest.
+    fn tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str, Error> {
+        Ok(options.tenant_id.as_deref().unwrap_or(""))
+    }
+
+    async fn acquire<'a>(&'a self, request: Request<'a, ()>) -> Result<AccessToken, Error> {
+        self.fetch(request.scopes, request.options, request.claims)
+            .await
+    }
+}
+
+impl SharedEngine {
     async fn fetch(
         &self,
         scopes: &[&str],
         options: &TokenRequestOptions,
         claims: Option<&str>,
     ) -> Result<AccessToken, Error> {
-        let document = self.load(options.enable_cae).await?;
-        let document = document.as_json();
-        let account = self.select_account(document)?;
+        let cae = options.enable_cae;
+        let document = self.load(cae).await?;
+        let json = document.as_json();
+        let account = self.select_account(json)?;
         let now = self.platform.clock().now();
         if claims.is_none()
-            && let Some(token) = self.cached_access_token(document, &account, scopes, now)
+            && let Some(token) = cached_access_token(json, &account, scopes, now)
         {
             return Ok(token);
         }
-        let refresh_tokens = self.refresh_tokens(document, &account);
+        let refresh_tokens = self.refresh_tokens(json, &account);
         let Some(refresh_token) = refresh_tokens.first() else {
             return Err(Error::unavailable(
                 NAME,
@@ -160,7 +186,8 @@ impl SharedTokenCacheCredential {
             ));
         };
         // Python redeems the first refresh token and raises its failure at once.
-        self.redeem(refresh_token, scopes, options, claims)
+        let (response, tenant) = self
+            .redeem(refresh_token, scopes, options, claims)
             .await
             .map_err(|e| {
                 if self.in_default_chain && !matches!(e.kind(), ErrorKind::InvalidConfiguration) {
@@ -168,7 +195,62 @@ impl SharedTokenCacheCredential {
                 } else {
                     e
                 }
+            })?;
+        self.write_back(cae, refresh_token, &response, tenant, scopes)
+            .await;
+        Ok(response.token)
+    }
+
+    /// Stores a redemption's answer in the shared cache as MSAL does: the new access token, and
+    /// a rotated refresh token in place of the one redeemed. A failure is logged: the caller
+    /// has its token.
+    async fn write_back(
+        &self,
+        cae: bool,
+        redeemed: &str,
+        response: &TokenResponse,
+        tenant: &str,
+        scopes: &[&str],
+    ) {
+        let Ok(client) = &self.client else {
+            return;
+        };
+        let Some(cache) = self.shared[usize::from(cae)].get() else {
+            return;
+        };
+        let now = client.now().unix_timestamp();
+        let mut answer = response.raw.map().clone();
+        let rotated = response.refresh_token.clone();
+        let redeemed = Secret::new(redeemed);
+        let written = cache
+            .modify(|document| {
+                if let Some(rotated) = &rotated
+                    && document.replace_refresh_token(&redeemed, rotated, now)
+                {
+                    // Rotated in place (the entry may belong to another client of the family).
+                    answer.remove("refresh_token");
+                }
+                // azure-identity's client records the requested scopes.
+                document.add(&TokenCacheEvent {
+                    client_id: DEVELOPER_SIGN_ON_CLIENT_ID,
+                    environment: client.environment(),
+                    realm: tenant,
+                    scopes,
+                    grant_type: Some("refresh_token"),
+                    response: &answer,
+                    username: None,
+                    skip_account_creation: true,
+                    now,
+                });
             })
+            .await;
+        if let Err(error) = written {
+            tracing::warn!(
+                credential = NAME,
+                error = %error,
+                "could not write the refreshed token to the shared token cache"
+            );
+        }
     }
 
     async fn load(&self, cae: bool) -> Result<Arc<TokenCacheDocument>, Error> {
@@ -176,12 +258,10 @@ impl SharedTokenCacheCredential {
             Error::unavailable(NAME, format!("Shared token cache unavailable: {why}"))
         };
         // Python reads whatever exists, encrypted or not, and never creates a cache.
-        let options = TokenCachePersistenceOptions {
-            allow_unencrypted_storage: true,
-            ..Default::default()
-        };
         let cache = self.shared[usize::from(cae)]
-            .get_or_try_init(|| PersistentTokenCache::open_for(NAME, &options, cae, &self.platform))
+            .get_or_try_init(|| {
+                PersistentTokenCache::open_for(NAME, &self.persistence, cae, &self.platform)
+            })
             .await
             .map_err(|e| unavailable(e.message().to_owned()))?;
         if !cache.is_encrypted() && !cache.location().is_file() {
@@ -274,34 +354,6 @@ impl SharedTokenCacheCredential {
         }
     }
 
-    fn cached_access_token(
-        &self,
-        document: &Map<String, Value>,
-        account: &Account,
-        scopes: &[&str],
-        now: OffsetDateTime,
-    ) -> Option<AccessToken> {
-        section(document, "AccessToken")
-            .filter(|at| str_field(at, "home_account_id") == Some(account.home_account_id.as_str()))
-            .filter(|at| {
-                let target: Vec<&str> = str_field(at, "target").unwrap_or("").split(' ').collect();
-                scopes.iter().all(|s| target.contains(s))
-            })
-            .filter(|at| {
-                str_field(at, "token_type").is_none_or(|t| t.eq_ignore_ascii_case("bearer"))
-            })
-            .filter_map(|at| {
-                let secret = str_field(at, "secret").filter(|s| !s.is_empty())?;
-                let expires = epoch_field(at, "expires_on")?;
-                (expires - EXPIRY_BUFFER_S > now.unix_timestamp()).then_some((secret, expires))
-            })
-            .max_by_key(|(_, expires)| *expires)
-            .and_then(|(secret, expires)| {
-                let expires_on = OffsetDateTime::from_unix_timestamp(expires).ok()?;
-                Some(AccessToken::new(secret, expires_on))
-            })
-    }
-
     /// The account's refresh tokens, newest first.
     fn refresh_tokens(&self, document: &Map<String, Value>, account: &Account) -> Vec<String> {
         let mut tokens: Vec<(i64, String)> = section(document, "RefreshToken")
@@ -319,13 +371,13 @@ impl SharedTokenCacheCredential {
         tokens.into_iter().map(|(_, t)| t).collect()
     }
 
-    async fn redeem(
+    async fn redeem<'a>(
         &self,
         refresh_token: &str,
         scopes: &[&str],
-        options: &TokenRequestOptions,
+        options: &'a TokenRequestOptions,
         claims: Option<&str>,
-    ) -> Result<AccessToken, Error> {
+    ) -> Result<(TokenResponse, &'a str), Error> {
         let client = self.client.as_ref().map_err(Clone::clone)?;
         let tenant = options
             .tenant_id
@@ -352,7 +404,7 @@ impl SharedTokenCacheCredential {
         if let Some(claims) = &merged {
             form.push(("claims", claims));
         }
-        Ok(client.request_token(endpoint, &form).await?.token)
+        Ok((client.request_token(endpoint, &form).await?, tenant))
     }
 }
 
@@ -393,16 +445,86 @@ fn epoch_field(entry: &Map<String, Value>, name: &str) -> Option<i64> {
     entry_epoch(entry, name)
 }
 
+/// Any access token of the account covering the scopes with more than five minutes left
+/// (Python's rule for this cache: client, realm and environment are not compared).
+fn cached_access_token(
+    document: &Map<String, Value>,
+    account: &Account,
+    scopes: &[&str],
+    now: OffsetDateTime,
+) -> Option<AccessToken> {
+    section(document, "AccessToken")
+        .filter(|at| str_field(at, "home_account_id") == Some(account.home_account_id.as_str()))
+        .filter(|at| {
+            let target: Vec<&str> = str_field(at, "target").unwrap_or("").split(' ').collect();
+            scopes.iter().all(|s| target.contains(s))
+        })
+        .filter(|at| str_field(at, "token_type").is_none_or(|t| t.eq_ignore_ascii_case("bearer")))
+        .filter_map(|at| {
+            let secret = str_field(at, "secret").filter(|s| !s.is_empty())?;
+            Some(CachedAccessToken {
+                secret: Secret::new(secret),
+                expires_on: epoch_field(at, "expires_on")?,
+                refresh_on: None,
+                cached_at: None,
+            })
+        })
+        // Checked: a hostile `expires_on` must not wrap into a token that looks fresh.
+        .filter(|cached| cached.usable_at(now.unix_timestamp()))
+        .max_by_key(|cached| cached.expires_on)
+        .and_then(|cached| cached.to_access_token())
+}
+
 impl TokenCredential for SharedTokenCacheCredential {
     fn get_token<'a>(
         &'a self,
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(self.get(scopes, options))
+        self.front.get_token(scopes, options, "", &())
     }
 
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// `expires - 300` on `"-9223372036854775808"` wrapped, in release builds, into a token with
+    /// centuries left (and panicked in debug builds).
+    #[test]
+    fn a_hostile_expiry_in_the_cache_never_looks_fresh() {
+        let account = Account {
+            home_account_id: "uid.utid".into(),
+            username: "u".into(),
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        for expires in [
+            json!("-9223372036854775808"),
+            json!(i64::MIN),
+            json!("1800000299"),
+        ] {
+            let document = json!({"AccessToken": {"k": {
+                "home_account_id": "uid.utid",
+                "target": "s",
+                "secret": "old",
+                "expires_on": expires,
+            }}});
+            let document = document.as_object().unwrap();
+            assert!(
+                cached_access_token(document, &account, &["s"], now).is_none(),
+                "{expires}"
+            );
+        }
+        let fresh = json!({"AccessToken": {"k": {
+            "home_account_id": "uid.utid", "target": "s", "secret": "ok", "expires_on": "1800003600",
+        }}});
+        let token = cached_access_token(fresh.as_object().unwrap(), &account, &["s"], now).unwrap();
+        assert_eq!(token.token.secret(), "ok");
     }
 }

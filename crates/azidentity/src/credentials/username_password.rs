@@ -8,7 +8,10 @@
 //! service principal for automation.
 
 use crate::entra::user::{FirstGrant, Partition, UserClient};
-use crate::{ClientOptions, Error, Secret, TokenCredential, TokenFuture, TokenRequestOptions};
+use crate::{
+    ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
+    TokenRequestOptions,
+};
 
 const NAME: &str = "UsernamePasswordCredential";
 
@@ -19,6 +22,9 @@ pub struct UsernamePasswordCredentialOptions {
     pub client_options: ClientOptions,
     /// The user's tenant; default `organizations` (Entra finds it from the user name).
     pub tenant_id: Option<String>,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 struct PasswordGrant {
@@ -88,7 +94,14 @@ impl UsernamePasswordCredential {
             .as_deref()
             .filter(|t| !t.is_empty())
             .unwrap_or("organizations");
-        let client = UserClient::new(NAME, tenant, client_id, None, &options.client_options)?;
+        let client = UserClient::new(
+            NAME,
+            tenant,
+            client_id,
+            None,
+            &options.client_options,
+            options.cache_persistence_options.as_ref(),
+        )?;
         Ok(UsernamePasswordCredential {
             client,
             grant: PasswordGrant {

@@ -182,7 +182,7 @@ impl TokenCredential for VisualStudioCodeCredential {
         _scopes: &'a [&'a str],
         _options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        Box::pin(std::future::ready(Err(self.attempt())))
+        TokenFuture::ready(Err(self.attempt()))
     }
 
     fn name(&self) -> &'static str {

@@ -14,8 +14,8 @@ use crate::entra::confidential::{
 };
 use crate::platform::{Clock, TokenProxyConfig, TokenProxyTransport};
 use crate::{
-    ClientOptions, EnvironmentVariables as Vars, Error, Platform, Secret, TokenCredential,
-    TokenFuture, TokenRequestOptions,
+    ClientOptions, EnvironmentVariables as Vars, Error, Platform, Secret,
+    TokenCachePersistenceOptions, TokenCredential, TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "WorkloadIdentityCredential";
@@ -45,6 +45,9 @@ pub struct WorkloadIdentityCredentialOptions {
     pub enable_azure_proxy: bool,
     /// Authority, tenants, retries and platform.
     pub client_options: ClientOptions,
+    /// Keep tokens in a persistent cache shared with other processes and Python
+    /// `azure-identity` (or in an application's store, such as Redis). Default: in memory.
+    pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
 /// Reads the service account token file, keeping its content for ten minutes.
@@ -191,6 +194,7 @@ impl WorkloadIdentityCredential {
             client_id,
             ClientAuth::Assertion(provider),
             &client_options,
+            options.cache_persistence_options.as_ref(),
         )?;
         Ok(WorkloadIdentityCredential { client })
     }

@@ -149,7 +149,7 @@ fn parse(stdout: &str, platform: &Platform) -> Option<AccessToken> {
     };
     let mut access = AccessToken::new(token, expires_on);
     if let Some(kind) = json.get("tokenType").and_then(Value::as_str) {
-        access.token_type = kind.to_owned();
+        access = access.with_token_type(kind.to_owned());
     }
     Some(access)
 }

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::{CliRequest, CliTool};
 use crate::authority::{resolve_tenant, validate_tenant_id};
-use crate::cache::{KeyRef, TokenCache};
+use crate::cache::{CacheFront, Engine, Request};
 use crate::platform::ProcessError;
-use crate::{AccessToken, EnvironmentVariables, Error, ErrorKind, Platform, TokenRequestOptions};
+use crate::{
+    AccessToken, EnvironmentVariables, Error, ErrorKind, Platform, TokenFuture, TokenRequestOptions,
+};
 
 /// Python's default `process_timeout`.
 pub(crate) const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,9 +36,17 @@ pub(crate) struct CliSettings {
 /// run of the tool.
 #[derive(Debug)]
 pub(crate) struct CliCredential<T: CliTool> {
+    front: CacheFront<CliEngine<T>>,
+}
+
+/// Runs the tool for a token.
+#[derive(Debug)]
+struct CliEngine<T: CliTool> {
     tool: T,
     settings: CliSettings,
-    cache: TokenCache,
+    /// `AZURE_IDENTITY_DISABLE_MULTITENANTAUTH`, read once as the Entra credentials do: the
+    /// tenant is resolved on every cached lookup.
+    multitenant_disabled: bool,
 }
 
 impl<T: CliTool> CliCredential<T> {
@@ -50,58 +60,69 @@ impl<T: CliTool> CliCredential<T> {
                 "process_timeout must be more than zero; the default is 10 seconds",
             ));
         }
-        let cache = TokenCache::new(settings.platform.clock().clone());
-        Ok(CliCredential {
-            tool,
-            settings,
-            cache,
-        })
-    }
-
-    pub(crate) async fn get_token(
-        &self,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-    ) -> Result<AccessToken, Error> {
-        self.tool.validate_scopes(scopes)?;
-        if let Some(tenant) = options.tenant_id.as_deref().filter(|t| !t.is_empty()) {
-            validate_tenant_id(T::NAME, tenant)?;
-        }
-        let multitenant_disabled = self
-            .settings
+        let clock = settings.platform.clock().clone();
+        let multitenant_disabled = settings
             .platform
             .env()
             .non_empty(EnvironmentVariables::AZURE_IDENTITY_DISABLE_MULTITENANTAUTH)
             .is_some();
-        let tenant = resolve_tenant(
+        let engine = CliEngine {
+            tool,
+            settings,
+            multitenant_disabled,
+        };
+        Ok(CliCredential {
+            front: CacheFront::new(engine, clock),
+        })
+    }
+
+    pub(crate) fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        let partition = &self.front.engine().settings.partition;
+        self.front.get_token(scopes, options, partition, &())
+    }
+}
+
+impl<T: CliTool> Engine for CliEngine<T> {
+    type Context = ();
+
+    fn validate(&self, scopes: &[&str], options: &TokenRequestOptions) -> Result<(), Error> {
+        self.tool.validate_scopes(scopes)?;
+        if let Some(tenant) = options.tenant_id.as_deref().filter(|t| !t.is_empty()) {
+            validate_tenant_id(T::NAME, tenant)?;
+        }
+        Ok(())
+    }
+
+    fn tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str, Error> {
+        resolve_tenant(
             T::NAME,
             &self.settings.tenant_id,
             options.tenant_id.as_deref(),
             &self.settings.additionally_allowed_tenants,
-            multitenant_disabled,
-        )?;
-        let claims = options.claims.as_deref().filter(|c| !c.trim().is_empty());
+            self.multitenant_disabled,
+        )
+    }
+
+    async fn acquire<'a>(&'a self, request: Request<'a, ()>) -> Result<AccessToken, Error> {
         let request = CliRequest {
-            scopes,
-            tenant,
-            claims,
+            scopes: request.scopes,
+            tenant: request.tenant,
+            claims: request.claims,
         };
-        if claims.is_some()
+        if request.claims.is_some()
             && let Some(refusal) = self.tool.refuse_claims(&request)
         {
             return Err(refusal);
         }
-        let key = KeyRef {
-            tenant,
-            scopes,
-            cae: options.enable_cae,
-            partition: &self.settings.partition,
-        };
-        self.cache
-            .get_or_fetch(key, claims.is_some(), || self.run(request))
-            .await
+        self.run(request).await
     }
+}
 
+impl<T: CliTool> CliEngine<T> {
     async fn run(&self, request: CliRequest<'_>) -> Result<AccessToken, Error> {
         let platform = &self.settings.platform;
         let command = self.tool.command(&request, platform)?;

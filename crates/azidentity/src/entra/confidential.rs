@@ -7,9 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::region::Region;
+use super::response::TokenResponse;
 use super::{EntraClient, assertion, claims};
 use crate::authority;
-use crate::cache::{KeyRef, TokenCache};
+use crate::cache::persistent::{
+    AccessTokenQuery, CachedAccessToken, TokenCacheEvent, TokenCachePersistenceOptions,
+};
+use crate::cache::store::{Coordinated, Partition, PartitionKind, TokenStore};
+use crate::cache::{CacheFront, Engine, Request};
 use crate::certificate::ClientCertificate;
 use crate::{AccessToken, ClientOptions, Error, Secret, TokenFuture, TokenRequestOptions};
 
@@ -176,10 +181,16 @@ impl ClientAuth {
 /// Client credentials grant plus cache, shared by the service principal credentials.
 #[derive(Debug)]
 pub(crate) struct ConfidentialClient {
+    front: CacheFront<AppEngine>,
+}
+
+/// The client credentials grant, with the app's tokens in the token store.
+#[derive(Debug)]
+struct AppEngine {
     entra: EntraClient,
     auth: ClientAuth,
-    cache: Arc<TokenCache>,
     region: Option<Region>,
+    store: TokenStore,
 }
 
 impl ConfidentialClient {
@@ -189,6 +200,7 @@ impl ConfidentialClient {
         client_id: &str,
         auth: ClientAuth,
         options: &ClientOptions,
+        persistence: Option<&TokenCachePersistenceOptions>,
     ) -> Result<Self, Error> {
         let entra = EntraClient::new(credential, tenant_id, client_id, options)?;
         // Python sends only its MSAL-based credentials (secret, certificate) to a region; the
@@ -199,11 +211,15 @@ impl ConfidentialClient {
             }
             ClientAuth::Assertion(_) => None,
         };
-        Ok(ConfidentialClient {
+        let store = TokenStore::new(credential, persistence, &options.platform)?;
+        let engine = AppEngine {
             entra,
             auth,
-            cache: Arc::new(TokenCache::new(options.platform.clock().clone())),
             region,
+            store,
+        };
+        Ok(ConfidentialClient {
+            front: CacheFront::new(engine, options.platform.clock().clone()),
         })
     }
 
@@ -212,50 +228,136 @@ impl ConfidentialClient {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        let bypass = options
-            .claims
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
-        if !bypass && let Ok(tenant) = self.entra.resolve_tenant(options.tenant_id.as_deref()) {
-            let key = KeyRef {
-                tenant,
-                scopes,
-                cae: options.enable_cae,
-                partition: "",
-            };
-            if let Some(token) = self.cache.fresh(&key) {
-                return Box::pin(std::future::ready(Ok(token)));
+        self.front.get_token(scopes, options, "", &())
+    }
+}
+
+impl Engine for AppEngine {
+    type Context = ();
+
+    fn validate(&self, scopes: &[&str], _: &TokenRequestOptions) -> Result<(), Error> {
+        authority::validate_scopes(self.entra.credential(), scopes)
+    }
+
+    fn tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str, Error> {
+        self.entra.resolve_tenant(options.tenant_id.as_deref())
+    }
+
+    async fn acquire<'a>(&'a self, request: Request<'a, ()>) -> Result<AccessToken, Error> {
+        let tenant = request.tenant;
+        // MSAL's partition key for an application's tokens.
+        let key = format!("{}_{tenant}_AppTokenCache", self.entra.client_id());
+        let partition = Partition {
+            kind: PartitionKind::App,
+            key: &key,
+            cae: request.options.enable_cae,
+        };
+        let environment = self.entra.environment();
+        let query = AccessTokenQuery {
+            client_id: self.entra.client_id(),
+            environments: &[environment],
+            realm: tenant,
+            home_account_id: None,
+            scopes: request.scopes,
+            user_assertion_hash: None,
+        };
+        let mut fallback = None;
+        let mut lease = None;
+        if request.claims.is_none() {
+            // A token another process (or Python) stored, or this one before a restart.
+            let now = self.entra.now().unix_timestamp();
+            let document = self.store.read(partition).await?;
+            if let Some(cached) = document.access_token(&query) {
+                if cached.fresh_at(now) {
+                    return cached_token(self.entra.credential(), &cached);
+                }
+                if cached.usable_at(now) {
+                    fallback = cached.to_access_token();
+                }
+            }
+            if fallback.is_none() {
+                let what = lease_name(request.scopes);
+                let found = self
+                    .store
+                    .coordinate(partition, &what, |document| {
+                        let now = self.entra.now().unix_timestamp();
+                        document
+                            .access_token(&query)
+                            .filter(|cached| cached.fresh_at(now))
+                    })
+                    .await;
+                match found {
+                    Coordinated::Found(cached) => {
+                        return cached_token(self.entra.credential(), &cached);
+                    }
+                    Coordinated::Fetch(taken) => lease = taken,
+                }
             }
         }
-        Box::pin(self.get_token_slow(scopes, options, bypass))
+        let result = self
+            .fetch(tenant, request.scopes, request.options, request.claims)
+            .await;
+        if let Ok(response) = &result {
+            let scopes = TokenCacheEvent::recorded_scopes(response.raw.map(), request.scopes);
+            let event = TokenCacheEvent {
+                client_id: self.entra.client_id(),
+                environment,
+                realm: tenant,
+                scopes: &scopes,
+                grant_type: Some("client_credentials"),
+                response: response.raw.map(),
+                username: None,
+                skip_account_creation: true,
+                now: self.entra.now().unix_timestamp(),
+            };
+            self.store.keep(partition, |d| d.add(&event)).await;
+        }
+        self.store.release(lease).await;
+        match (result, fallback) {
+            (Ok(response), _) => Ok(response.token),
+            // MSAL: a failed refresh of a still-usable token returns the cached one.
+            (Err(error), Some(cached)) => {
+                tracing::warn!(
+                    credential = self.entra.credential(),
+                    error = %error,
+                    "token refresh failed; using the stored token, which is still valid"
+                );
+                Ok(cached)
+            }
+            (Err(error), None) => Err(error),
+        }
     }
+}
 
-    async fn get_token_slow(
-        &self,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-        bypass: bool,
-    ) -> Result<AccessToken, Error> {
-        // Before the cache: an invalid scope must not create an entry.
-        authority::validate_scopes(self.entra.credential(), scopes)?;
-        let tenant = self.entra.resolve_tenant(options.tenant_id.as_deref())?;
-        let key = KeyRef {
-            tenant,
-            scopes,
-            cae: options.enable_cae,
-            partition: "",
-        };
-        self.cache
-            .get_or_fetch(key, bypass, || self.fetch(tenant, scopes, options))
-            .await
-    }
+/// A stored token as an `AccessToken`; a stored expiry out of `time`'s range is an error.
+fn cached_token(
+    credential: &'static str,
+    cached: &CachedAccessToken,
+) -> Result<AccessToken, Error> {
+    cached.to_access_token().ok_or_else(|| {
+        Error::failed(
+            credential,
+            "the token cache holds a token with an impossible expiry; delete the cache",
+        )
+    })
+}
 
+/// Names the token being fetched for other processes: its scopes as a set.
+pub(crate) fn lease_name(scopes: &[&str]) -> String {
+    let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes.join(" ")
+}
+
+impl AppEngine {
     async fn fetch(
         &self,
         tenant: &str,
         scopes: &[&str],
         options: &TokenRequestOptions,
-    ) -> Result<AccessToken, Error> {
+        claims: Option<&str>,
+    ) -> Result<TokenResponse, Error> {
         let region = match &self.region {
             Some(region) if !tenant.eq_ignore_ascii_case("adfs") => region.name().await,
             _ => None,
@@ -265,7 +367,7 @@ impl ConfidentialClient {
             None => self.entra.token_endpoint(tenant).await?,
         };
         let scope = scopes.join(" ");
-        let claims = claims::merge(options.claims.as_deref(), options.enable_cae);
+        let claims = claims::merge(claims, options.enable_cae);
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", self.entra.client_id()),
             ("grant_type", "client_credentials"),
@@ -279,6 +381,6 @@ impl ConfidentialClient {
         if let Some(claims) = &claims {
             form.push(("claims", claims));
         }
-        Ok(self.entra.request_token(endpoint, &form).await?.token)
+        self.entra.request_token(endpoint, &form).await
     }
 }

@@ -27,6 +27,9 @@ pub(crate) struct EntraClient {
     tenant_id: String,
     client_id: String,
     authority: Authority,
+    /// MSAL's `authority.instance`: the host, lowercase, without a port (the token cache's
+    /// `environment`).
+    environment: String,
     endpoints: Endpoints,
     pipeline: Pipeline,
     additionally_allowed: Vec<String>,
@@ -48,7 +51,12 @@ impl EntraClient {
             ));
         }
         let authority: Authority = options.authority(credential)?;
+        let environment = url::Url::parse(authority.base())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_else(|| authority.host_and_port().to_ascii_lowercase());
         Ok(EntraClient {
+            environment,
             credential,
             tenant_id: tenant_id.to_owned(),
             client_id: client_id.to_owned(),
@@ -71,6 +79,11 @@ impl EntraClient {
 
     pub(crate) fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The token cache's `environment` for this client's authority.
+    pub(crate) fn environment(&self) -> &str {
+        &self.environment
     }
 
     pub(crate) fn now(&self) -> time::OffsetDateTime {

@@ -1,5 +1,7 @@
 //! Reading token service answers: successful token responses and Entra's error shape.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -151,7 +153,9 @@ pub(crate) fn parse_token(
         (None, None) => return Err(unexpected("it has neither expires_in nor expires_on")),
     };
     let refresh_on = policy::refresh_on(requested_at, expires_on, int_field(&map, "refresh_in"));
-    let token_type = str_field(&map, "token_type").unwrap_or_else(|| "Bearer".to_owned());
+    let token_type = crate::credential::token_type_of(
+        str_field(&map, "token_type").map_or(Cow::Borrowed(crate::credential::BEARER), Cow::Owned),
+    );
     let refresh_token = match map.get("refresh_token") {
         Some(Value::String(t)) if !t.is_empty() => Some(Secret::new(t.clone())),
         _ => None,

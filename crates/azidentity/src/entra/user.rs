@@ -1,28 +1,32 @@
-//! User flows (password, authorization code, on-behalf-of): the first grant, then cached access
+//! User flows (password, authorization code, on-behalf-of): the first grant, then stored access
 //! tokens, then the refresh token, all bound to one user. The credential supplies the first
-//! grant; everything after it is shared here.
+//! grant; everything after it is shared here. Tokens live in the token store (MSAL's schema),
+//! partitioned by the signed-in account or by the on-behalf-of user assertion's hash; the cache
+//! front sits before it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+mod flight;
+
+use std::sync::OnceLock;
+
+use flight::{FirstFlight, Redemptions, Turn};
 
 use super::confidential::ClientAuth;
-use super::response::{Account, TokenResponse};
+use super::response::TokenResponse;
 use super::{EntraClient, claims};
 use crate::authority;
-use crate::cache::{KeyRef, TokenCache};
+use crate::cache::persistent::{
+    AccessTokenQuery, CachedRefreshToken, TokenCacheEvent, TokenCachePersistenceOptions,
+};
+use crate::cache::store::{Partition as StorePartition, PartitionKind, TokenStore};
+use crate::cache::{CacheFront, Engine, Request};
 use crate::{AccessToken, ClientOptions, Error, Secret, TokenFuture, TokenRequestOptions};
 
 /// Scopes MSAL adds to user flows: a refresh token, an ID token and the profile.
 const RESERVED_SCOPES: &str = "offline_access openid profile";
-
-/// A fixed partition's refresh tokens unused for this long are forgotten: an on-behalf-of
-/// partition is one user assertion, which a client stops presenting once it expires (an hour,
-/// typically), and the assertion itself can always start over.
-const IDLE_PARTITION_MS: i64 = 24 * 3600 * 1000;
-/// At most this many fixed partitions keep refresh tokens; beyond it the least recently used
-/// are forgotten, so a busy middle tier's memory stays bounded.
-const MAX_FIXED_PARTITIONS: usize = 10_000;
-const FIRST_SWEEP_AT: usize = 64;
+/// A server that rotates refresh tokens strictly (the emulator, some non-Entra servers) refuses
+/// one that a concurrent redemption has just spent; the one stored instead is then tried. This
+/// bounds how often.
+const ROTATION_RETRIES: usize = 8;
 
 /// The grant that starts a user's session.
 pub(crate) trait FirstGrant: Send + Sync {
@@ -42,136 +46,37 @@ pub(crate) trait FirstGrant: Send + Sync {
 /// Which user's tokens a request is for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Partition<'a> {
-    /// A fixed key, such as a hash of an on-behalf-of user assertion.
+    /// An on-behalf-of user assertion's hash.
     Fixed(&'a str),
     /// The account the first grant signed in (authorization code, password).
     SignedInAccount,
 }
 
-/// A refresh token and the account it belongs to.
-struct RefreshEntry {
-    token: Secret,
-    account: Option<Account>,
+/// The user flows' engine behind the cache front.
+#[derive(Debug)]
+pub(crate) struct UserClient {
+    front: CacheFront<UserEngine>,
 }
 
-/// One partition's refresh tokens, by lower-cased tenant.
-struct PartitionTokens {
-    by_tenant: HashMap<String, RefreshEntry>,
-    /// Redemptions hold it shared; a caller whose token was refused takes it exclusively, so it
-    /// sees what concurrent redemptions stored before deciding the token is dead.
-    redeeming: Arc<tokio::sync::RwLock<()>>,
-    last_used_ms: i64,
-    /// A fixed partition, which may be forgotten (the signed-in account's never is: its code
-    /// or password may be gone).
-    evictable: bool,
+struct UserEngine {
+    entra: EntraClient,
+    auth: Option<ClientAuth>,
+    store: TokenStore,
+    /// The home account id the first grant signed in (empty when its answer named no account);
+    /// unset before it, and for a client shared by on-behalf-of users.
+    account: OnceLock<String>,
+    first: FirstFlight,
+    redemptions: Redemptions,
 }
 
-/// A stored refresh token, ready to redeem.
-struct Found {
-    token: Secret,
-    account: Option<Account>,
-    redeeming: Arc<tokio::sync::RwLock<()>>,
-}
-
-/// Refresh tokens by partition.
-struct RefreshTokens {
-    partitions: HashMap<String, PartitionTokens>,
-    sweep_at: usize,
-}
-
-impl RefreshTokens {
-    fn new() -> Self {
-        RefreshTokens {
-            partitions: HashMap::new(),
-            sweep_at: FIRST_SWEEP_AT,
-        }
-    }
-
-    /// The tenant's own refresh token, else the partition's from another tenant: Entra
-    /// redeems a user's refresh token in any tenant the user may sign in to. The account-less
-    /// partition (`""`, a sign-in whose answer named no account) is not one user, so only its
-    /// tenant's own token is used.
-    fn find(&mut self, partition: &str, tenant: &str, now_ms: i64) -> Option<Found> {
-        let tokens = self.partitions.get_mut(partition)?;
-        tokens.last_used_ms = now_ms;
-        let entry = if tokens.by_tenant.contains_key(tenant) || partition.is_empty() {
-            tokens.by_tenant.get(tenant)
-        } else {
-            tokens.by_tenant.values().next()
-        }?;
-        Some(Found {
-            token: entry.token.clone(),
-            account: entry.account.clone(),
-            redeeming: tokens.redeeming.clone(),
-        })
-    }
-
-    fn insert(
-        &mut self,
-        partition: String,
-        tenant: String,
-        entry: RefreshEntry,
-        evictable: bool,
-        now_ms: i64,
-    ) {
-        if !self.partitions.contains_key(&partition) && self.partitions.len() >= self.sweep_at {
-            self.sweep(now_ms);
-        }
-        let tokens = self
-            .partitions
-            .entry(partition)
-            .or_insert_with(|| PartitionTokens {
-                by_tenant: HashMap::new(),
-                redeeming: Arc::default(),
-                last_used_ms: now_ms,
-                evictable,
-            });
-        tokens.last_used_ms = now_ms;
-        tokens.by_tenant.insert(tenant, entry);
-    }
-
-    /// Removes `token` from the partition; false when it is no longer stored (a concurrent
-    /// redemption replaced it).
-    fn forget(&mut self, partition: &str, token: &Secret) -> bool {
-        let Some(tokens) = self.partitions.get_mut(partition) else {
-            return false;
-        };
-        let before = tokens.by_tenant.len();
-        tokens.by_tenant.retain(|_, entry| entry.token != *token);
-        let removed = tokens.by_tenant.len() < before;
-        if tokens.by_tenant.is_empty() {
-            self.partitions.remove(partition);
-        }
-        removed
-    }
-
-    /// Forgets idle fixed partitions, then the least recently used beyond the limit. Runs when
-    /// the number of partitions doubles (or reaches the limit), so it costs amortised
-    /// O(log n) per new partition.
-    fn sweep(&mut self, now_ms: i64) {
-        self.partitions.retain(|_, p| {
-            !p.evictable || now_ms.saturating_sub(p.last_used_ms) < IDLE_PARTITION_MS
-        });
-        let mut fixed: Vec<(i64, String)> = self
-            .partitions
-            .iter()
-            .filter(|(_, p)| p.evictable)
-            .map(|(key, p)| (p.last_used_ms, key.clone()))
-            .collect();
-        if fixed.len() >= MAX_FIXED_PARTITIONS {
-            fixed.sort_unstable();
-            let excess = fixed.len() - MAX_FIXED_PARTITIONS * 3 / 4;
-            for (_, key) in fixed.into_iter().take(excess) {
-                self.partitions.remove(&key);
-            }
-        }
-        let len = self.partitions.len();
-        self.sweep_at = (len * 2).clamp(FIRST_SWEEP_AT, MAX_FIXED_PARTITIONS.max(len + 1));
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.partitions.len()
+impl std::fmt::Debug for UserEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserEngine")
+            .field("entra", &self.entra)
+            .field("auth", &self.auth)
+            .field("store", &self.store)
+            .field("account", &self.account.get())
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,34 +88,14 @@ struct Prepared {
     auth: Vec<(&'static str, Secret)>,
 }
 
-pub(crate) struct UserClient {
-    entra: EntraClient,
-    auth: Option<ClientAuth>,
-    cache: Arc<TokenCache>,
-    refresh: Mutex<RefreshTokens>,
-    /// The account the first grant signed in ([`Partition::SignedInAccount`] only; a client
-    /// shared by on-behalf-of users has none).
-    account: OnceLock<Account>,
-    /// Held by the caller that runs the first grant of the signed-in account: concurrent first
-    /// callers, whatever their scopes, tenant or CAE flag, wait and then use the account's
-    /// refresh token instead of racing for a single-use code.
-    first_grant: tokio::sync::Mutex<()>,
-}
-
-impl std::fmt::Debug for UserClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserClient")
-            .field("entra", &self.entra)
-            .field("auth", &self.auth)
-            .field("account", &self.account.get())
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for RefreshEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshEntry").finish_non_exhaustive()
-    }
+/// Where one request's tokens are stored and looked up.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    partition: StorePartition<'a>,
+    /// The account, for the signed-in account's tokens.
+    home_account_id: Option<&'a str>,
+    /// The user assertion's hash, for on-behalf-of.
+    assertion: Option<&'a str>,
 }
 
 impl UserClient {
@@ -221,23 +106,19 @@ impl UserClient {
         client_id: &str,
         auth: Option<ClientAuth>,
         options: &ClientOptions,
+        persistence: Option<&TokenCachePersistenceOptions>,
     ) -> Result<Self, Error> {
-        Ok(UserClient {
+        let engine = UserEngine {
             entra: EntraClient::new(credential, tenant_id, client_id, options)?,
             auth,
-            cache: Arc::new(TokenCache::new(options.platform.clock().clone())),
-            refresh: Mutex::new(RefreshTokens::new()),
+            store: TokenStore::new(credential, persistence, &options.platform)?,
             account: OnceLock::new(),
-            first_grant: tokio::sync::Mutex::new(()),
+            first: FirstFlight::default(),
+            redemptions: Redemptions::default(),
+        };
+        Ok(UserClient {
+            front: CacheFront::new(engine, options.platform.clock().clone()),
         })
-    }
-
-    /// Borrowed: this runs on every cached `get_token`.
-    fn partition_key<'a>(&'a self, partition: Partition<'a>) -> Option<&'a str> {
-        match partition {
-            Partition::Fixed(key) => Some(key),
-            Partition::SignedInAccount => self.account.get().map(|a| a.home_account_id.as_str()),
-        }
     }
 
     pub(crate) fn get_token<'a>(
@@ -245,181 +126,259 @@ impl UserClient {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
         partition: Partition<'a>,
-        first: &'a dyn FirstGrant,
+        first: &'a (dyn FirstGrant + 'static),
     ) -> TokenFuture<'a> {
-        let bypass = options
-            .claims
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
-        if !bypass
-            && let Ok(tenant) = self.entra.resolve_tenant(options.tenant_id.as_deref())
-            && let Some(key) = self.partition_key(partition)
-        {
-            let lookup = KeyRef {
-                tenant,
-                scopes,
-                cae: options.enable_cae,
-                partition: key,
+        // The in-memory partition: the user assertion, or nothing for a credential bound to
+        // one signed-in user.
+        let key = match partition {
+            Partition::Fixed(key) => key,
+            Partition::SignedInAccount => "",
+        };
+        self.front.get_token(scopes, options, key, first)
+    }
+}
+
+impl Engine for UserEngine {
+    type Context = dyn FirstGrant;
+
+    fn validate(&self, scopes: &[&str], _: &TokenRequestOptions) -> Result<(), Error> {
+        authority::validate_scopes(self.entra.credential(), scopes)
+    }
+
+    fn tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str, Error> {
+        self.entra.resolve_tenant(options.tenant_id.as_deref())
+    }
+
+    async fn acquire<'a>(
+        &'a self,
+        request: Request<'a, dyn FirstGrant>,
+    ) -> Result<AccessToken, Error> {
+        let cae = request.options.enable_cae;
+        if !request.partition.is_empty() {
+            let owner = Owner {
+                partition: StorePartition {
+                    kind: PartitionKind::UserAssertion,
+                    key: request.partition,
+                    cae,
+                },
+                home_account_id: None,
+                assertion: Some(request.partition),
             };
-            if let Some(token) = self.cache.fresh(&lookup) {
-                return Box::pin(std::future::ready(Ok(token)));
+            return self.silent_then_grant(request, owner).await;
+        }
+        loop {
+            if let Some(home) = self.account.get() {
+                let owner = Owner {
+                    partition: StorePartition {
+                        kind: PartitionKind::Account,
+                        key: home,
+                        cae,
+                    },
+                    home_account_id: Some(home.as_str()).filter(|h| !h.is_empty()),
+                    assertion: None,
+                };
+                return self.silent_then_grant(request, owner).await;
+            }
+            match self.first.join().await {
+                Turn::Lead(_running) => {
+                    // Signed in meanwhile, between the check and the lead.
+                    if self.account.get().is_some() {
+                        continue;
+                    }
+                    return self.first_grant(request).await;
+                }
+                // The leader signed in (its refresh token serves any scope) or failed (then
+                // this caller may lead).
+                Turn::Waited => continue,
             }
         }
-        Box::pin(async move {
-            let credential = self.entra.credential();
-            authority::validate_scopes(credential, scopes)?;
-            let tenant = self.entra.resolve_tenant(options.tenant_id.as_deref())?;
-            let key = match self.partition_key(partition) {
-                Some(key) => key,
-                // Only the signed-in account is unknown before the first grant.
-                None => {
-                    let _first = self.first_grant.lock().await;
-                    match self.partition_key(partition) {
-                        // Another caller signed in meanwhile: its refresh token serves any scope.
-                        Some(key) => key,
-                        None => {
-                            return self
-                                .first_grant_token(tenant, scopes, options, bypass, first)
-                                .await;
-                        }
-                    }
-                }
-            };
-            let lookup = KeyRef {
-                tenant,
-                scopes,
-                cae: options.enable_cae,
-                partition: key,
-            };
-            self.cache
-                .get_or_fetch(lookup, bypass, || async {
-                    self.fetch(tenant, scopes, options, key, partition, first)
-                        .await
-                        .map(|(token, _)| token)
-                })
-                .await
-        })
     }
+}
 
-    /// The signed-in account's first grant (under `first_grant`). The token is cached under an
-    /// account-less key (for a response that names no account) and under the account's key.
-    async fn first_grant_token(
+impl UserEngine {
+    /// A stored access token, else the stored refresh token, else the first grant.
+    async fn silent_then_grant(
         &self,
-        tenant: &str,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-        bypass: bool,
-        first: &dyn FirstGrant,
+        request: Request<'_, dyn FirstGrant>,
+        owner: Owner<'_>,
     ) -> Result<AccessToken, Error> {
-        let before = KeyRef {
-            tenant,
-            scopes,
-            cae: options.enable_cae,
-            partition: "",
+        let credential = self.entra.credential();
+        let environments = [self.entra.environment()];
+        let mut fallback = None;
+        if request.claims.is_none() {
+            let document = self.store.read(owner.partition).await?;
+            let query = AccessTokenQuery {
+                client_id: self.entra.client_id(),
+                environments: &environments,
+                realm: request.tenant,
+                home_account_id: owner.home_account_id,
+                scopes: request.scopes,
+                user_assertion_hash: owner.assertion,
+            };
+            let now = self.entra.now().unix_timestamp();
+            if let Some(cached) = document.access_token(&query) {
+                if cached.fresh_at(now)
+                    && let Some(token) = cached.to_access_token()
+                {
+                    return Ok(token);
+                }
+                if cached.usable_at(now) {
+                    fallback = cached.to_access_token();
+                }
+            }
+        }
+        let refresh_error = match self.redeem_stored(request, owner).await {
+            Ok(token) => return Ok(token),
+            Err(error) => error,
         };
-        self.cache
-            .get_or_fetch(before, bypass, || async {
-                let (token, account) = self
-                    .fetch(
-                        tenant,
-                        scopes,
-                        options,
-                        "",
-                        Partition::SignedInAccount,
-                        first,
-                    )
-                    .await?;
-                let key = account.map(|a| a.home_account_id).unwrap_or_default();
-                let after = KeyRef {
-                    partition: &key,
-                    ..before
-                };
-                let stored = token.clone();
-                self.cache
-                    .get_or_fetch(after, true, || std::future::ready(Ok(stored)))
-                    .await?;
-                Ok(token)
-            })
-            .await
+        // A refresh that failed: keep using the still-valid token, as MSAL does.
+        if let (Some(error), Some(token)) = (&refresh_error, &fallback) {
+            tracing::warn!(
+                credential,
+                error = %error,
+                "token refresh failed; using the stored token, which is still valid"
+            );
+            return Ok(token.clone());
+        }
+        match (request.context.fields(), fallback) {
+            (Some(fields), _) => self.send_first(request, owner, fields).await,
+            (None, Some(token)) => Ok(token),
+            (None, None) => Err(refresh_error.unwrap_or_else(|| {
+                Error::failed(credential, request.context.unavailable_message())
+            })),
+        }
     }
 
-    /// Refresh token first, then the first grant. `key` is the partition's key, empty before
-    /// the signed-in account's first grant.
-    async fn fetch(
+    /// The newest stored refresh token and the partition holding it: the request's CAE
+    /// flavour first, then the other (a user's refresh token serves both; only access tokens
+    /// must be kept apart).
+    async fn refresh_token<'p>(
         &self,
-        tenant: &str,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-        key: &str,
-        partition: Partition<'_>,
-        first: &dyn FirstGrant,
-    ) -> Result<(AccessToken, Option<Account>), Error> {
+        owner: Owner<'p>,
+    ) -> Result<Option<(CachedRefreshToken, StorePartition<'p>)>, Error> {
+        let environments = [self.entra.environment()];
+        let client_id = self.entra.client_id();
+        for cae in [owner.partition.cae, !owner.partition.cae] {
+            let partition = StorePartition {
+                cae,
+                ..owner.partition
+            };
+            let document = self.store.read(partition).await?;
+            let found = match (owner.assertion, owner.home_account_id) {
+                (Some(hash), _) => {
+                    document.assertion_refresh_tokens(&environments, client_id, hash)
+                }
+                (None, home) => document.refresh_tokens(
+                    &environments,
+                    home.unwrap_or_default(),
+                    Some(client_id),
+                    None,
+                ),
+            };
+            if let Some(newest) = found.into_iter().next() {
+                return Ok(Some((newest, partition)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Redeems the stored refresh token. `Err(None)`: there is none; `Err(Some)`: redemption
+    /// failed (a refused token is evicted), which is the caller's error unless the first grant
+    /// or a still-valid access token helps.
+    async fn redeem_stored(
+        &self,
+        request: Request<'_, dyn FirstGrant>,
+        owner: Owner<'_>,
+    ) -> Result<AccessToken, Option<Error>> {
         let credential = self.entra.credential();
-        let tenant_key = tenant.to_ascii_lowercase();
-        let now_ms = self.entra.clock().now_unix_ms();
-        let mut refresh_error = None;
-        // A server that rotates refresh tokens strictly (the emulator, some non-Entra servers)
-        // refuses a token that a concurrent redemption for another scope has just spent; the
-        // token that redemption stored is then tried. A retry only follows another caller's
-        // success, so this ends; the bound is a safety net.
-        for _ in 0..8 {
-            let found = self.lock_refresh().find(key, &tenant_key, now_ms);
-            let Some(Found {
-                token: refresh_token,
-                account,
-                redeeming,
-            }) = found
-            else {
+        let mut last_error = None;
+        for _ in 0..ROTATION_RETRIES {
+            let Some((candidate, holder)) = self.refresh_token(owner).await.map_err(Some)? else {
                 break;
             };
-            let redeeming_now = redeeming.read().await;
+            let redeeming = self.redemptions.begin(owner.partition.key);
             let fields = vec![
                 ("grant_type", Secret::new("refresh_token")),
-                ("refresh_token", refresh_token.clone()),
+                ("refresh_token", candidate.secret.clone()),
             ];
-            let sent = match self.prepare(tenant, scopes, options).await {
+            let sent = match self.prepare(request).await {
                 Ok(prepared) => self.send(prepared, &fields).await,
                 Err(error) => Err(error),
             };
             let error = match sent {
                 Ok(response) => {
-                    let returned = response.account.clone();
-                    if let (Some(expected), Some(got)) = (&account, &returned)
-                        && expected.home_account_id != got.home_account_id
+                    if let (Some(expected), Some(got)) = (owner.home_account_id, &response.account)
+                        && expected != got.home_account_id
                     {
-                        return Err(Error::failed(
+                        return Err(Some(Error::failed(
                             credential,
                             "the refresh token was redeemed for a different account than the \
                              one signed in; refusing the token",
-                        ));
+                        )));
                     }
-                    // Stored before `redeeming_now` is released, for callers checking for it.
-                    return Ok(self.keep(key.to_owned(), tenant_key, partition, response, account));
+                    // Stored before `redeeming` ends, for callers waiting to see it.
+                    self.keep(request, owner, &response, "refresh_token").await;
+                    drop(redeeming);
+                    return Ok(response.token);
                 }
                 Err(error) => error,
             };
-            drop(redeeming_now);
+            drop(redeeming);
             let invalid = error
                 .http()
                 .and_then(|h| h.error.as_deref())
                 .is_some_and(|e| e == "invalid_grant");
             tracing::debug!(credential, error = %error, "refresh token redemption failed");
-            refresh_error = Some(error);
             if !invalid {
-                break;
+                return Err(Some(error));
             }
-            // Once concurrent redemptions are done: evict the token if it is still the stored
-            // one, else try its rotated successor.
-            let _settled = redeeming.write().await;
-            if self.lock_refresh().forget(key, &refresh_token) {
-                break;
-            }
+            last_error = Some(error);
+            // Once concurrent redemptions are stored: evict the token (if it is still stored),
+            // then try what is stored now (a rotated successor, an older token).
+            self.redemptions.settled(owner.partition.key).await;
+            let secret = candidate.secret;
+            self.store
+                .modify(holder, |d| d.remove_refresh_token(&secret))
+                .await
+                .map_err(Some)?;
         }
-        let Some(fields) = first.fields() else {
-            return Err(refresh_error
-                .unwrap_or_else(|| Error::failed(credential, first.unavailable_message())));
+        Err(last_error)
+    }
+
+    /// The signed-in account's first grant: the first call, or a later one whose refresh token
+    /// is gone.
+    async fn first_grant(
+        &self,
+        request: Request<'_, dyn FirstGrant>,
+    ) -> Result<AccessToken, Error> {
+        let credential = self.entra.credential();
+        let Some(fields) = request.context.fields() else {
+            return Err(Error::failed(
+                credential,
+                request.context.unavailable_message(),
+            ));
         };
-        let response = match self.prepare(tenant, scopes, options).await {
+        // The account is known once Entra answers.
+        let unknown = Owner {
+            partition: StorePartition {
+                kind: PartitionKind::Account,
+                key: "",
+                cae: request.options.enable_cae,
+            },
+            home_account_id: None,
+            assertion: None,
+        };
+        self.send_first(request, unknown, fields).await
+    }
+
+    /// Sends the credential's grant; for the signed-in account, remembers who signed in.
+    async fn send_first(
+        &self,
+        request: Request<'_, dyn FirstGrant>,
+        owner: Owner<'_>,
+        fields: Vec<(&'static str, Secret)>,
+    ) -> Result<AccessToken, Error> {
+        let response = match self.prepare(request).await {
             Ok(prepared) => self.send(prepared, &fields).await.map_err(|e| (e, true)),
             Err(error) => Err((error, false)),
         };
@@ -431,66 +390,71 @@ impl UserClient {
                 // succeeds.
                 let refused = sent && error.http().is_some_and(|h| (400..500).contains(&h.status));
                 if !refused {
-                    first.restore(fields);
+                    request.context.restore(fields);
                 }
                 return Err(error);
             }
         };
-        let account = response.account.clone();
-        let key = match partition {
-            Partition::SignedInAccount if key.is_empty() => {
-                if let Some(account) = &account {
-                    let _ = self.account.set(account.clone());
-                }
-                // The first grant reveals the account: its refresh token goes under its key.
-                account
-                    .as_ref()
-                    .map(|a| a.home_account_id.clone())
-                    .unwrap_or_default()
-            }
-            _ => key.to_owned(),
-        };
-        Ok(self.keep(key, tenant_key, partition, response, account))
-    }
-
-    fn lock_refresh(&self) -> std::sync::MutexGuard<'_, RefreshTokens> {
-        self.refresh.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stores a returned (rotated) refresh token and hands back the access token.
-    fn keep(
-        &self,
-        key: String,
-        tenant: String,
-        partition: Partition<'_>,
-        response: TokenResponse,
-        account: Option<Account>,
-    ) -> (AccessToken, Option<Account>) {
-        let account = response.account.or(account);
-        if let Some(token) = response.refresh_token {
-            let now_ms = self.entra.clock().now_unix_ms();
-            self.lock_refresh().insert(
-                key,
-                tenant,
-                RefreshEntry {
-                    token,
-                    account: account.clone(),
-                },
-                matches!(partition, Partition::Fixed(_)),
-                now_ms,
-            );
+        let grant_type = fields
+            .iter()
+            .find(|(name, _)| *name == "grant_type")
+            .map(|(_, value)| value.secret().to_owned())
+            .unwrap_or_default();
+        if owner.assertion.is_some() {
+            self.keep(request, owner, &response, &grant_type).await;
+            return Ok(response.token);
         }
-        (response.token, account)
+        // The first grant reveals the account: its tokens go under its key.
+        let home = response
+            .account
+            .as_ref()
+            .map(|a| a.home_account_id.clone())
+            .unwrap_or_default();
+        let home = self.account.get_or_init(|| home);
+        let signed_in = Owner {
+            partition: StorePartition {
+                key: home,
+                ..owner.partition
+            },
+            home_account_id: Some(home.as_str()).filter(|h| !h.is_empty()),
+            assertion: None,
+        };
+        self.keep(request, signed_in, &response, &grant_type).await;
+        Ok(response.token)
+    }
+
+    /// Stores a response (access token, rotated refresh token, account) in the owner's
+    /// partition, as MSAL stores it.
+    async fn keep(
+        &self,
+        request: Request<'_, dyn FirstGrant>,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        grant_type: &str,
+    ) {
+        let scopes = TokenCacheEvent::recorded_scopes(response.raw.map(), request.scopes);
+        let event = TokenCacheEvent {
+            client_id: self.entra.client_id(),
+            environment: self.entra.environment(),
+            realm: request.tenant,
+            scopes: &scopes,
+            grant_type: Some(grant_type),
+            response: response.raw.map(),
+            username: None,
+            // A redemption never re-creates an account that was removed; on-behalf-of users
+            // are not this app's signed-in accounts.
+            skip_account_creation: grant_type == "refresh_token" || owner.assertion.is_some(),
+            now: self.entra.now().unix_timestamp(),
+        };
+        self.store
+            .keep(owner.partition, |d| d.add_for(&event, owner.assertion))
+            .await;
     }
 
     /// The token endpoint, client authentication, scope and claims. Nothing is sent to the token
     /// endpoint yet, so a failure here never spends a grant.
-    async fn prepare(
-        &self,
-        tenant: &str,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-    ) -> Result<Prepared, Error> {
+    async fn prepare(&self, request: Request<'_, dyn FirstGrant>) -> Result<Prepared, Error> {
+        let tenant = request.tenant;
         let endpoint = self.entra.token_endpoint(tenant).await?;
         let auth = match &self.auth {
             Some(auth) => auth.form_fields(&self.entra, &endpoint, tenant).await?,
@@ -498,8 +462,8 @@ impl UserClient {
         };
         Ok(Prepared {
             endpoint,
-            scope: format!("{} {RESERVED_SCOPES}", scopes.join(" ")),
-            claims: claims::merge(options.claims.as_deref(), options.enable_cae),
+            scope: format!("{} {RESERVED_SCOPES}", request.scopes.join(" ")),
+            claims: claims::merge(request.claims, request.options.enable_cae),
             auth,
         })
     }
@@ -518,46 +482,5 @@ impl UserClient {
             form.push(("claims", claims));
         }
         self.entra.request_token(prepared.endpoint, &form).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(token: &str) -> RefreshEntry {
-        RefreshEntry {
-            token: Secret::new(token),
-            account: None,
-        }
-    }
-
-    /// An on-behalf-of app gets a new partition per user assertion: their refresh tokens are
-    /// bounded in number and forgotten when idle; the signed-in account's never are.
-    #[test]
-    fn fixed_partitions_are_bounded_and_forgotten_when_idle() {
-        let mut store = RefreshTokens::new();
-        store.insert("account".into(), "t".into(), entry("keep"), false, 0);
-        for i in 0..30_000i64 {
-            store.insert(format!("obo:{i}"), "t".into(), entry("rt"), true, i * 1000);
-        }
-        assert!(store.len() <= MAX_FIXED_PARTITIONS + 1, "{}", store.len());
-        assert!(store.find("obo:29999", "t", 30_000_000).is_some());
-        assert!(store.find("obo:0", "t", 30_000_000).is_none());
-        store.sweep(30_000_000 + IDLE_PARTITION_MS + 1);
-        assert_eq!(store.len(), 1);
-        let kept = store.find("account", "other-tenant", 0).unwrap();
-        assert_eq!(kept.token.secret(), "keep");
-    }
-
-    #[test]
-    fn a_rotated_token_is_not_forgotten_in_place_of_the_spent_one() {
-        let mut store = RefreshTokens::new();
-        store.insert("p".into(), "t".into(), entry("rt-1"), false, 0);
-        store.insert("p".into(), "t".into(), entry("rt-2"), false, 0);
-        assert!(!store.forget("p", &Secret::new("rt-1")));
-        assert_eq!(store.find("p", "t", 0).unwrap().token.secret(), "rt-2");
-        assert!(store.forget("p", &Secret::new("rt-2")));
-        assert!(store.find("p", "t", 0).is_none());
     }
 }

@@ -9,22 +9,27 @@ use time::OffsetDateTime;
 use super::imds::Probe;
 use super::response::{self, BodyProblem};
 use super::source::{MiSource, NAME};
-use crate::cache::{KeyRef, TokenCache};
+use crate::cache::{CacheFront, Engine, Request};
 use crate::pipeline::{Pipeline, RetryPolicy};
 use crate::platform::Clock;
-use crate::{AccessToken, ClientOptions, Error, TokenRequestOptions};
+use crate::{AccessToken, ClientOptions, Error, TokenFuture, TokenRequestOptions};
 
-/// A managed identity client for one source and identity, with its own cache.
+/// A managed identity client for one source and identity, with the cache front before it.
 #[derive(Debug)]
 pub(crate) struct MiClient {
-    source: Box<dyn MiSource>,
-    pipeline: Pipeline,
-    policy: RetryPolicy,
-    cache: Arc<TokenCache>,
-    clock: Arc<dyn Clock>,
+    front: CacheFront<MiEngine>,
     /// Source and identity: different identities never share a cache entry, even in a shared
     /// cache.
     partition: String,
+}
+
+/// Gets tokens from the host's managed identity endpoint.
+#[derive(Debug)]
+struct MiEngine {
+    source: Box<dyn MiSource>,
+    pipeline: Pipeline,
+    policy: RetryPolicy,
+    clock: Arc<dyn Clock>,
     probe: Option<Probe>,
     in_chain: bool,
 }
@@ -55,41 +60,53 @@ impl MiClient {
             id.kind_name(),
             id.value().unwrap_or("")
         );
-        Ok(MiClient {
+        let engine = MiEngine {
             source,
             pipeline,
             policy,
-            cache: Arc::new(TokenCache::new(clock.clone())),
-            clock,
-            partition,
+            clock: clock.clone(),
             probe,
             in_chain,
+        };
+        Ok(MiClient {
+            front: CacheFront::new(engine, clock),
+            partition,
         })
     }
 
-    pub(crate) async fn get_token(
-        &self,
-        scopes: &[&str],
-        options: &TokenRequestOptions,
-    ) -> Result<AccessToken, Error> {
-        let resource = resource_for(scopes)?;
-        let key = KeyRef {
-            // Managed identity tokens come from the host's own tenant; tenant_id is ignored, as
-            // in Python, and CAE does not apply.
-            tenant: "",
-            scopes: &[resource],
-            cae: false,
-            partition: &self.partition,
-        };
-        let bypass = options
-            .claims
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
-        self.cache
-            .get_or_fetch(key, bypass, || self.fetch(resource))
-            .await
+    pub(crate) fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+    ) -> TokenFuture<'a> {
+        self.front.get_token(scopes, options, &self.partition, &())
+    }
+}
+
+impl Engine for MiEngine {
+    type Context = ();
+
+    fn validate(&self, scopes: &[&str], _: &TokenRequestOptions) -> Result<(), Error> {
+        resource_for(scopes).map(drop)
     }
 
+    /// Managed identity tokens come from the host's own tenant: `tenant_id` is ignored, as in
+    /// Python.
+    fn tenant<'a>(&'a self, _: &'a TokenRequestOptions) -> Result<&'a str, Error> {
+        Ok("")
+    }
+
+    /// CAE does not apply.
+    fn cae(&self, _: &TokenRequestOptions) -> bool {
+        false
+    }
+
+    async fn acquire<'a>(&'a self, request: Request<'a, ()>) -> Result<AccessToken, Error> {
+        self.fetch(resource_for(request.scopes)?).await
+    }
+}
+
+impl MiEngine {
     async fn fetch(&self, resource: &str) -> Result<AccessToken, Error> {
         if let Some(probe) = &self.probe {
             probe.ensure(&self.pipeline, resource).await?;

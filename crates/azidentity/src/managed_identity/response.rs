@@ -1,6 +1,8 @@
 //! Reading managed identity answers: the token body every source shares (with its `expires_in` /
 //! `expires_on` / `refresh_in` variants) and the several error body shapes hosts use.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use time::{Date, Duration, Month, OffsetDateTime, Time};
@@ -149,8 +151,9 @@ pub(crate) fn token(
         .get("token_type")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .unwrap_or("Bearer")
-        .to_owned();
+        .map_or(Cow::Borrowed(crate::credential::BEARER), |t| {
+            crate::credential::token_type_of(Cow::Owned(t.to_owned()))
+        });
     Ok(AccessToken {
         token: access_token,
         expires_on: expiry,

@@ -59,8 +59,34 @@ impl TokenCacheDocument {
     }
 
     /// The JSON text, formatted as MSAL Python formats it (4-space indent, ASCII only).
-    pub fn serialize(&self) -> String {
+    pub fn serialize(&self) -> Result<String, Error> {
+        self.try_serialize()
+            .map_err(|e| Error::failed("TokenCache", format!("cannot serialize the cache: {e}")))
+    }
+
+    /// As [`TokenCacheDocument::serialize`], with the serializer's own error.
+    pub(crate) fn try_serialize(&self) -> Result<String, serde_json::Error> {
         json::to_python_indented(&self.root)
+    }
+
+    /// The latest `expires_on` of any access token, in Unix seconds.
+    pub(crate) fn latest_access_token_expiry(&self) -> Option<i64> {
+        self.entries(super::keys::ACCESS_TOKEN)
+            .filter_map(|(_, e)| epoch(e, "expires_on"))
+            .max()
+    }
+
+    /// Whether any refresh token is stored.
+    pub(crate) fn has_refresh_tokens(&self) -> bool {
+        self.entries(super::keys::REFRESH_TOKEN).next().is_some()
+    }
+
+    /// Removes access tokens that expired before `now` (Unix seconds), as MSAL's reads do;
+    /// entries without a readable expiry are left alone (they are another SDK's business).
+    pub(crate) fn remove_expired_access_tokens(&mut self, now: i64) -> usize {
+        self.remove_where(super::keys::ACCESS_TOKEN, |e| {
+            epoch(e, "expires_on").is_some_and(|on| on < now)
+        })
     }
 
     /// Whether the cache holds no entries at all.

@@ -103,18 +103,28 @@ impl Formatter for Compact {
     }
 }
 
-fn write<F: Formatter>(value: &impl Serialize, formatter: F) -> String {
+/// Writes `value` to `out`. A failure is an error, never an empty or partial text that a
+/// caller could store in place of a cache other applications share.
+fn write_to<W: io::Write, F: Formatter>(
+    out: W,
+    value: &impl Serialize,
+    formatter: F,
+) -> Result<(), serde_json::Error> {
+    let mut serializer = serde_json::Serializer::with_formatter(out, formatter);
+    value.serialize(&mut serializer)
+}
+
+fn write<F: Formatter>(value: &impl Serialize, formatter: F) -> Result<String, serde_json::Error> {
     let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    // Serializing a JSON value into memory cannot fail, and the output is ASCII.
-    if value.serialize(&mut serializer).is_err() {
-        return String::new();
-    }
-    String::from_utf8(out).unwrap_or_default()
+    write_to(&mut out, value, formatter)?;
+    // The formatters escape everything outside printable ASCII.
+    String::from_utf8(out).map_err(|e| {
+        serde_json::Error::io(io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()))
+    })
 }
 
 /// Python's `json.dumps(value, indent=4)`.
-pub(crate) fn to_python_indented(value: &impl Serialize) -> String {
+pub(crate) fn to_python_indented(value: &impl Serialize) -> Result<String, serde_json::Error> {
     write(
         value,
         Indented4 {
@@ -123,9 +133,9 @@ pub(crate) fn to_python_indented(value: &impl Serialize) -> String {
     )
 }
 
-/// Python's `json.dumps(value)`.
+/// Python's `json.dumps(value)`; infallible for the flat records it is used for.
 pub(crate) fn to_python_compact(value: &impl Serialize) -> String {
-    write(value, Compact)
+    write(value, Compact).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -133,6 +143,32 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// A writer that fails, as a full disk or a serializer error would.
+    struct Failing;
+
+    impl io::Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_serialization_failure_is_an_error_not_empty_text() {
+        let value = json!({"AccessToken": {"k": {"secret": "s"}}});
+        let failed = write_to(
+            Failing,
+            &value,
+            Indented4 {
+                pretty: PrettyFormatter::with_indent(b"    "),
+            },
+        );
+        assert!(failed.is_err());
+        assert!(to_python_indented(&value).unwrap().contains("AccessToken"));
+    }
 
     #[test]
     fn matches_python_dumps() {
@@ -142,7 +178,7 @@ mod tests {
             r#"{"a": {"b": "x\u00e9\ud83d\ude00\n\u007f", "c": null, "d": []}, "e": {}}"#
         );
         assert_eq!(
-            to_python_indented(&value),
+            to_python_indented(&value).unwrap(),
             "{\n    \"a\": {\n        \"b\": \"x\\u00e9\\ud83d\\ude00\\n\\u007f\",\n        \
              \"c\": null,\n        \"d\": []\n    },\n    \"e\": {}\n}"
         );

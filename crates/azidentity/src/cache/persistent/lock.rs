@@ -32,10 +32,39 @@ type Held = File;
 
 impl Drop for CacheLock {
     fn drop(&mut self) {
-        // Deleted before the flock goes (when the field drops), so no waiter ever holds a
-        // flock on a file that is about to disappear.
-        let _ = std::fs::remove_file(&self.path);
+        // Only our own lockfile is deleted: if someone removed ours (a stale-lock breaker, a
+        // person) and another writer created a new one, that one is theirs. Deleted before the
+        // flock goes (when the field drops), so no waiter ever holds a flock on a file that is
+        // about to disappear.
+        if still_ours(&self._file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
+}
+
+/// Whether `path` is still the file we hold open (same device and inode).
+#[cfg(unix)]
+fn still_ours(held: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (held.metadata(), std::fs::metadata(path)) {
+        (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+        _ => false,
+    }
+}
+
+/// Without inodes we cannot tell; the lockfile's content names its owner.
+#[cfg(not(unix))]
+fn still_ours(held: &File, path: &Path) -> bool {
+    let _ = held;
+    let mine = format!("{} ", std::process::id());
+    std::fs::read_to_string(path).is_ok_and(|text| text.starts_with(&mine))
+}
+
+/// Whether an old lockfile may be removed, once an `flock` on it proves nobody holds it: without
+/// `flock` (off Linux) a writer that is merely slow cannot be told from a dead one, so its lock
+/// is never broken (the user is told to delete the file if no program is writing).
+fn breakable(age: Option<Duration>, flock_works: bool) -> bool {
+    flock_works && age.is_some_and(|age| age >= STALE_AFTER)
 }
 
 pub(crate) fn lock_path(location: &Path) -> PathBuf {
@@ -54,6 +83,9 @@ fn try_flock(file: File) -> Result<Held, File> {
 fn try_flock(file: File) -> Result<Held, File> {
     Ok(file)
 }
+
+/// Whether this platform's `try_flock` really locks.
+const FLOCK_WORKS: bool = cfg!(target_os = "linux");
 
 fn create_exclusive(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -76,7 +108,7 @@ fn break_if_stale(path: &Path) -> bool {
         .modified()
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok());
-    if age.is_none_or(|age| age < STALE_AFTER) {
+    if !breakable(age, FLOCK_WORKS) {
         return false;
     }
     let Ok(file) = File::open(path) else {
@@ -162,4 +194,36 @@ pub(crate) async fn acquire(
             path.display()
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_old_lock_that_flock_proves_unheld_is_broken() {
+        let old = Some(STALE_AFTER + Duration::from_secs(1));
+        let young = Some(Duration::from_secs(1));
+        assert!(breakable(old, true));
+        assert!(!breakable(young, true));
+        assert!(!breakable(None, true));
+        // No flock on this platform: never, however old.
+        assert!(!breakable(old, false));
+    }
+
+    /// Our lockfile was removed and another writer made its own: dropping ours leaves theirs.
+    #[tokio::test]
+    async fn dropping_a_lock_never_deletes_another_writers_lockfile() {
+        let dir = std::env::temp_dir().join(format!("azid-lock-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let location = dir.join("cache.nocae");
+        let clock: Arc<dyn Clock> = Arc::new(crate::platform::SystemClock);
+        let ours = acquire("T", &location, &clock).await.unwrap();
+        let path = lock_path(&location);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "4242 other-writer").unwrap();
+        drop(ours);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "4242 other-writer");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -26,8 +26,9 @@ pub use document::TokenCacheDocument;
 pub(crate) use document::{epoch as entry_epoch, text as entry_text};
 pub(crate) use json::to_python_compact;
 pub use options::TokenCachePersistenceOptions;
+#[cfg_attr(not(feature = "unstable-msal-cache"), allow(unused_imports))]
 pub use read::CachedAccount;
-pub(crate) use read::{AccessTokenQuery, cloud_aliases};
+pub(crate) use read::{AccessTokenQuery, CachedAccessToken, CachedRefreshToken, cloud_aliases};
 pub use write::TokenCacheEvent;
 pub(crate) use write::parse_account;
 
@@ -178,7 +179,14 @@ impl PersistentTokenCache {
         if document == *current {
             return Ok(result);
         }
-        let text = document.serialize();
+        // A document that cannot be serialized is never replaced by an empty or partial text:
+        // the file holds other applications' accounts too.
+        let text = document.try_serialize().map_err(|e| {
+            Error::failed(
+                self.credential,
+                format!("cannot serialize the token cache; it was left as it was: {e}"),
+            )
+        })?;
         self.store(text.as_bytes()).await?;
         let stamp = file::stamp(&self.location).map_err(|e| self.io_error("read", &e))?;
         *loaded = Some(Loaded {
@@ -209,7 +217,18 @@ impl PersistentTokenCache {
                 return Ok(current.document.clone());
             }
             let bytes = self.fetch(stamp.is_some()).await?;
-            let text = String::from_utf8_lossy(&bytes);
+            // Never decoded lossily: a lossy copy written back would corrupt every entry that
+            // held the invalid bytes, in other applications' entries too.
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                return Err(Error::failed(
+                    self.credential,
+                    format!(
+                        "the token cache {} is not valid UTF-8 text; it is left untouched. \
+                         Delete it to start afresh",
+                        self.location.display()
+                    ),
+                ));
+            };
             // Python's writer truncates the file in place: an empty file is nearly always a
             // write under way. (An empty keyring answer just means there is no item yet.)
             let mid_write_possible = matches!(self.backend, Backend::File) && stamp.is_some();
@@ -220,7 +239,7 @@ impl PersistentTokenCache {
                     Ok(TokenCacheDocument::new())
                 }
             } else {
-                TokenCacheDocument::deserialize(&text).map_err(|e| e.message().to_owned())
+                TokenCacheDocument::deserialize(text).map_err(|e| e.message().to_owned())
             };
             match parsed {
                 Ok(document) => {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::cache::custom::CacheStore;
 use crate::{Error, Platform};
 
 /// The default cache name, shared with Microsoft's developer tools.
@@ -21,6 +22,9 @@ pub struct TokenCachePersistenceOptions {
     pub name: String,
     /// Store the cache unencrypted when encryption is unavailable. Default `false`.
     pub allow_unencrypted_storage: bool,
+    /// Keep the cache in this store (Redis, an application's own) instead of the file / Secret
+    /// Service; `name` then prefixes its keys. Default `None`.
+    pub store: Option<CacheStore>,
 }
 
 impl Default for TokenCachePersistenceOptions {
@@ -28,11 +32,17 @@ impl Default for TokenCachePersistenceOptions {
         TokenCachePersistenceOptions {
             name: DEFAULT_NAME.to_owned(),
             allow_unencrypted_storage: false,
+            store: None,
         }
     }
 }
 
 impl TokenCachePersistenceOptions {
+    /// The application's store, when one was given.
+    pub(crate) fn store(&self) -> Option<&CacheStore> {
+        self.store.as_ref()
+    }
+
     /// The cache's full name: CAE tokens live apart from the others, as in Python 1.14+.
     pub(crate) fn cache_name(&self, credential: &'static str, cae: bool) -> Result<String, Error> {
         let name = self.name.trim();

@@ -31,6 +31,44 @@ pub(crate) struct CachedAccessToken {
     pub secret: Secret,
     pub expires_on: i64,
     pub refresh_on: Option<i64>,
+    pub cached_at: Option<i64>,
+}
+
+/// MSAL treats an access token with less than this left as expired.
+pub(crate) const EXPIRY_BUFFER_S: i64 = 300;
+
+impl CachedAccessToken {
+    /// MSAL's rule: more than five minutes left. Checked: a hostile `expires_on` (say
+    /// `i64::MIN`) must not wrap into a token that looks fresh.
+    pub(crate) fn usable_at(&self, now: i64) -> bool {
+        self.expires_on
+            .checked_sub(now)
+            .is_some_and(|left| left > EXPIRY_BUFFER_S)
+    }
+
+    /// When to refresh: the stored `refresh_on`, else (as for a fresh answer) half a long
+    /// lifetime counted from `cached_at`.
+    pub(crate) fn refresh_at(&self) -> Option<i64> {
+        self.refresh_on.or_else(|| {
+            let cached_at = self.cached_at?;
+            let lifetime = self.expires_on.checked_sub(cached_at)?;
+            (lifetime >= 2 * 3600).then(|| cached_at + lifetime / 2)
+        })
+    }
+
+    /// Usable and not yet due for a refresh.
+    pub(crate) fn fresh_at(&self, now: i64) -> bool {
+        self.usable_at(now) && self.refresh_at().is_none_or(|at| at > now)
+    }
+
+    /// The token as credentials hand it out.
+    pub(crate) fn to_access_token(&self) -> Option<crate::AccessToken> {
+        let at = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).ok();
+        Some(
+            crate::AccessToken::new(self.secret.clone(), at(self.expires_on)?)
+                .with_refresh_on(self.refresh_at().and_then(at)),
+        )
+    }
 }
 
 /// A refresh token found in the cache.
@@ -49,6 +87,16 @@ pub(crate) struct AccessTokenQuery<'a> {
     /// `None` for application tokens, which are stored with a null `home_account_id`.
     pub home_account_id: Option<&'a str>,
     pub scopes: &'a [&'a str],
+    /// On-behalf-of: only this assertion's tokens; otherwise only tokens of no assertion.
+    pub user_assertion_hash: Option<&'a str>,
+}
+
+fn assertion_matches(entry: &Map<String, Value>, wanted: Option<&str>) -> bool {
+    match (text(entry, "user_assertion_hash"), wanted) {
+        (None, None) => true,
+        (Some(have), Some(wanted)) => have == wanted,
+        _ => false,
+    }
 }
 
 fn same(entry: &Map<String, Value>, field: &str, wanted: &str) -> bool {
@@ -113,17 +161,23 @@ impl TokenCacheDocument {
             .filter(|e| same(e, "client_id", query.client_id))
             .filter(|e| in_cloud(e, query.environments))
             .filter(|e| same(e, "realm", query.realm))
-            .filter(|e| match query.home_account_id {
-                Some(home) => same(e, "home_account_id", home),
-                None => e.get("home_account_id").is_none_or(Value::is_null),
-            })
+            .filter(
+                |e| match (query.home_account_id, query.user_assertion_hash) {
+                    (Some(home), _) => same(e, "home_account_id", home),
+                    // An assertion's tokens are found by its hash, whoever the user is.
+                    (None, Some(_)) => true,
+                    (None, None) => e.get("home_account_id").is_none_or(Value::is_null),
+                },
+            )
             .filter(|e| is_bearer(e) && covers(e, query.scopes))
+            .filter(|e| assertion_matches(e, query.user_assertion_hash))
             .filter_map(|e| {
                 let secret = text(e, "secret").filter(|s| !s.is_empty())?;
                 Some(CachedAccessToken {
                     secret: Secret::new(secret),
                     expires_on: epoch(e, "expires_on")?,
                     refresh_on: epoch(e, "refresh_on"),
+                    cached_at: epoch(e, "cached_at"),
                 })
             })
             .max_by_key(|t| t.expires_on)
@@ -138,15 +192,38 @@ impl TokenCacheDocument {
         client_id: Option<&str>,
         family: Option<&str>,
     ) -> Vec<CachedRefreshToken> {
+        self.newest_refresh_tokens(|e| {
+            let own = client_id.is_none_or(|c| same(e, "client_id", c));
+            let in_family = family.is_some_and(|f| family_of(e).as_deref() == Some(f));
+            in_cloud(e, environments)
+                && same(e, "home_account_id", home_account_id)
+                && (own || in_family)
+        })
+    }
+
+    /// The refresh tokens an on-behalf-of user assertion obtained for `client_id`, newest first.
+    pub(crate) fn assertion_refresh_tokens(
+        &self,
+        environments: &[&str],
+        client_id: &str,
+        user_assertion_hash: &str,
+    ) -> Vec<CachedRefreshToken> {
+        self.newest_refresh_tokens(|e| {
+            in_cloud(e, environments)
+                && same(e, "client_id", client_id)
+                && assertion_matches(e, Some(user_assertion_hash))
+        })
+    }
+
+    /// The refresh tokens `wanted` accepts, newest (`last_modification_time`) first.
+    fn newest_refresh_tokens(
+        &self,
+        wanted: impl Fn(&Map<String, Value>) -> bool,
+    ) -> Vec<CachedRefreshToken> {
         let mut found: Vec<(i64, CachedRefreshToken)> = self
             .entries(keys::REFRESH_TOKEN)
             .map(|(_, e)| e)
-            .filter(|e| in_cloud(e, environments) && same(e, "home_account_id", home_account_id))
-            .filter(|e| {
-                let own = client_id.is_none_or(|c| same(e, "client_id", c));
-                let in_family = family.is_some_and(|f| family_of(e).as_deref() == Some(f));
-                own || in_family
-            })
+            .filter(|e| wanted(e))
             .filter_map(|e| {
                 let secret = text(e, "secret").filter(|s| !s.is_empty())?;
                 Some((
@@ -173,6 +250,24 @@ impl TokenCacheDocument {
             .map(|(_, e)| e)
             .find(|e| in_cloud(e, environments) && same(e, "client_id", client_id))
             .map(family_of)
+    }
+
+    /// Puts `new` in place of the refresh token whose secret is `old` (MSAL's `update_rt`: same
+    /// entry, new secret and modification time); false when no entry holds `old`.
+    pub(crate) fn replace_refresh_token(&mut self, old: &Secret, new: &Secret, now: i64) -> bool {
+        let Some(Value::Object(entries)) = self.root.get_mut(keys::REFRESH_TOKEN) else {
+            return false;
+        };
+        for entry in entries.values_mut() {
+            if let Value::Object(entry) = entry
+                && text(entry, "secret") == Some(old.secret())
+            {
+                entry.insert("secret".into(), new.secret().into());
+                entry.insert("last_modification_time".into(), now.to_string().into());
+                return true;
+            }
+        }
+        false
     }
 
     /// Removes the refresh tokens whose secret is `secret` (after the service rejected it).
@@ -221,4 +316,42 @@ pub(crate) fn cloud_aliases(environment: &str) -> Vec<String> {
         );
     }
     hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(expires_on: i64) -> CachedAccessToken {
+        CachedAccessToken {
+            secret: Secret::new("s"),
+            expires_on,
+            refresh_on: None,
+            cached_at: Some(1_800_000_000),
+        }
+    }
+
+    /// A cache entry with `"expires_on": "-9223372036854775808"` once wrapped into a token with
+    /// centuries left (release builds) or panicked (debug builds).
+    #[test]
+    fn a_hostile_expiry_never_looks_fresh() {
+        let now = 1_800_000_000;
+        for hostile in [i64::MIN, i64::MIN + 1, -1, 0, now, now + EXPIRY_BUFFER_S] {
+            assert!(!cached(hostile).usable_at(now), "{hostile}");
+            assert!(!cached(hostile).fresh_at(now), "{hostile}");
+        }
+        assert!(cached(now + EXPIRY_BUFFER_S + 1).usable_at(now));
+        assert!(cached(i64::MAX).usable_at(now));
+        assert!(cached(i64::MAX).to_access_token().is_none());
+    }
+
+    #[test]
+    fn long_lived_tokens_refresh_at_half_life() {
+        let now = 1_800_000_000;
+        let day = cached(now + 86_400);
+        assert_eq!(day.refresh_at(), Some(now + 43_200));
+        assert!(day.fresh_at(now + 43_199));
+        assert!(!day.fresh_at(now + 43_200));
+        assert_eq!(cached(now + 3600).refresh_at(), None);
+    }
 }

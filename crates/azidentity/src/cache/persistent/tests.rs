@@ -152,6 +152,7 @@ fn app_tokens_have_a_null_account_and_string_times() {
             realm: "72f988bf-0000-0000-0000-00000000beef",
             home_account_id: None,
             scopes: &["https://vault.azure.net/.default"],
+            user_assertion_hash: None,
         })
         .unwrap();
     assert_eq!(found.secret.secret(), "AT-app");
@@ -173,6 +174,7 @@ fn lookups_follow_msal() {
         realm: "organizations",
         home_account_id: Some(HOME),
         scopes: &[ARM],
+        user_assertion_hash: None,
     };
     assert!(document.access_token(&query).is_some());
     // Another realm, a scope outside the target, or an app-token query miss.
@@ -216,7 +218,7 @@ fn unknown_content_survives_and_bad_json_is_reported_without_content() {
         "Future": {"x": [1, 2]}, "RefreshToken": {"weird": 5}}"#;
     let mut document = TokenCacheDocument::deserialize(text).unwrap();
     add_user(&mut document, &user_response());
-    let again = TokenCacheDocument::deserialize(&document.serialize()).unwrap();
+    let again = TokenCacheDocument::deserialize(&document.serialize().unwrap()).unwrap();
     assert_eq!(again.as_json()["Future"], json!({"x": [1, 2]}));
     assert_eq!(again.as_json()["AccessToken"]["k"]["kid"], "x");
     assert_eq!(again.as_json()["RefreshToken"]["weird"], 5);
@@ -245,4 +247,33 @@ fn cache_names_and_locations() {
         options::cache_location("X", &platform, "myapp.nocae").unwrap(),
         std::path::PathBuf::from("/home/ada/.IdentityService/myapp.nocae")
     );
+}
+
+/// A cache file that is not UTF-8 (another program's bug, a disk error) is an error and left
+/// as it is: never decoded lossily and written back over what it held.
+#[tokio::test]
+async fn invalid_utf8_is_left_untouched() {
+    let home = std::env::temp_dir().join(format!("azid-utf8-{}", uuid::Uuid::new_v4()));
+    let platform = Platform::system()
+        .with_env(crate::Env::from_pairs(Vec::<(String, String)>::new()))
+        .with_home_dir(&home);
+    let options = TokenCachePersistenceOptions {
+        allow_unencrypted_storage: true,
+        ..Default::default()
+    };
+    let cache = PersistentTokenCache::open_for("T", &options, false, &platform)
+        .await
+        .unwrap();
+    std::fs::create_dir_all(cache.location().parent().unwrap()).unwrap();
+    let bytes = b"{\"AccessToken\": {\"k\": {\"secret\": \"\xff\xfe\"}}}".to_vec();
+    std::fs::write(cache.location(), &bytes).unwrap();
+    let error = cache.load().await.unwrap_err();
+    assert!(error.message().contains("UTF-8"), "{error}");
+    let error = cache
+        .modify(|d| d.put("Test", "k".into(), Map::new()))
+        .await
+        .unwrap_err();
+    assert!(error.message().contains("UTF-8"), "{error}");
+    assert_eq!(std::fs::read(cache.location()).unwrap(), bytes);
+    std::fs::remove_dir_all(&home).unwrap();
 }

@@ -126,117 +126,262 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// What an access token entry says about time, all checked: services and caches send any
+/// number, and an overflowing sum must never wrap into a token that looks fresh.
+struct Lifetime {
+    expires_on: i64,
+    extended_expires_on: i64,
+    refresh_on: Option<i64>,
+}
+
+impl Lifetime {
+    /// `None` when the expiry cannot be represented: such a token is not stored.
+    fn of(response: &Map<String, Value>, now: i64) -> Option<Self> {
+        let expires_in = match int(response, "expires_in") {
+            Some(seconds) => seconds,
+            None => match int(response, "expires_on") {
+                Some(on) => on.checked_sub(now)?,
+                None => 600,
+            },
+        };
+        let expires_on = now.checked_add(expires_in)?;
+        let extended_expires_on = int(response, "ext_expires_in")
+            .and_then(|ext| now.checked_add(ext))
+            .unwrap_or(expires_on);
+        let refresh_on = int(response, "refresh_in").and_then(|r| now.checked_add(r));
+        Some(Lifetime {
+            expires_on,
+            extended_expires_on,
+            refresh_on,
+        })
+    }
+}
+
+/// What every entry of one response shares.
+struct Common<'a> {
+    event: &'a TokenCacheEvent<'a>,
+    environment: String,
+    home: Option<&'a str>,
+    home_value: Value,
+    target: String,
+    id_claims: &'a Map<String, Value>,
+    /// On-behalf-of: the user assertion's hash (the field MSAL .NET and Go write), so an
+    /// assertion's tokens never answer another's.
+    user_assertion_hash: Option<&'a str>,
+}
+
 impl TokenCacheDocument {
     /// Stores a token response: access token, account, ID token, refresh token and app
     /// metadata, each replacing any entry with the same key (Python: `TokenCache.add`).
     pub fn add(&mut self, event: &TokenCacheEvent<'_>) {
-        let response = event.response;
-        let now = event.now;
-        let environment = event.environment.to_lowercase();
-        let realm = event.realm;
-        let client_id = event.client_id;
-        let id_token = text(response, "id_token");
-        let id_claims = id_token.map(jwt_claims).unwrap_or_default();
-        let (has_client_info, home) = parse_account(response, &id_claims);
-        let home = home.as_deref();
+        self.add_for(event, None);
+    }
+
+    /// [`TokenCacheDocument::add`] for an on-behalf-of response: its access and refresh tokens
+    /// carry the user assertion's hash.
+    pub(crate) fn add_for(
+        &mut self,
+        event: &TokenCacheEvent<'_>,
+        user_assertion_hash: Option<&str>,
+    ) {
+        let id_claims = text(event.response, "id_token")
+            .map(jwt_claims)
+            .unwrap_or_default();
+        let (has_client_info, home) = parse_account(event.response, &id_claims);
         let mut scopes: Vec<&str> = event.scopes.to_vec();
         scopes.sort_unstable();
-        let target = scopes.join(" ");
-        let home_value = home.map_or(Value::Null, |h| Value::String(h.to_owned()));
-
-        if let Some(access_token) = text(response, "access_token") {
-            let default_expires_in = int(response, "expires_on").map_or(600, |on| on - now);
-            let expires_in = int(response, "expires_in").unwrap_or(default_expires_in);
-            let ext_expires_in = int(response, "ext_expires_in").unwrap_or(expires_in);
-            let mut at = object(json!({
-                "credential_type": keys::ACCESS_TOKEN,
-                "secret": access_token,
-                "home_account_id": home_value,
-                "environment": environment,
-                "client_id": client_id,
-                "target": target,
-                "realm": realm,
-                "token_type": text(response, "token_type").unwrap_or("Bearer"),
-                "cached_at": now.to_string(),
-                "expires_on": (now + expires_in).to_string(),
-                "extended_expires_on": (now + ext_expires_in).to_string(),
-            }));
-            if let Some(refresh_in) = int(response, "refresh_in") {
-                at.insert("refresh_on".into(), (now + refresh_in).to_string().into());
-            }
-            let key = keys::access_token(home, &environment, client_id, realm, &target);
-            self.put(keys::ACCESS_TOKEN, key, at);
-        }
-
+        let common = Common {
+            event,
+            environment: event.environment.to_lowercase(),
+            home: home.as_deref(),
+            home_value: home
+                .as_deref()
+                .map_or(Value::Null, |h| Value::String(h.to_owned())),
+            target: scopes.join(" "),
+            id_claims: &id_claims,
+            user_assertion_hash,
+        };
+        self.add_access_token(&common);
         if has_client_info && !event.skip_account_creation {
-            let claim = |name: &str| id_claims.get(name).and_then(Value::as_str);
-            let username = claim("preferred_username")
-                .or_else(|| claim("upn"))
-                .or(event.username)
-                .unwrap_or("");
-            let local_account_id = id_claims
-                .get("oid")
-                .or_else(|| id_claims.get("sub"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            let authority_type = if realm == "adfs" { "ADFS" } else { "MSSTS" };
-            let mut account = object(json!({
-                "home_account_id": home_value,
-                "environment": environment,
-                "realm": realm,
-                "local_account_id": local_account_id,
-                "username": username,
-                "authority_type": authority_type,
-            }));
-            if let Some(grant) = event.grant_type.filter(|g| ACCOUNT_SOURCES.contains(g)) {
-                account.insert("account_source".into(), grant.into());
+            self.add_account(&common);
+        }
+        self.add_id_token(&common);
+        self.add_refresh_token(&common);
+        self.add_app_metadata(&common);
+    }
+
+    fn add_access_token(&mut self, c: &Common<'_>) {
+        let response = c.event.response;
+        let Some(access_token) = text(response, "access_token") else {
+            return;
+        };
+        let Some(lifetime) = Lifetime::of(response, c.event.now) else {
+            return;
+        };
+        let mut at = object(json!({
+            "credential_type": keys::ACCESS_TOKEN,
+            "secret": access_token,
+            "home_account_id": c.home_value,
+            "environment": c.environment,
+            "client_id": c.event.client_id,
+            "target": c.target,
+            "realm": c.event.realm,
+            "token_type": text(response, "token_type").unwrap_or("Bearer"),
+            "cached_at": c.event.now.to_string(),
+            "expires_on": lifetime.expires_on.to_string(),
+            "extended_expires_on": lifetime.extended_expires_on.to_string(),
+        }));
+        if let Some(refresh_on) = lifetime.refresh_on {
+            at.insert("refresh_on".into(), refresh_on.to_string().into());
+        }
+        if let Some(hash) = c.user_assertion_hash {
+            at.insert("user_assertion_hash".into(), hash.into());
+        }
+        let key = keys::access_token(
+            c.home,
+            &c.environment,
+            c.event.client_id,
+            c.event.realm,
+            &c.target,
+        );
+        self.put(keys::ACCESS_TOKEN, key, at);
+    }
+
+    fn add_account(&mut self, c: &Common<'_>) {
+        let claim = |name: &str| c.id_claims.get(name).and_then(Value::as_str);
+        let username = claim("preferred_username")
+            .or_else(|| claim("upn"))
+            .or(c.event.username)
+            .unwrap_or("");
+        let local_account_id = c
+            .id_claims
+            .get("oid")
+            .or_else(|| c.id_claims.get("sub"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let realm = c.event.realm;
+        let authority_type = if realm == "adfs" { "ADFS" } else { "MSSTS" };
+        let mut account = object(json!({
+            "home_account_id": c.home_value,
+            "environment": c.environment,
+            "realm": realm,
+            "local_account_id": local_account_id,
+            "username": username,
+            "authority_type": authority_type,
+        }));
+        if let Some(grant) = c.event.grant_type.filter(|g| ACCOUNT_SOURCES.contains(g)) {
+            account.insert("account_source".into(), grant.into());
+        }
+        let key = keys::account(c.home, &c.environment, realm);
+        self.put(keys::ACCOUNT, key, account);
+    }
+
+    fn add_id_token(&mut self, c: &Common<'_>) {
+        let Some(id_token) = text(c.event.response, "id_token") else {
+            return;
+        };
+        let idt = object(json!({
+            "credential_type": keys::ID_TOKEN,
+            "secret": id_token,
+            "home_account_id": c.home_value,
+            "environment": c.environment,
+            "realm": c.event.realm,
+            "client_id": c.event.client_id,
+        }));
+        let key = keys::id_token(c.home, &c.environment, c.event.client_id, c.event.realm);
+        self.put(keys::ID_TOKEN, key, idt);
+    }
+
+    fn add_refresh_token(&mut self, c: &Common<'_>) {
+        let response = c.event.response;
+        let Some(refresh_token) = text(response, "refresh_token") else {
+            return;
+        };
+        let mut rt = object(json!({
+            "credential_type": keys::REFRESH_TOKEN,
+            "secret": refresh_token,
+            "home_account_id": c.home_value,
+            "environment": c.environment,
+            "client_id": c.event.client_id,
+            "target": c.target,
+            "last_modification_time": c.event.now.to_string(),
+        }));
+        if let Some(foci) = response.get("foci") {
+            rt.insert("family_id".into(), foci.clone());
+        }
+        if let Some(hash) = c.user_assertion_hash {
+            rt.insert("user_assertion_hash".into(), hash.into());
+        }
+        let key = keys::refresh_token(c.home, &c.environment, c.event.client_id, &c.target);
+        self.put(keys::REFRESH_TOKEN, key, rt);
+    }
+
+    fn add_app_metadata(&mut self, c: &Common<'_>) {
+        let mut metadata = object(json!({
+            "client_id": c.event.client_id,
+            "environment": c.environment,
+        }));
+        if let Some(foci) = c.event.response.get("foci") {
+            metadata.insert("family_id".into(), foci.clone());
+        }
+        let key = keys::app_metadata(&c.environment, c.event.client_id);
+        self.put(keys::APP_METADATA, key, metadata);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event<'a>(response: &'a Map<String, Value>, scopes: &'a [&'a str]) -> TokenCacheEvent<'a> {
+        TokenCacheEvent {
+            client_id: "c",
+            environment: "login.example",
+            realm: "t",
+            scopes,
+            grant_type: None,
+            response,
+            username: None,
+            skip_account_creation: false,
+            now: 1_800_000_000,
+        }
+    }
+
+    /// Hostile lifetimes: sums that overflow store no access token (they used to wrap, in
+    /// release builds, into one that looked fresh) and never a wrapped `refresh_on`.
+    #[test]
+    fn overflowing_lifetimes_never_wrap() {
+        let scopes = ["s"];
+        for (field, value) in [
+            ("expires_in", json!(i64::MAX)),
+            ("expires_in", json!(i64::MIN)),
+            ("expires_on", json!(i64::MIN)),
+            ("expires_on", json!("-9223372036854775808")),
+        ] {
+            let response = object(json!({"access_token": "at", field: value}));
+            let mut document = TokenCacheDocument::new();
+            document.add(&event(&response, &scopes));
+            let stored: Vec<_> = document.entries(keys::ACCESS_TOKEN).collect();
+            for (_, entry) in &stored {
+                let on = super::super::document::epoch(entry, "expires_on").unwrap();
+                assert!(on < 1_800_000_000, "{field}={value}: {on}");
             }
-            self.put(
-                keys::ACCOUNT,
-                keys::account(home, &environment, realm),
-                account,
+            assert!(
+                stored.is_empty() || field == "expires_in",
+                "{field}={value}"
             );
         }
-
-        if let Some(id_token) = id_token {
-            let idt = object(json!({
-                "credential_type": keys::ID_TOKEN,
-                "secret": id_token,
-                "home_account_id": home_value,
-                "environment": environment,
-                "realm": realm,
-                "client_id": client_id,
-            }));
-            let key = keys::id_token(home, &environment, client_id, realm);
-            self.put(keys::ID_TOKEN, key, idt);
-        }
-
-        let foci = response.get("foci").cloned();
-        if let Some(refresh_token) = text(response, "refresh_token") {
-            let mut rt = object(json!({
-                "credential_type": keys::REFRESH_TOKEN,
-                "secret": refresh_token,
-                "home_account_id": home_value,
-                "environment": environment,
-                "client_id": client_id,
-                "target": target,
-                "last_modification_time": now.to_string(),
-            }));
-            if let Some(foci) = &foci {
-                rt.insert("family_id".into(), foci.clone());
-            }
-            let key = keys::refresh_token(home, &environment, client_id, &target);
-            self.put(keys::REFRESH_TOKEN, key, rt);
-        }
-
-        let mut metadata = object(json!({
-            "client_id": client_id,
-            "environment": environment,
+        let response = object(json!({
+            "access_token": "at",
+            "expires_in": 3600,
+            "ext_expires_in": i64::MAX,
+            "refresh_in": i64::MAX,
         }));
-        if let Some(foci) = foci {
-            metadata.insert("family_id".into(), foci);
-        }
-        let key = keys::app_metadata(&environment, client_id);
-        self.put(keys::APP_METADATA, key, metadata);
+        let mut document = TokenCacheDocument::new();
+        document.add(&event(&response, &scopes));
+        let (_, entry) = document.entries(keys::ACCESS_TOKEN).next().unwrap();
+        assert_eq!(entry["expires_on"], "1800003600");
+        assert_eq!(entry["extended_expires_on"], "1800003600");
+        assert!(entry.get("refresh_on").is_none());
     }
 }

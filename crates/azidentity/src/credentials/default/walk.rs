@@ -7,6 +7,7 @@
 //! thrown away (its process or request is cancelled).
 
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::task::Poll;
 
 use crate::{AccessToken, ChainAttempt, Error, TokenCredential, TokenFuture, TokenRequestOptions};
@@ -81,7 +82,7 @@ async fn drive_until_done(slots: &mut [Slot<'_>], wanted: usize) {
     poll_fn(|cx| {
         for slot in slots.iter_mut() {
             if let Slot::Running(future) = slot
-                && let Poll::Ready(result) = future.as_mut().poll(cx)
+                && let Poll::Ready(result) = Pin::new(&mut *future).poll(cx)
             {
                 *slot = Slot::Done(result);
             }
@@ -128,7 +129,7 @@ mod tests {
             _options: &'a TokenRequestOptions,
         ) -> TokenFuture<'a> {
             self.started.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
+            TokenFuture::new(async move {
                 tokio::time::sleep(self.delay).await;
                 match &self.kind {
                     None => Ok(AccessToken::new(
