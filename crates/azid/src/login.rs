@@ -56,6 +56,7 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
         cache: TokenCachePersistenceOptions {
             name: args.cache_name.clone(),
             allow_unencrypted_storage: args.allow_unencrypted_storage,
+            ..Default::default()
         },
         method: String::new(),
     };

@@ -88,6 +88,7 @@ impl Profile {
                 allow_unencrypted_storage: settings["allowUnencryptedStorage"]
                     .as_bool()
                     .unwrap_or(false),
+                ..Default::default()
             },
             method: settings["method"].as_str().unwrap_or("").to_owned(),
         };

@@ -66,7 +66,7 @@ async fn api_server(emu: Arc<RunningEmulator>) -> HttpsStub {
                         "items": [{"metadata": {"name": "hello-azid", "namespace": "default"}}]}),
             ),
             Ok(claims) => unauthorized(&format!("audience {}", claims["aud"])),
-            Err(why) => unauthorized(&why),
+            Err(why) => unauthorized(&why.to_string()),
         }
     })
     .await

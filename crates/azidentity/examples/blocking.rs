@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .any(|a| a == "--disable-instance-discovery"),
                 ..Default::default()
             },
+            ..Default::default()
         })?)?;
     let token = credential.get_token(
         &["https://graph.microsoft.com/.default"],

@@ -22,6 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .any(|a| a == "--disable-instance-discovery"),
                 ..Default::default()
             },
+            ..Default::default()
         },
     )?;
     let token = credential

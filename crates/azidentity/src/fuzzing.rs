@@ -151,14 +151,20 @@ pub fn certificate(data: &[u8]) {
 /// was loaded survives the round trip.
 pub fn cache_document(data: &[u8]) {
     let [document, response] = [0, 1].map(|i| parts(data, 2)[i]);
-    let Ok(mut doc) = crate::TokenCacheDocument::deserialize(&text(document)) else {
+    let Ok(mut doc) = crate::cache::persistent::TokenCacheDocument::deserialize(&text(document))
+    else {
         return;
     };
-    let first = doc.serialize();
-    let again = crate::TokenCacheDocument::deserialize(&first).expect("our output loads");
-    assert_eq!(again.serialize(), first, "a round trip changes nothing");
+    let first = doc.serialize().expect("a loaded document serializes");
+    let again = crate::cache::persistent::TokenCacheDocument::deserialize(&first)
+        .expect("our output loads");
+    assert_eq!(
+        again.serialize().expect("a loaded document serializes"),
+        first,
+        "a round trip changes nothing"
+    );
     if let Ok(Value::Object(response)) = serde_json::from_slice::<Value>(response) {
-        let event = crate::TokenCacheEvent {
+        let event = crate::cache::persistent::TokenCacheEvent {
             client_id: "client",
             environment: "login.microsoftonline.com",
             realm: "organizations",
@@ -170,8 +176,11 @@ pub fn cache_document(data: &[u8]) {
             now: NOW,
         };
         doc.add(&event);
-        let written = doc.serialize();
-        crate::TokenCacheDocument::deserialize(&written).expect("our output loads");
+        let written = doc
+            .serialize()
+            .expect("a document with a response added serializes");
+        crate::cache::persistent::TokenCacheDocument::deserialize(&written)
+            .expect("our output loads");
     }
 }
 
@@ -269,6 +278,7 @@ pub fn entra_exchange(data: &[u8]) {
             platform: scripted_platform(&parts, Env::default()),
             ..ClientOptions::default()
         },
+        ..Default::default()
     };
     let Ok(credential) = ClientSecretCredential::new("tenant", "client", "s3cret".into(), options)
     else {

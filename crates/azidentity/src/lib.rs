@@ -44,9 +44,9 @@ mod developer;
 mod entra;
 mod env_vars;
 mod error;
+mod error_chain;
 #[doc(hidden)]
 pub mod fuzzing;
-mod error_chain;
 mod managed_identity;
 mod options;
 mod pipeline;

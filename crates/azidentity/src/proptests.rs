@@ -97,7 +97,7 @@ proptest! {
         doc[format!("X{section}")] = serde_json::json!({ key.clone(): { "list": entry, "x": 1.5 } });
         let text = doc.to_string();
         let loaded = crate::TokenCacheDocument::deserialize(&text).unwrap();
-        let again: Value = serde_json::from_str(&loaded.serialize()).unwrap();
+        let again: Value = serde_json::from_str(&loaded.serialize().unwrap()).unwrap();
         prop_assert_eq!(&again[format!("X{section}")], &doc[format!("X{section}")]);
     }
 }

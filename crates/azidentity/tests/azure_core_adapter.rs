@@ -102,6 +102,7 @@ fn secret_client(emu: &RunningEmulator, vault: &HttpsStub, secret: &str) -> Secr
                 platform: platform.clone(),
                 ..common::client_options(emu)
             },
+            ..Default::default()
         },
     )
     .unwrap();

@@ -306,6 +306,7 @@ async fn entra_confidential_client() {
                         retry: patient_retries(),
                         ..client_options(emu)
                     },
+                    ..Default::default()
                 },
             )
             .unwrap(),
@@ -330,6 +331,7 @@ async fn entra_user() {
                         ..client_options(emu)
                     },
                     tenant_id: None,
+                    ..Default::default()
                 },
             )
             .unwrap(),

@@ -46,6 +46,7 @@ async fn errors_reach_the_scan_through_trace_lines() {
                 disable_instance_discovery: true,
                 ..client_options(&emu)
             },
+            ..Default::default()
         },
     )
     .unwrap();

@@ -285,6 +285,7 @@ mod tests {
                     ..ClientOptions::default()
                 },
                 allow_http_on_loopback: allow,
+                ..Default::default()
             };
             AzurePipelinesCredential::new("t", "c", "s", Secret::new("system-token"), options)
         };

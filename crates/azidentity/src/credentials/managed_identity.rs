@@ -192,7 +192,7 @@ impl TokenCredential for ManagedIdentityCredential {
                      (Azure Arc) is. See {}",
                     crate::troubleshooting::MANAGED_IDENTITY
                 ),
-            )))),
+            ))),
         }
     }
 
