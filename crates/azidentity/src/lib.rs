@@ -108,7 +108,7 @@ pub use credentials::workload_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 pub use env_vars::EnvironmentVariables;
-pub use error::{ChainAttempt, Error, ErrorKind, HttpErrorDetails};
+pub use error::{ChainAttempt, Error, ErrorKind, ErrorReason, HttpErrorDetails};
 pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 pub use options::{ClientOptions, RetryOptions};
 pub use platform::{Env, HttpOptions, Platform};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azidentity::{
-    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, ErrorKind,
+    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, ErrorKind, ErrorReason,
     TokenCredential, TokenRequestOptions,
 };
 use azidentity_emulator::{
@@ -101,6 +101,22 @@ async fn the_error_lists_every_member_with_its_reason() {
             "AzureDeveloperCliCredential",
         ]
     );
+    // Each attempt says why in a stable code, whatever its message says.
+    let reasons: Vec<&str> = attempts.iter().map(|a| a.error.reason().code()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "variables_missing",
+            "variables_missing",
+            "imds_unreachable",
+            "cache_unavailable",
+            "not_signed_in",
+            "tool_not_found",
+            "tool_not_found",
+            "tool_not_found",
+        ]
+    );
+    assert_eq!(e.reason(), ErrorReason::Chain);
     let text = e.to_string();
     assert!(
         text.starts_with("DefaultAzureCredential: failed to retrieve a token"),

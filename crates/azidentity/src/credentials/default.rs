@@ -138,7 +138,8 @@ impl TokenCredential for FailedMember {
         _scopes: &'a [&'a str],
         _options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        let error = Error::unavailable(self.name, self.error.message().to_owned());
+        let error = Error::unavailable(self.name, self.error.message().to_owned())
+            .with_reason(self.error.reason());
         Box::pin(std::future::ready(Err(error)))
     }
 

@@ -183,7 +183,8 @@ impl TokenCredential for EnvironmentCredential {
                          AZURE_CLIENT_CERTIFICATE_PATH instead of the secret, or AZURE_USERNAME \
                          and AZURE_PASSWORD).\nVisit {TROUBLESHOOTING} to troubleshoot this issue."
                     ),
-                );
+                )
+                .with_reason(crate::ErrorReason::VariablesMissing);
                 return Box::pin(std::future::ready(Err(error)));
             }
         };

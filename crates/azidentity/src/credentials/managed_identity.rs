@@ -176,7 +176,8 @@ impl TokenCredential for ManagedIdentityCredential {
                  determined from environment variables: IDENTITY_ENDPOINT is set, but neither \
                  IDENTITY_HEADER (App Service, Service Fabric) nor IMDS_ENDPOINT (Azure Arc) is. \
                  See https://aka.ms/azsdk/python/identity/managedidentitycredential/troubleshoot",
-            )))),
+            )
+            .with_reason(crate::ErrorReason::VariablesMissing)))),
         }
     }
 

@@ -16,8 +16,8 @@ use crate::cache::persistent::{
 use crate::cache::{KeyRef, TokenCache};
 use crate::entra::EntraClient;
 use crate::{
-    AccessToken, ClientOptions, Error, ErrorKind, Platform, TokenCredential, TokenFuture,
-    TokenRequestOptions,
+    AccessToken, ClientOptions, Error, ErrorKind, ErrorReason, Platform, TokenCredential,
+    TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "SharedTokenCacheCredential";
@@ -149,7 +149,8 @@ impl SharedTokenCacheCredential {
                      developer tooling supporting Azure single sign on",
                     account.username
                 ),
-            ));
+            )
+            .with_reason(ErrorReason::NotSignedIn));
         };
         // Python redeems the first refresh token and raises its failure at once.
         self.redeem(refresh_token, scopes, options, claims)
@@ -166,6 +167,7 @@ impl SharedTokenCacheCredential {
     async fn load(&self, cae: bool) -> Result<Arc<TokenCacheDocument>, Error> {
         let unavailable = |why: String| {
             Error::unavailable(NAME, format!("Shared token cache unavailable: {why}"))
+                .with_reason(ErrorReason::CacheUnavailable)
         };
         // Python reads whatever exists, encrypted or not, and never creates a cache.
         let options = TokenCachePersistenceOptions {
@@ -219,7 +221,8 @@ impl SharedTokenCacheCredential {
             return Err(Error::unavailable(
                 NAME,
                 format!("{prefix} No accounts were found in the cache."),
-            ));
+            )
+            .with_reason(ErrorReason::NoAccount));
         }
         let filtered = self.username.is_some() || self.tenant_id.is_some();
         let mut matching: Vec<Account> = all
@@ -249,20 +252,23 @@ impl SharedTokenCacheCredential {
                 format!(
                     "{prefix} No account\nmatching the specified{criteria} was found in the cache."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::NoAccount)),
             (_, false) => Err(Error::unavailable(
                 NAME,
                 format!(
                     "{prefix} Multiple accounts\nwere found in the cache. Use username and tenant \
                      id to disambiguate."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::MultipleAccounts)),
             (_, true) => Err(Error::unavailable(
                 NAME,
                 format!(
                     "{prefix} Multiple accounts\nmatching the specified{criteria} were found in the cache."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::MultipleAccounts)),
         }
     }
 

@@ -165,7 +165,8 @@ impl WorkloadIdentityCredential {
                      https://aka.ms/azsdk/python/identity/workloadidentitycredential/troubleshoot",
                     missing.join(", ")
                 ),
-            ));
+            )
+            .with_reason(crate::ErrorReason::VariablesMissing));
         };
         let mut client_options = options.client_options;
         if options.enable_azure_proxy {

@@ -8,7 +8,9 @@ use super::{CliRequest, CliTool};
 use crate::authority::{resolve_tenant, validate_tenant_id};
 use crate::cache::{KeyRef, TokenCache};
 use crate::platform::ProcessError;
-use crate::{AccessToken, EnvironmentVariables, Error, ErrorKind, Platform, TokenRequestOptions};
+use crate::{
+    AccessToken, EnvironmentVariables, Error, ErrorKind, ErrorReason, Platform, TokenRequestOptions,
+};
 
 /// Python's default `process_timeout`.
 pub(crate) const DEFAULT_PROCESS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,9 +149,11 @@ impl<T: CliTool> CliCredential<T> {
             ProcessError::NotFound(_) => Error::unavailable(
                 T::NAME,
                 format!("{} not found: '{program}' does not exist", T::LABEL),
-            ),
+            )
+            .with_reason(ErrorReason::ToolNotFound),
             ProcessError::Spawn(e) => {
                 Error::unavailable(T::NAME, format!("Failed to execute '{program}': {e}"))
+                    .with_reason(ErrorReason::ToolFailed)
             }
             ProcessError::TimedOut(t) => Error::unavailable(
                 T::NAME,
@@ -160,7 +164,8 @@ impl<T: CliTool> CliCredential<T> {
                     T::LABEL,
                     t.as_secs_f64()
                 ),
-            ),
+            )
+            .with_reason(ErrorReason::TimedOut),
             ProcessError::OutputTooLarge(limit) => Error::failed(
                 T::NAME,
                 format!(
@@ -170,11 +175,13 @@ impl<T: CliTool> CliCredential<T> {
                     T::LABEL,
                     T::TROUBLESHOOT
                 ),
-            ),
+            )
+            .with_reason(ErrorReason::ToolFailed),
             error => Error::unavailable(
                 T::NAME,
                 format!("Failed to invoke the {}: '{program}' {error}", T::LABEL),
-            ),
+            )
+            .with_reason(ErrorReason::ToolFailed),
         }
     }
 
