@@ -80,7 +80,9 @@ pub use credentials::client_assertion::{
 };
 pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredentialOptions};
 pub use credentials::default::{
-    DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialOptions,
+    DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialMemberInfo,
+    DefaultAzureCredentialOptions, Exclusion, MemberSetup, TokenCredentialsSelection,
+    UnknownMemberError,
 };
 pub use credentials::device_code::{
     DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodePrompt,

@@ -10,6 +10,7 @@ pub(crate) mod chained;
 pub(crate) mod client_assertion;
 pub(crate) mod client_secret;
 pub(crate) mod default;
+mod developer_tool;
 pub(crate) mod device_code;
 pub(crate) mod environment;
 pub(crate) mod interactive_browser;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::default::{ChainMember, Within};
 use crate::cache::persistent::{
     PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions, cloud_aliases,
     entry_epoch, entry_text,
@@ -59,13 +60,23 @@ pub struct SharedTokenCacheCredential {
     in_default_chain: bool,
 }
 
+/// Inside `DefaultAzureCredential` a refused refresh token is "unavailable" so the chain goes
+/// on (configuration errors still stop it).
+impl ChainMember for SharedTokenCacheCredential {
+    type Options = SharedTokenCacheCredentialOptions;
+
+    fn within(options: SharedTokenCacheCredentialOptions, within: Within) -> Result<Self, Error> {
+        Self::build(options, within.is_default_chain())
+    }
+}
+
 impl SharedTokenCacheCredential {
     /// Validates the tenant and authority; the cache is read when a token is needed.
     pub fn new(options: SharedTokenCacheCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
+        Self::within(options, Within::Standalone)
     }
 
-    pub(crate) fn build(
+    fn build(
         options: SharedTokenCacheCredentialOptions,
         in_default_chain: bool,
     ) -> Result<Self, Error> {
