@@ -85,7 +85,7 @@ pub use credentials::default::{
     UnknownMemberError,
 };
 pub use credentials::device_code::{
-    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodePrompt,
+    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodeMessage, DeviceCodePrompt,
 };
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
 pub use credentials::interactive_browser::{

@@ -13,6 +13,7 @@ pub(crate) mod default;
 mod developer_tool;
 pub(crate) mod device_code;
 pub(crate) mod environment;
+mod interactive;
 pub(crate) mod interactive_browser;
 pub(crate) mod managed_identity;
 pub(crate) mod on_behalf_of;
