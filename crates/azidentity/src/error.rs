@@ -442,4 +442,32 @@ mod tests {
         assert!(debug.contains("no answer within 10 s"), "{debug}");
         assert!(debug.contains("NoResponse"), "{debug}");
     }
+
+    #[test]
+    fn source_chains_reach_the_cause() {
+        use crate::platform::{
+            Env, HttpOptions, ProcessError, ReqwestTransport, TransportError, TransportErrorKind,
+        };
+        use std::error::Error as _;
+        let transport = TransportError::new(TransportErrorKind::Connect, "no answer")
+            .with_source(std::io::Error::other("refused by peer"));
+        let e = Error::failed("X", "m").with_source(transport);
+        let mut chain = Vec::new();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            chain.push(cause.to_string());
+            next = cause.source();
+        }
+        assert_eq!(chain, ["no answer", "refused by peer"]);
+        let spawn = ProcessError::Spawn(std::io::Error::other("permission denied"));
+        assert_eq!(spawn.source().unwrap().to_string(), "permission denied");
+        let options = HttpOptions {
+            use_system_roots: false,
+            additional_root_certificates: vec!["not a certificate".into()],
+            ..Default::default()
+        };
+        let env = Env::from_pairs([("X", "1")]);
+        let bad = ReqwestTransport::new(&options, &env).unwrap_err();
+        assert_eq!(bad.kind, TransportErrorKind::Setup);
+    }
 }

@@ -95,7 +95,7 @@ pub use credentials::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions,
 };
 pub use credentials::on_behalf_of::{
-    OnBehalfOfAuth, OnBehalfOfCredential, OnBehalfOfCredentialOptions,
+    ClientAssertionCallback, OnBehalfOfAuth, OnBehalfOfCredential, OnBehalfOfCredentialOptions,
 };
 pub use credentials::shared_token_cache::{
     SharedTokenCacheCredential, SharedTokenCacheCredentialOptions,

@@ -78,8 +78,9 @@ impl CliTool for AzureCli {
                 Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound)
             );
         };
-        let cwd = safe_working_dir(env)
-            .map_err(|m| Error::unavailable(NAME, m).with_reason(ErrorReason::ToolFailed))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let mut command = CommandLine::new(az)
             .with_args([
                 "account",

@@ -53,8 +53,9 @@ impl CliTool for AzureDeveloperCli {
                 Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound)
             );
         };
-        let cwd = safe_working_dir(env)
-            .map_err(|m| Error::unavailable(NAME, m).with_reason(ErrorReason::ToolFailed))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let mut command =
             CommandLine::new(azd).with_args(["auth", "token", "--output", "json", "--no-prompt"]);
         for scope in request.scopes {

@@ -110,8 +110,9 @@ impl CliTool for AzurePowerShell {
             return Err(Error::unavailable(NAME, POWERSHELL_NOT_INSTALLED)
                 .with_reason(ErrorReason::ToolNotFound));
         };
-        let cwd = safe_working_dir(env)
-            .map_err(|m| Error::unavailable(NAME, m).with_reason(ErrorReason::ToolFailed))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let encoded = encode_script(&script(resource, request.tenant));
         Ok(CommandLine::new(program)
             .with_args(["-NoProfile", "-NonInteractive", "-EncodedCommand"])
