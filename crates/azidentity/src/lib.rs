@@ -35,8 +35,13 @@ mod authority;
 #[cfg(feature = "azure_core")]
 mod azure_core_adapter;
 mod bearer;
+#[cfg(feature = "blocking")]
 pub mod blocking;
 mod cache;
+#[cfg(feature = "certificate")]
+mod certificate;
+#[cfg(not(feature = "certificate"))]
+#[path = "certificate/disabled.rs"]
 mod certificate;
 mod credential;
 mod credentials;
@@ -88,6 +93,7 @@ pub use credentials::device_code::{
     DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodeMessage, DeviceCodePrompt,
 };
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
+#[cfg(feature = "interactive")]
 pub use credentials::interactive_browser::{
     InteractiveBrowserCredential, InteractiveBrowserCredentialOptions,
 };

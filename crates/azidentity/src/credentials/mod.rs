@@ -14,6 +14,7 @@ mod developer_tool;
 pub(crate) mod device_code;
 pub(crate) mod environment;
 mod interactive;
+#[cfg(feature = "interactive")]
 pub(crate) mod interactive_browser;
 pub(crate) mod managed_identity;
 pub(crate) mod on_behalf_of;

@@ -7,8 +7,7 @@ use crate::{
     AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
     AzureDeveloperCliCredentialOptions, AzurePowerShellCredential,
     AzurePowerShellCredentialOptions, EnvironmentCredential, EnvironmentCredentialOptions,
-    EnvironmentVariables as Vars, Error, InteractiveBrowserCredential,
-    InteractiveBrowserCredentialOptions, ManagedIdentityCredential,
+    EnvironmentVariables as Vars, Error, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, ManagedIdentityId, SharedTokenCacheCredential,
     SharedTokenCacheCredentialOptions, TokenCredential, TokenFuture, TokenRequestOptions,
     VisualStudioCodeCredential, VisualStudioCodeCredentialOptions, WorkloadIdentityCredential,
@@ -75,8 +74,9 @@ macro_rules! same_in_chain {
 same_in_chain!(
     WorkloadIdentityCredential => WorkloadIdentityCredentialOptions,
     VisualStudioCodeCredential => VisualStudioCodeCredentialOptions,
-    InteractiveBrowserCredential => InteractiveBrowserCredentialOptions,
 );
+#[cfg(feature = "interactive")]
+same_in_chain!(crate::InteractiveBrowserCredential => crate::InteractiveBrowserCredentialOptions);
 
 /// A credential whose constructor failed: it is unavailable, with the constructor's message and
 /// reason, so the chain goes on (Python's `FailedDACCredential`).
@@ -208,8 +208,9 @@ fn build(
             },
             within,
         ),
-        Member::InteractiveBrowser => make::<InteractiveBrowserCredential>(
-            InteractiveBrowserCredentialOptions {
+        #[cfg(feature = "interactive")]
+        Member::InteractiveBrowser => make::<crate::InteractiveBrowserCredential>(
+            crate::InteractiveBrowserCredentialOptions {
                 tenant_id: options
                     .interactive_browser_tenant_id
                     .clone()
@@ -220,5 +221,11 @@ fn build(
             },
             within,
         ),
+        #[cfg(not(feature = "interactive"))]
+        Member::InteractiveBrowser => Err(Error::config(
+            member.name(),
+            "this build of azidentity has no interactive sign-in: enable its `interactive` \
+             feature (on by default)",
+        )),
     }
 }
