@@ -4,44 +4,27 @@
 use std::time::Duration;
 
 use azidentity::{
-    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, ManagedIdentityId,
+    ClientOptions, DefaultAzureCredential, DefaultAzureCredentialMember as Member,
+    DefaultAzureCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    ManagedIdentityId,
 };
 use clap::Args;
 
-/// The members, in chain order, with the short names people type.
-const MEMBERS: [(&str, &[&str]); 9] = [
-    ("EnvironmentCredential", &["environment", "env"]),
-    (
-        "WorkloadIdentityCredential",
-        &["workload-identity", "workload"],
-    ),
-    (
-        "ManagedIdentityCredential",
-        &["managed-identity", "mi", "msi"],
-    ),
-    (
-        "SharedTokenCacheCredential",
-        &["shared-token-cache", "shared-cache"],
-    ),
-    (
-        "VisualStudioCodeCredential",
-        &["visual-studio-code", "vscode"],
-    ),
-    ("AzureCliCredential", &["azure-cli", "cli", "az"]),
-    (
-        "AzurePowerShellCredential",
-        &["azure-powershell", "powershell", "pwsh"],
-    ),
-    (
-        "AzureDeveloperCliCredential",
-        &["azure-developer-cli", "developer-cli", "azd"],
-    ),
-    (
-        "InteractiveBrowserCredential",
-        &["interactive-browser", "browser"],
-    ),
-];
+/// The short names people type, besides the class name.
+fn aliases(member: Member) -> &'static [&'static str] {
+    match member {
+        Member::Environment => &["environment", "env"],
+        Member::WorkloadIdentity => &["workload-identity", "workload"],
+        Member::ManagedIdentity => &["managed-identity", "mi", "msi"],
+        Member::SharedTokenCache => &["shared-token-cache", "shared-cache"],
+        Member::VisualStudioCode => &["visual-studio-code", "vscode"],
+        Member::AzureCli => &["azure-cli", "cli", "az"],
+        Member::AzurePowerShell => &["azure-powershell", "powershell", "pwsh"],
+        Member::AzureDeveloperCli => &["azure-developer-cli", "developer-cli", "azd"],
+        Member::InteractiveBrowser => &["interactive-browser", "browser"],
+        _ => &[],
+    }
+}
 
 /// Options shared by the commands that use the default chain.
 #[derive(Args, Debug, Clone)]
@@ -79,41 +62,26 @@ pub struct ChainArgs {
     pub cache_persistence_options: Option<azidentity::TokenCachePersistenceOptions>,
 }
 
-/// The canonical name for what the user typed, or a message listing the accepted names.
-pub fn member_name(typed: &str) -> Result<&'static str, String> {
+/// The member the user typed (its class name in any case, or a short name), or a message
+/// listing the accepted names.
+pub fn member(typed: &str) -> Result<Member, String> {
+    if let Ok(member) = typed.parse::<Member>() {
+        return Ok(member);
+    }
     let wanted = typed.trim();
-    MEMBERS
-        .iter()
-        .find(|(name, aliases)| {
-            name.eq_ignore_ascii_case(wanted)
-                || aliases.iter().any(|a| a.eq_ignore_ascii_case(wanted))
-        })
-        .map(|(name, _)| *name)
+    Member::ALL
+        .into_iter()
+        .find(|m| aliases(*m).iter().any(|a| a.eq_ignore_ascii_case(wanted)))
         .ok_or_else(|| {
-            let names: Vec<String> = MEMBERS
+            let names: Vec<String> = Member::ALL
                 .iter()
-                .map(|(name, aliases)| format!("{name} ({})", aliases.join(", ")))
+                .map(|m| format!("{m} ({})", aliases(*m).join(", ")))
                 .collect();
             format!(
                 "azid: unknown credential {typed:?}; use one of: {}",
                 names.join("; ")
             )
         })
-}
-
-fn set_exclude(options: &mut DefaultAzureCredentialOptions, name: &str, exclude: bool) {
-    let slot = match name {
-        "EnvironmentCredential" => &mut options.exclude_environment_credential,
-        "WorkloadIdentityCredential" => &mut options.exclude_workload_identity_credential,
-        "ManagedIdentityCredential" => &mut options.exclude_managed_identity_credential,
-        "SharedTokenCacheCredential" => &mut options.exclude_shared_token_cache_credential,
-        "VisualStudioCodeCredential" => &mut options.exclude_visual_studio_code_credential,
-        "AzureCliCredential" => &mut options.exclude_cli_credential,
-        "AzurePowerShellCredential" => &mut options.exclude_powershell_credential,
-        "InteractiveBrowserCredential" => &mut options.exclude_interactive_browser_credential,
-        _ => &mut options.exclude_developer_cli_credential,
-    };
-    *slot = Some(exclude);
 }
 
 /// The chain these arguments describe; `allowed_tenant` lets a requested tenant through.
@@ -134,13 +102,10 @@ pub fn build(
     };
     options.process_timeout = args.process_timeout;
     if let Some(only) = &args.credential {
-        let only = member_name(only)?;
-        for (name, _) in MEMBERS {
-            set_exclude(&mut options, name, name != only);
-        }
+        options.only(member(only)?);
     }
     for excluded in &args.exclude {
-        set_exclude(&mut options, member_name(excluded)?, true);
+        options.set_exclusion(member(excluded)?, Some(true));
     }
     if args.client_id.is_some() {
         options.managed_identity_client_id = args.client_id.clone();
@@ -152,7 +117,7 @@ pub fn build(
 pub fn only_managed_identity(args: &ChainArgs) -> bool {
     args.credential
         .as_deref()
-        .is_some_and(|name| member_name(name) == Ok("ManagedIdentityCredential"))
+        .is_some_and(|name| matches!(member(name), Ok(Member::ManagedIdentity)))
 }
 
 /// A managed identity credential of its own when `--credential managed-identity` comes with an
@@ -189,13 +154,17 @@ mod tests {
 
     #[test]
     fn names_and_aliases() {
-        assert_eq!(member_name("az").unwrap(), "AzureCliCredential");
-        assert_eq!(
-            member_name("azurecliCREDENTIAL").unwrap(),
-            "AzureCliCredential"
-        );
-        assert_eq!(member_name(" mi ").unwrap(), "ManagedIdentityCredential");
-        let e = member_name("nope").unwrap_err();
+        assert_eq!(member("az").unwrap(), Member::AzureCli);
+        assert_eq!(member("azurecliCREDENTIAL").unwrap(), Member::AzureCli);
+        assert_eq!(member(" mi ").unwrap(), Member::ManagedIdentity);
+        // Every member has short names, and none is ambiguous.
+        for m in Member::ALL {
+            assert!(!aliases(m).is_empty(), "{m}");
+            for alias in aliases(m) {
+                assert_eq!(member(alias).unwrap(), m);
+            }
+        }
+        let e = member("nope").unwrap_err();
         assert!(
             e.contains("AzureDeveloperCliCredential (azure-developer-cli, developer-cli, azd)")
         );

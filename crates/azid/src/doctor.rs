@@ -3,13 +3,19 @@
 //! it. The answer to "which credential was meant to work, and why didn't it?".
 
 mod capture;
+mod render;
+mod words;
 
 use std::time::Instant;
 
-use azidentity::{DefaultAzureCredentialMember, Error, TokenRequestOptions};
+use azidentity::{
+    DefaultAzureCredentialMember as Member, DefaultAzureCredentialMemberInfo, MemberSetup,
+    TokenRequestOptions,
+};
 use clap::{Args, ValueEnum};
-use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
+
+pub use words::fix;
 
 #[derive(Args)]
 pub struct DoctorArgs {
@@ -48,29 +54,29 @@ enum Status {
     NotTried,
 }
 
-impl Status {
-    fn label(self) -> &'static str {
-        match self {
-            Status::Token => "token",
-            Status::Unavailable => "unavailable",
-            Status::Failed => "failed",
-            Status::Excluded => "excluded",
-            Status::NotTried => "not_tried",
-        }
-    }
-}
-
+/// One member's examination: what the library reported, as data; `render` words it.
 struct Report {
-    name: &'static str,
-    setup: String,
-    tries: &'static str,
+    member: Member,
+    setup: MemberSetup,
     starts_early: bool,
     status: Status,
+    /// The stable reason code: the error's, the exclusion's, or why it was not tried.
+    reason: Option<&'static str>,
+    /// The AADSTS code, when Entra refused.
+    aadsts: Option<String>,
+    /// What the member said (its error message), or why it was skipped.
     message: Option<String>,
     elapsed_ms: Option<f64>,
     expires_on: Option<String>,
     fix: Option<String>,
     ran: Vec<String>,
+}
+
+/// Where the walk stands: which member gave the token, or whose failure stopped the chain.
+#[derive(Clone, Copy, Default)]
+struct Outcome {
+    chosen: Option<Member>,
+    stopped_by: Option<Member>,
 }
 
 pub async fn run(args: DoctorArgs) -> Result<(), String> {
@@ -81,69 +87,84 @@ pub async fn run(args: DoctorArgs) -> Result<(), String> {
         ..Default::default()
     };
     let mut reports = Vec::new();
-    let mut chosen: Option<&'static str> = None;
-    let mut stopped_by: Option<&'static str> = None;
+    let mut outcome = Outcome::default();
     for member in credential.members() {
-        reports.push(examine(&member, &scopes, &options, chosen, stopped_by, args.all).await);
-        let report = reports.last().expect("just pushed");
-        match report.status {
-            Status::Token if chosen.is_none() && stopped_by.is_none() => chosen = Some(report.name),
-            Status::Failed if chosen.is_none() && stopped_by.is_none() => {
-                stopped_by = Some(report.name)
+        let report = examine(&member, &scopes, &options, outcome, args.all).await;
+        if outcome.chosen.is_none() && outcome.stopped_by.is_none() {
+            match report.status {
+                Status::Token => outcome.chosen = Some(report.member),
+                Status::Failed => outcome.stopped_by = Some(report.member),
+                _ => {}
             }
-            _ => {}
         }
+        reports.push(report);
     }
     let selection = std::env::var("AZURE_TOKEN_CREDENTIALS").ok();
+    let page = render::Page {
+        scopes: &args.scopes,
+        tenant: args.tenant.as_deref(),
+        selection: selection.as_deref(),
+        reports: &reports,
+        outcome,
+    };
     match args.output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&to_json(&args, &reports, chosen, stopped_by, selection))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&page.json()).unwrap_or_default()
         ),
-        Output::Human => print!(
-            "{}",
-            to_text(&args, &reports, chosen, stopped_by, selection)
-        ),
+        Output::Human => print!("{}", page.text()),
     }
-    match chosen {
+    match outcome.chosen {
         Some(_) => Ok(()),
         None => Err("azid doctor: no credential in the chain gave a token".to_owned()),
     }
 }
 
 async fn examine(
-    member: &DefaultAzureCredentialMember<'_>,
+    info: &DefaultAzureCredentialMemberInfo<'_>,
     scopes: &[&str],
     options: &TokenRequestOptions,
-    chosen: Option<&str>,
-    stopped_by: Option<&str>,
+    outcome: Outcome,
     all: bool,
 ) -> Report {
     let mut report = Report {
-        name: member.name,
-        setup: member.setup.to_owned(),
-        tries: tries(member.name),
-        starts_early: member.starts_early,
+        member: info.member,
+        setup: info.setup.clone(),
+        starts_early: info.starts_early,
         status: Status::NotTried,
+        reason: None,
+        aadsts: None,
         message: None,
         elapsed_ms: None,
         expires_on: None,
         fix: None,
         ran: Vec::new(),
     };
-    let Some(credential) = member.credential else {
+    let Some(credential) = info.credential else {
         report.status = Status::Excluded;
-        report.message = member.excluded.map(str::to_owned);
+        if let Some(exclusion) = info.excluded {
+            report.reason = Some(exclusion.code());
+            report.message = Some(words::exclusion(info.member, exclusion));
+        }
         return report;
     };
-    if !all && (chosen.is_some() || stopped_by.is_some()) {
-        report.message = Some(match (chosen, stopped_by) {
-            (Some(first), _) => format!("{first} comes first and gave a token"),
-            (_, Some(failed)) => format!("the chain stops at {failed}'s failure"),
-            _ => String::new(),
-        });
-        return report;
+    if !all {
+        let skipped = match (outcome.chosen, outcome.stopped_by) {
+            (Some(first), _) => Some((
+                "after_token",
+                format!("{first} comes first and gave a token"),
+            )),
+            (_, Some(failed)) => Some((
+                "after_failure",
+                format!("the chain stops at {failed}'s failure"),
+            )),
+            _ => None,
+        };
+        if let Some((reason, message)) = skipped {
+            report.reason = Some(reason);
+            report.message = Some(message);
+            return report;
+        }
     }
     let started = Instant::now();
     let (outcome, ran) = capture::commands_run(credential.get_token(scopes, options)).await;
@@ -160,263 +181,51 @@ async fn examine(
             } else {
                 Status::Failed
             };
-            report.fix = Some(fix(member.name, &error));
+            report.reason = Some(error.reason().code());
+            report.aadsts = error.reason().aadsts();
+            report.fix = Some(words::fix(info.member, &error));
             report.message = Some(error.message().to_owned());
         }
     }
     report
 }
 
-/// What each member does to get a token, in words.
-fn tries(name: &str) -> &'static str {
-    match name {
-        "EnvironmentCredential" => {
-            "a service principal from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
-        }
-        "WorkloadIdentityCredential" => {
-            "exchanging the Kubernetes service account token in AZURE_FEDERATED_TOKEN_FILE"
-        }
-        "ManagedIdentityCredential" => {
-            "the host's managed identity endpoint (IMDS: a 1 s probe first)"
-        }
-        "SharedTokenCacheCredential" => {
-            "accounts in the shared developer cache ~/.IdentityService/msal.cache.nocae"
-        }
-        "VisualStudioCodeCredential" => {
-            "the VS Code Azure Resources sign-in (auth record + broker)"
-        }
-        "AzureCliCredential" => "az account get-access-token --output json --resource <resource>",
-        "AzurePowerShellCredential" => {
-            "pwsh -NoProfile -NonInteractive -EncodedCommand <Get-AzAccessToken script>"
-        }
-        "InteractiveBrowserCredential" => "a sign-in page in the default browser",
-        _ => "azd auth token --output json --no-prompt --scope <scope>",
-    }
-}
-
-/// The one thing to do next, from the member and what it said.
-fn fix(name: &str, error: &Error) -> String {
-    let message = error.message();
-    let has = |needle: &str| message.contains(needle);
-    let aadsts = error.http().and_then(|h| h.aadsts()).or_else(|| {
-        message.find("AADSTS").map(|at| {
-            message[at..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect()
-        })
-    });
-    if has("did not finish within") {
-        return "the tool is slow or waiting for input: run it yourself, or raise --process-timeout"
-            .to_owned();
-    }
-    match name {
-        "EnvironmentCredential" if error.is_unavailable() => {
-            "to use a service principal, set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-             AZURE_CLIENT_SECRET; otherwise nothing to do"
-                .to_owned()
-        }
-        "EnvironmentCredential" => format!(
-            "the service principal was refused{}: check AZURE_CLIENT_SECRET (expired or for \
-             another app?), AZURE_CLIENT_ID and AZURE_TENANT_ID",
-            aadsts.map(|c| format!(" ({c})")).unwrap_or_default()
-        ),
-        "WorkloadIdentityCredential" => {
-            "only on Kubernetes with Entra Workload ID: label the pod azure.workload.identity/\
-             use=true and use a service account annotated with the app's client id; elsewhere \
-             nothing to do"
-                .to_owned()
-        }
-        "ManagedIdentityCredential" if error.is_unavailable() => {
-            "only on an Azure host with a managed identity; off Azure, skip the probe with \
-             --exclude mi (or AZURE_TOKEN_CREDENTIALS=dev)"
-                .to_owned()
-        }
-        "ManagedIdentityCredential" => {
-            "assign the managed identity to this resource, or pass its client id \
-             (AZURE_CLIENT_ID)"
-                .to_owned()
-        }
-        "SharedTokenCacheCredential" if has("Multiple accounts") => {
-            "several accounts are cached: set AZURE_USERNAME (and AZURE_TENANT_ID) to pick one"
-                .to_owned()
-        }
-        "SharedTokenCacheCredential" => {
-            "used by Visual Studio and older tools; nothing to do unless you sign in with them"
-                .to_owned()
-        }
-        "VisualStudioCodeCredential" => {
-            "VS Code's sign-in needs the Windows broker; use `az login` or `azd auth login` \
-             instead"
-                .to_owned()
-        }
-        "AzureCliCredential" if has("not found") => {
-            "install the Azure CLI (https://aka.ms/azure-cli), then run `az login`".to_owned()
-        }
-        "AzureCliCredential" if has("claims-challenge") => {
-            "run the `az login --claims-challenge …` command in the message".to_owned()
-        }
-        "AzureCliCredential" => format!(
-            "run `az login`{}",
-            aadsts
-                .map(|c| format!(" (the sign-in needs renewing: {c})"))
-                .unwrap_or_default()
-        ),
-        "AzurePowerShellCredential" if has("not installed") => {
-            "install PowerShell 7 and the Az.Accounts module (Install-Module Az.Accounts), then \
-             run Connect-AzAccount"
-                .to_owned()
-        }
-        "AzurePowerShellCredential" => "run `Connect-AzAccount` in pwsh".to_owned(),
-        "InteractiveBrowserCredential" => {
-            "finish the sign-in in the browser, or use `az login` for a reusable sign-in".to_owned()
-        }
-        _ if has("could not be found") => {
-            "install the Azure Developer CLI (https://aka.ms/azure-dev), then run `azd auth login`"
-                .to_owned()
-        }
-        _ => "run `azd auth login`".to_owned(),
-    }
-}
-
-fn to_json(
-    args: &DoctorArgs,
-    reports: &[Report],
-    chosen: Option<&str>,
-    stopped_by: Option<&str>,
-    selection: Option<String>,
-) -> Value {
-    json!({
-        "scopes": args.scopes,
-        "tenant": args.tenant,
-        "azure_token_credentials": selection,
-        "sequential_walk": true,
-        "result": {
-            "credential": chosen,
-            "stopped_by_failure_of": stopped_by,
-        },
-        "members": reports.iter().enumerate().map(|(i, r)| json!({
-            "position": i + 1,
-            "name": r.name,
-            "status": r.status.label(),
-            "configured": r.setup,
-            "tries": r.tries,
-            "ran": r.ran,
-            "starts_early_in_chain": r.starts_early,
-            "elapsed_ms": r.elapsed_ms,
-            "message": r.message,
-            "expires_on": r.expires_on,
-            "fix": r.fix,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn to_text(
-    args: &DoctorArgs,
-    reports: &[Report],
-    chosen: Option<&str>,
-    stopped_by: Option<&str>,
-    selection: Option<String>,
-) -> String {
-    let mut out = format!(
-        "DefaultAzureCredential, for {}{}\nAZURE_TOKEN_CREDENTIALS: {}\n\n",
-        args.scopes.join(" "),
-        args.tenant
-            .as_deref()
-            .map(|t| format!(" in tenant {t}"))
-            .unwrap_or_default(),
-        selection
-            .as_deref()
-            .unwrap_or("(not set: every credential)")
-    );
-    for (i, r) in reports.iter().enumerate() {
-        let status = match r.status {
-            Status::Token => "TOKEN",
-            Status::Unavailable => "unavailable",
-            Status::Failed => "FAILED",
-            Status::Excluded => "excluded",
-            Status::NotTried => "not tried",
-        };
-        let elapsed = r
-            .elapsed_ms
-            .map(|ms| format!("{ms:>8.1} ms"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "{:>2}. {:<29} {:<12}{elapsed}\n",
-            i + 1,
-            r.name,
-            status
-        ));
-        let indent = "      ";
-        if r.status != Status::NotTried {
-            out.push_str(&format!("{indent}found: {}\n", r.setup));
-        }
-        if matches!(
-            r.status,
-            Status::Token | Status::Unavailable | Status::Failed
-        ) {
-            out.push_str(&format!("{indent}tried: {}\n", r.tries));
-        }
-        for command in &r.ran {
-            out.push_str(&format!("{indent}ran: {command}\n"));
-        }
-        if let Some(expires) = &r.expires_on {
-            out.push_str(&format!("{indent}token expires {expires}\n"));
-        }
-        if let Some(message) = &r.message {
-            let label = match r.status {
-                Status::Excluded | Status::NotTried => "why",
-                _ => "said",
-            };
-            let message = message.replace('\n', &format!("\n{indent}      "));
-            out.push_str(&format!("{indent}{label}: {message}\n"));
-        }
-        if let Some(fix) = &r.fix {
-            out.push_str(&format!("{indent}fix: {fix}\n"));
-        }
-    }
-    out.push('\n');
-    match (chosen, stopped_by) {
-        (Some(name), _) => out.push_str(&format!("Result: DefaultAzureCredential uses {name}.\n")),
-        (None, Some(name)) => out.push_str(&format!(
-            "Result: no token. {name} failed, and a failure stops the chain (only \"unavailable\" \
-             lets the next credential try). Apply its fix above.\n"
-        )),
-        (None, None) => out.push_str(
-            "Result: no token: every credential was unavailable. Apply the fix of the one you \
-             mean to use (for a developer machine usually: az login).\n",
-        ),
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use azidentity::ErrorKind;
+    use azidentity::{Error, ErrorKind, ErrorReason};
 
     #[test]
-    fn fixes_follow_the_failure() {
+    fn fixes_follow_the_reason_not_the_message() {
         let e = Error::new(
             ErrorKind::CredentialUnavailable,
             "AzureCliCredential",
-            "Azure CLI not found on path",
-        );
-        assert!(fix("AzureCliCredential", &e).starts_with("install the Azure CLI"));
-        let e = Error::new(
-            ErrorKind::AuthenticationFailed,
-            "AzureCliCredential",
-            "ERROR: AADSTS70043: expired",
-        );
+            "any words at all",
+        )
+        .with_reason(ErrorReason::ToolNotFound);
+        assert!(fix(Member::AzureCli, &e).starts_with("install the Azure CLI"));
+        let e = Error::new(ErrorKind::AuthenticationFailed, "AzureCliCredential", "x")
+            .with_reason(ErrorReason::Aadsts(70043));
         assert_eq!(
-            fix("AzureCliCredential", &e),
+            fix(Member::AzureCli, &e),
             "run `az login` (the sign-in needs renewing: AADSTS70043)"
         );
+        let e = Error::new(ErrorKind::CredentialUnavailable, "X", "x")
+            .with_reason(ErrorReason::TimedOut);
+        assert!(fix(Member::AzureCli, &e).contains("--process-timeout"));
+        // A message that reads like another reason does not change the advice.
         let e = Error::new(
             ErrorKind::CredentialUnavailable,
-            "X",
-            "'az' did not finish within 10 s",
+            "SharedTokenCacheCredential",
+            "Multiple accounts were found",
         );
-        assert!(fix("AzureCliCredential", &e).contains("--process-timeout"));
+        assert!(fix(Member::SharedTokenCache, &e).starts_with("used by Visual Studio"));
+        let e = e.with_reason(ErrorReason::MultipleAccounts);
+        assert!(fix(Member::SharedTokenCache, &e).starts_with("several accounts"));
+        // Every member has advice of its own for an unexplained failure.
+        for member in Member::ALL {
+            let e = Error::new(ErrorKind::AuthenticationFailed, "X", "x");
+            assert!(!fix(member, &e).is_empty(), "{member}");
+        }
     }
 }

@@ -27,7 +27,7 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
 
 /// `--credential` and `--exclude`: a chain member's name or alias, given back as typed.
 pub fn member(text: &str) -> Result<String, String> {
-    crate::chain::member_name(text)
+    crate::chain::member(text)
         .map(|_| text.to_owned())
         .map_err(|message| message.trim_start_matches("azid: ").to_owned())
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use azidentity::{
     AuthenticationRecord, ClientOptions, DeviceCodeCredential, DeviceCodeCredentialOptions,
-    InteractiveBrowserCredential, InteractiveBrowserCredentialOptions, PersistentTokenCache,
-    TokenCacheDocument, TokenCachePersistenceOptions, TokenRequestOptions,
+    DeviceCodeMessage, InteractiveBrowserCredential, InteractiveBrowserCredentialOptions,
+    PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions, TokenRequestOptions,
 };
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -106,10 +106,10 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
                 client_id: Some(args.client_id.clone()),
                 tenant_id: args.tenant.clone(),
                 timeout: Some(timeout),
-                prompt_callback: Some(Arc::new(|uri: &str, code: &str, _expires| {
+                prompt_callback: Some(Arc::new(|message: &DeviceCodeMessage| {
                     eprintln!(
-                        "To sign in, open {uri} in a browser on any device and enter the code \
-                         {code}"
+                        "To sign in, open {} in a browser on any device and enter the code {}",
+                        message.verification_uri, message.user_code
                     );
                 })),
                 cache_persistence_options: Some(settings.cache.clone()),

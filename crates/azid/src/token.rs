@@ -1,7 +1,10 @@
 //! `azid token`: one access token from `DefaultAzureCredential` (or one credential of it),
 //! printed as `az account get-access-token` prints it.
 
-use azidentity::{AccessToken, Error, TokenCredential, TokenRequestOptions};
+use azidentity::{
+    AccessToken, DefaultAzureCredentialMember as Member, Error, ErrorKind, TokenCredential,
+    TokenRequestOptions,
+};
 use clap::{Args, ValueEnum};
 use time::format_description::well_known::Rfc3339;
 
@@ -66,16 +69,36 @@ pub async fn run(mut args: TokenArgs) -> Result<(), String> {
         );
         return Ok(());
     }
+    let only = args
+        .chain
+        .credential
+        .as_deref()
+        .map(crate::chain::member)
+        .transpose()?;
     let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
     let token = credential
         .get_token(&scopes, &options)
         .await
-        .map_err(explain)?;
+        .map_err(|e| match only {
+            Some(member) => explain_member(member, e),
+            None => explain(e),
+        })?;
     let used = credential
         .successful_credential()
-        .unwrap_or(credential.name());
+        .map_or(credential.name(), |m| m.name());
     println!("{}", render(&token, used, args.output, exec_version));
     Ok(())
+}
+
+/// With `--credential X` the chain has one member: its error is X's own (named X, with X's
+/// fix), not the chain's summary.
+fn explain_member(member: Member, error: Error) -> String {
+    let error = match error.kind() {
+        ErrorKind::Chain(attempts) if attempts.len() == 1 => attempts[0].error.clone(),
+        _ => error,
+    };
+    let fix = crate::doctor::fix(member, &error);
+    format!("{}\n  fix: {fix}", explain(error))
 }
 
 fn render(token: &AccessToken, credential: &str, output: Output, exec_version: &str) -> String {
@@ -104,7 +127,7 @@ fn render(token: &AccessToken, credential: &str, output: Output, exec_version: &
 /// The error as a person reads it: which credential, what the service said, what to do.
 pub fn explain(error: Error) -> String {
     let mut text = format!("azid: {error}");
-    if matches!(error.kind(), azidentity::ErrorKind::Chain(_)) {
+    if matches!(error.kind(), ErrorKind::Chain(_)) {
         text.push_str(
             "\n  run `azid doctor` to see each credential's configuration and the fix to apply",
         );

@@ -216,8 +216,28 @@ async fn doctor_explains_every_member() {
             "excluded"
         ]
     );
+    // A stable reason code per member, whatever the messages say.
+    let reasons: Vec<&str> = members
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap_or("null"))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "excluded_by_variable",
+            "excluded_by_variable",
+            "excluded_by_variable",
+            "cache_unavailable",
+            "not_signed_in",
+            "not_signed_in",
+            "tool_not_found",
+            "null",
+            "excluded_by_variable"
+        ]
+    );
     let az = &members[5];
     assert_eq!(az["name"], "AzureCliCredential");
+    assert!(az["found"]["path"].as_str().unwrap().ends_with("/az"));
     assert_eq!(az["message"], "Please run 'az login' to set up an account");
     assert_eq!(az["fix"], "run `az login`");
     assert!(
@@ -262,15 +282,17 @@ async fn doctor_explains_every_member() {
 async fn doctor_shows_where_a_failure_stops_the_chain() {
     let emu = Emulator::builder().start().await.unwrap();
     let tools = Tools::new(&["az", "azd"]);
+    let authority = emu.authority_host();
+    let wrong_secret = [
+        ("AZURE_AUTHORITY_HOST", authority.as_str()),
+        ("AZURE_TENANT_ID", DEFAULT_TENANT_ID),
+        ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", "wrong-secret-for-doctor"),
+    ];
     let out = azid(
         &emu,
         &tools,
-        &[
-            ("AZURE_AUTHORITY_HOST", &emu.authority_host()),
-            ("AZURE_TENANT_ID", DEFAULT_TENANT_ID),
-            ("AZURE_CLIENT_ID", DEFAULT_CLIENT_ID),
-            ("AZURE_CLIENT_SECRET", "wrong-secret-for-doctor"),
-        ],
+        &wrong_secret,
         &["doctor", "--disable-instance-discovery", "--exclude", "mi"],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -290,4 +312,63 @@ async fn doctor_shows_where_a_failure_stops_the_chain() {
         "{text}"
     );
     assert!(!text.contains("wrong-secret-for-doctor"));
+
+    let out = azid(
+        &emu,
+        &tools,
+        &wrong_secret,
+        &[
+            "doctor",
+            "--disable-instance-discovery",
+            "--exclude",
+            "mi",
+            "--output",
+            "json",
+        ],
+    );
+    let report = json(&out);
+    let env = &report["members"][0];
+    assert_eq!(env["status"], "failed");
+    assert_eq!(env["reason"], "aadsts");
+    assert_eq!(env["aadsts"], "AADSTS7000215");
+    assert_eq!(report["members"][1]["reason"], "after_failure", "{report}");
+    assert_eq!(
+        report["result"]["stopped_by_failure_of"],
+        "EnvironmentCredential"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_one_credential_names_it_in_its_errors() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let tools = Tools::new(&["az"]);
+    let out = azid(
+        &emu,
+        &tools,
+        &[("AZIDENTITY_FAKE_MODE", "not-logged-in")],
+        &["token", "--scope", SCOPE, "--credential", "az"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("azid: AzureCliCredential: Please run 'az login'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix: run `az login`"), "{stderr}");
+    assert!(!stderr.contains("DefaultAzureCredential"), "{stderr}");
+
+    // A member that could not even be built (no workload identity variables) is named too.
+    let out = azid(
+        &emu,
+        &tools,
+        &[],
+        &["token", "--scope", SCOPE, "--credential", "workload"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("azid: WorkloadIdentityCredential: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix: only on Kubernetes"), "{stderr}");
+    assert!(!stderr.contains("DefaultAzureCredential"), "{stderr}");
 }

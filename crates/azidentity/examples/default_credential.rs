@@ -27,7 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "DefaultAzureCredential used {}: token expires {}",
-        credential.successful_credential().unwrap_or("?"),
+        credential
+            .successful_credential()
+            .map_or("?", |member| member.name()),
         token.expires_on
     );
     Ok(())

@@ -32,6 +32,7 @@ pub enum ErrorKind {
 
 /// One member's outcome inside a chain error.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ChainAttempt {
     /// The member credential's name.
     pub credential: String,
@@ -41,6 +42,7 @@ pub struct ChainAttempt {
 
 /// What Microsoft Entra ID (or another token service) said when it refused a request.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HttpErrorDetails {
     /// HTTP status code.
     pub status: u16,
@@ -65,13 +67,126 @@ impl HttpErrorDetails {
     }
 }
 
-/// An authentication error: its kind, the credential that raised it, and a message that says
-/// what happened and what to do. Never contains a token, secret, assertion or password.
+/// Why a credential gave no token, as a closed set a program can act on (`azid doctor` picks
+/// its advice from it). Messages are for people and may be reworded; [`ErrorReason::code`] is
+/// stable: a code, once published, keeps its meaning. Read it with [`Error::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorReason {
+    /// Environment variables the credential needs are not set, or only some of them are.
+    VariablesMissing,
+    /// The developer tool (`az`, `azd`, `pwsh`, or PowerShell's Az.Accounts module) is not
+    /// installed.
+    ToolNotFound,
+    /// Nobody is signed in to the tool (`az login`, `azd auth login`, `Connect-AzAccount`, VS
+    /// Code), or the signed-in account's refresh token is gone.
+    NotSignedIn,
+    /// A tool did not finish in time and was stopped.
+    TimedOut,
+    /// No managed identity endpoint answered at the IMDS address: not an Azure VM (or a proxy,
+    /// such as Docker Desktop's, refused).
+    ImdsUnreachable,
+    /// The managed identity endpoint answered that no (such) identity is assigned to the host.
+    IdentityNotFound,
+    /// The token cache holds several accounts and nothing says which one to use.
+    MultipleAccounts,
+    /// The token cache holds no account, or none matching the requested username and tenant.
+    NoAccount,
+    /// The persistent token cache does not exist or could not be read.
+    CacheUnavailable,
+    /// A claims challenge (e.g. multi-factor authentication) needs an interactive sign-in the
+    /// tool cannot do silently; the message names the command to run.
+    ClaimsChallenge,
+    /// The sign-in is reachable only through the Windows authentication broker (VS Code).
+    BrokerRequired,
+    /// No browser could be opened, or the loopback redirect server could not start.
+    BrowserUnavailable,
+    /// The tool ran and failed for a reason not listed here (its output is in the message).
+    ToolFailed,
+    /// No HTTP answer arrived: connection refused, DNS, TLS, a timeout, an oversized body.
+    NoResponse,
+    /// Microsoft Entra ID refused the request with this AADSTS error code (e.g. 7000215 for an
+    /// invalid client secret).
+    Aadsts(u32),
+    /// A token service answered with an HTTP error that carries no AADSTS code.
+    ServiceError,
+    /// The configuration is invalid ([`ErrorKind::InvalidConfiguration`]).
+    InvalidConfiguration,
+    /// User interaction is required ([`ErrorKind::AuthenticationRequired`]).
+    InteractionRequired,
+    /// Every member of a credential chain failed ([`ErrorKind::Chain`]); each attempt has its
+    /// own reason.
+    Chain,
+    /// None of the above.
+    Other,
+}
+
+impl ErrorReason {
+    /// The stable, machine-readable code: `snake_case`, e.g. `tool_not_found`; `aadsts` for
+    /// every [`ErrorReason::Aadsts`] (the number is in [`ErrorReason::aadsts`]).
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorReason::VariablesMissing => "variables_missing",
+            ErrorReason::ToolNotFound => "tool_not_found",
+            ErrorReason::NotSignedIn => "not_signed_in",
+            ErrorReason::TimedOut => "timed_out",
+            ErrorReason::ImdsUnreachable => "imds_unreachable",
+            ErrorReason::IdentityNotFound => "identity_not_found",
+            ErrorReason::MultipleAccounts => "multiple_accounts",
+            ErrorReason::NoAccount => "no_account",
+            ErrorReason::CacheUnavailable => "cache_unavailable",
+            ErrorReason::ClaimsChallenge => "claims_challenge",
+            ErrorReason::BrokerRequired => "broker_required",
+            ErrorReason::BrowserUnavailable => "browser_unavailable",
+            ErrorReason::ToolFailed => "tool_failed",
+            ErrorReason::NoResponse => "no_response",
+            ErrorReason::Aadsts(_) => "aadsts",
+            ErrorReason::ServiceError => "service_error",
+            ErrorReason::InvalidConfiguration => "invalid_configuration",
+            ErrorReason::InteractionRequired => "interaction_required",
+            ErrorReason::Chain => "chain",
+            ErrorReason::Other => "other",
+        }
+    }
+
+    /// The AADSTS code as Entra prints it (`AADSTS7000215`), for [`ErrorReason::Aadsts`].
+    pub fn aadsts(self) -> Option<String> {
+        match self {
+            ErrorReason::Aadsts(code) => Some(format!("AADSTS{code}")),
+            _ => None,
+        }
+    }
+
+    /// The first `AADSTS<digits>` in a tool's output (az and azd print Entra's refusal as
+    /// text), so the reason of a tool failure says what Entra said.
+    pub(crate) fn aadsts_in(text: &str) -> Option<ErrorReason> {
+        let at = text.find("AADSTS")?;
+        let digits: String = text[at + 6..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok().map(ErrorReason::Aadsts)
+    }
+}
+
+impl fmt::Display for ErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.aadsts() {
+            Some(code) => f.write_str(&code),
+            None => f.write_str(self.code()),
+        }
+    }
+}
+
+/// An authentication error: its kind, the credential that raised it, its reason, and a message
+/// that says what happened and what to do. Never contains a token, secret, assertion or
+/// password.
 #[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     credential: Cow<'static, str>,
-    message: String,
+    message: Box<str>,
+    reason: Option<ErrorReason>,
     http: Option<Box<HttpErrorDetails>>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -86,7 +201,8 @@ impl Error {
         let error = Error {
             kind,
             credential: credential.into(),
-            message: message.into(),
+            message: message.into().into_boxed_str(),
+            reason: None,
             http: None,
             source: None,
         };
@@ -117,6 +233,13 @@ impl Error {
     pub fn with_http(mut self, details: HttpErrorDetails) -> Self {
         self.http = Some(Box::new(details));
         self.trace("error details attached");
+        self
+    }
+
+    /// Says why, for programs (see [`ErrorReason`]); without it, [`Error::reason`] derives one
+    /// from the service's answer, the cause or the kind.
+    pub fn with_reason(mut self, reason: ErrorReason) -> Self {
+        self.reason = Some(reason);
         self
     }
 
@@ -155,6 +278,37 @@ impl Error {
         &self.message
     }
 
+    /// Why, as a closed set (stable codes for programs; the message is for people). Set where
+    /// the error is made; otherwise: the AADSTS code of the service's answer, any other HTTP
+    /// error as [`ErrorReason::ServiceError`], no answer at all as [`ErrorReason::NoResponse`],
+    /// then by kind, else [`ErrorReason::Other`].
+    pub fn reason(&self) -> ErrorReason {
+        if let Some(reason) = self.reason {
+            return reason;
+        }
+        match &self.kind {
+            ErrorKind::InvalidConfiguration => return ErrorReason::InvalidConfiguration,
+            ErrorKind::AuthenticationRequired { .. } => return ErrorReason::InteractionRequired,
+            ErrorKind::Chain(_) => return ErrorReason::Chain,
+            _ => {}
+        }
+        if let Some(http) = &self.http {
+            return http
+                .error_codes
+                .first()
+                .and_then(|&code| u32::try_from(code).ok())
+                .map_or(ErrorReason::ServiceError, ErrorReason::Aadsts);
+        }
+        if self
+            .source
+            .as_deref()
+            .is_some_and(|s| s.is::<crate::platform::TransportError>())
+        {
+            return ErrorReason::NoResponse;
+        }
+        ErrorReason::Other
+    }
+
     /// What the token service answered, when the failure came from an HTTP response.
     pub fn http(&self) -> Option<&HttpErrorDetails> {
         self.http.as_deref()
@@ -175,7 +329,9 @@ impl fmt::Debug for Error {
             .field("kind", &self.kind)
             .field("credential", &self.credential)
             .field("message", &self.message)
+            .field("reason", &self.reason())
             .field("http", &self.http)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -242,5 +398,86 @@ mod tests {
         };
         assert!(Error::new(required, "X", "m").is_unavailable());
         assert!(!Error::config("X", "m").is_unavailable());
+    }
+
+    #[test]
+    fn reasons_are_explicit_or_derived() {
+        let e = Error::unavailable("AzureCliCredential", "Azure CLI not found on path")
+            .with_reason(ErrorReason::ToolNotFound);
+        assert_eq!(e.reason(), ErrorReason::ToolNotFound);
+        assert_eq!(e.reason().code(), "tool_not_found");
+        // Kept when a chain turns a failure into "unavailable".
+        let e = Error::failed("X", "m")
+            .with_reason(ErrorReason::TimedOut)
+            .into_unavailable();
+        assert_eq!(e.reason(), ErrorReason::TimedOut);
+        let refused =
+            Error::failed("ClientSecretCredential", "refused").with_http(HttpErrorDetails {
+                status: 401,
+                error_codes: vec![7000215],
+                ..Default::default()
+            });
+        assert_eq!(refused.reason(), ErrorReason::Aadsts(7000215));
+        assert_eq!(refused.reason().code(), "aadsts");
+        assert_eq!(refused.reason().to_string(), "AADSTS7000215");
+        let plain = Error::failed("X", "m").with_http(HttpErrorDetails {
+            status: 500,
+            ..Default::default()
+        });
+        assert_eq!(plain.reason(), ErrorReason::ServiceError);
+        let no_answer = Error::failed("X", "m").with_source(crate::platform::TransportError::new(
+            crate::platform::TransportErrorKind::Connect,
+            "refused",
+        ));
+        assert_eq!(no_answer.reason(), ErrorReason::NoResponse);
+        assert_eq!(
+            Error::config("X", "m").reason(),
+            ErrorReason::InvalidConfiguration
+        );
+        assert_eq!(Error::failed("X", "m").reason(), ErrorReason::Other);
+        assert_eq!(
+            ErrorReason::aadsts_in("ERROR: AADSTS70043: The refresh token has expired"),
+            Some(ErrorReason::Aadsts(70043))
+        );
+        assert_eq!(ErrorReason::aadsts_in("AADSTS: none"), None);
+    }
+
+    #[test]
+    fn debug_shows_the_source_and_reason() {
+        let e = Error::failed("X", "m").with_source(crate::platform::TransportError::new(
+            crate::platform::TransportErrorKind::Timeout,
+            "no answer within 10 s",
+        ));
+        let debug = format!("{e:?}");
+        assert!(debug.contains("no answer within 10 s"), "{debug}");
+        assert!(debug.contains("NoResponse"), "{debug}");
+    }
+
+    #[test]
+    fn source_chains_reach_the_cause() {
+        use crate::platform::{
+            Env, HttpOptions, ProcessError, ReqwestTransport, TransportError, TransportErrorKind,
+        };
+        use std::error::Error as _;
+        let transport = TransportError::new(TransportErrorKind::Connect, "no answer")
+            .with_source(std::io::Error::other("refused by peer"));
+        let e = Error::failed("X", "m").with_source(transport);
+        let mut chain = Vec::new();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            chain.push(cause.to_string());
+            next = cause.source();
+        }
+        assert_eq!(chain, ["no answer", "refused by peer"]);
+        let spawn = ProcessError::Spawn(std::io::Error::other("permission denied"));
+        assert_eq!(spawn.source().unwrap().to_string(), "permission denied");
+        let options = HttpOptions {
+            use_system_roots: false,
+            additional_root_certificates: vec!["not a certificate".into()],
+            ..Default::default()
+        };
+        let env = Env::from_pairs([("X", "1")]);
+        let bad = ReqwestTransport::new(&options, &env).unwrap_err();
+        assert_eq!(bad.kind, TransportErrorKind::Setup);
     }
 }

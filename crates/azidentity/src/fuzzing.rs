@@ -116,6 +116,7 @@ pub fn local_time(data: &[u8]) {
 }
 
 /// One HTTP request to the browser sign-in's redirect server, as raw bytes on a connection.
+#[cfg(feature = "interactive")]
 pub fn redirect_request(data: &[u8]) {
     let data = data.to_vec();
     block_on(async move {
@@ -136,6 +137,7 @@ pub fn redirect_request(data: &[u8]) {
 
 /// A certificate file: PEM (certificates, PKCS#8, encrypted PKCS#8, PKCS#1) or PKCS#12, with
 /// and without a password.
+#[cfg(feature = "certificate")]
 pub fn certificate(data: &[u8]) {
     let [password, file] = [0, 1].map(|i| parts(data, 2)[i]);
     let source = crate::CertificateSource::Bytes(file.to_vec());

@@ -35,8 +35,13 @@ mod authority;
 #[cfg(feature = "azure_core_macro")]
 mod azure_core_adapter;
 mod bearer;
+#[cfg(feature = "blocking")]
 pub mod blocking;
 mod cache;
+#[cfg(feature = "certificate")]
+mod certificate;
+#[cfg(not(feature = "certificate"))]
+#[path = "certificate/disabled.rs"]
 mod certificate;
 mod credential;
 mod credentials;
@@ -97,12 +102,15 @@ pub use credentials::client_assertion::{
 };
 pub use credentials::client_secret::{ClientSecretCredential, ClientSecretCredentialOptions};
 pub use credentials::default::{
-    DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialOptions,
+    DefaultAzureCredential, DefaultAzureCredentialMember, DefaultAzureCredentialMemberInfo,
+    DefaultAzureCredentialOptions, Exclusion, MemberSetup, TokenCredentialsSelection,
+    UnknownMemberError,
 };
 pub use credentials::device_code::{
-    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodePrompt,
+    DeviceCodeCredential, DeviceCodeCredentialOptions, DeviceCodeMessage, DeviceCodePrompt,
 };
 pub use credentials::environment::{EnvironmentCredential, EnvironmentCredentialOptions};
+#[cfg(feature = "interactive")]
 pub use credentials::interactive_browser::{
     InteractiveBrowserCredential, InteractiveBrowserCredentialOptions,
 };
@@ -110,7 +118,7 @@ pub use credentials::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityCredentialOptions,
 };
 pub use credentials::on_behalf_of::{
-    OnBehalfOfAuth, OnBehalfOfCredential, OnBehalfOfCredentialOptions,
+    ClientAssertionCallback, OnBehalfOfAuth, OnBehalfOfCredential, OnBehalfOfCredentialOptions,
 };
 pub use credentials::shared_token_cache::{
     SharedTokenCacheCredential, SharedTokenCacheCredentialOptions,
@@ -125,7 +133,7 @@ pub use credentials::workload_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 pub use env_vars::EnvironmentVariables;
-pub use error::{ChainAttempt, Error, ErrorKind, HttpErrorDetails};
+pub use error::{ChainAttempt, Error, ErrorKind, ErrorReason, HttpErrorDetails};
 pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 pub use options::{ClientOptions, RetryOptions};
 pub use platform::{Env, HttpOptions, Platform};

@@ -162,6 +162,22 @@ impl AuthenticationRecord {
     }
 }
 
+/// The serialized record (Python's JSON, [`AuthenticationRecord::serialize`]).
+impl std::fmt::Display for AuthenticationRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.serialize())
+    }
+}
+
+/// Reads a serialized record ([`AuthenticationRecord::deserialize`]).
+impl std::str::FromStr for AuthenticationRecord {
+    type Err = Error;
+
+    fn from_str(data: &str) -> Result<Self, Error> {
+        AuthenticationRecord::deserialize(data)
+    }
+}
+
 /// How Python's `str()` shows a JSON value in its version error.
 fn python_str(value: Option<&Value>) -> String {
     match value {
@@ -228,5 +244,14 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn display_and_from_str_round_trip() {
+        let record = AuthenticationRecord::new("t", "c", "login.example", "h.t", "ada");
+        let text = record.to_string();
+        assert_eq!(text, record.serialize());
+        assert_eq!(text.parse::<AuthenticationRecord>().unwrap(), record);
+        assert!("{}".parse::<AuthenticationRecord>().is_err());
     }
 }

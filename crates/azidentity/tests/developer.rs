@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use azidentity::{
     AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
     AzureDeveloperCliCredentialOptions, AzurePowerShellCredential,
-    AzurePowerShellCredentialOptions, ErrorKind, TokenCredential, TokenRequestOptions,
+    AzurePowerShellCredentialOptions, ErrorKind, ErrorReason, TokenCredential, TokenRequestOptions,
 };
 use developer_support::Tools;
 
@@ -124,6 +124,7 @@ async fn azure_cli_failures_say_what_to_do() {
         .unwrap_err();
     assert!(e.is_unavailable());
     assert_eq!(e.message(), "Please run 'az login' to set up an account");
+    assert_eq!(e.reason(), ErrorReason::NotSignedIn);
 
     let e = az(&tools, &emu, "aadsts")
         .get_token(&[ARM], &no_options())
@@ -131,6 +132,7 @@ async fn azure_cli_failures_say_what_to_do() {
         .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::AuthenticationFailed), "{e}");
     assert!(e.message().contains("AADSTS70043"), "{e}");
+    assert_eq!(e.reason(), ErrorReason::Aadsts(70043));
 
     for mode in ["garbage", "html", "empty"] {
         let e = az(&tools, &emu, mode)
@@ -145,6 +147,7 @@ async fn azure_cli_failures_say_what_to_do() {
             e.message().starts_with("Unexpected output from Azure CLI"),
             "{e}"
         );
+        assert_eq!(e.reason(), ErrorReason::ToolFailed);
     }
 
     let e = az(&tools, &emu, "fail")
@@ -160,6 +163,7 @@ async fn azure_cli_failures_say_what_to_do() {
         .unwrap_err();
     assert!(e.is_unavailable());
     assert_eq!(e.message(), "Azure CLI not found on path");
+    assert_eq!(e.reason().code(), "tool_not_found");
 }
 
 #[tokio::test]
@@ -181,6 +185,7 @@ async fn a_hanging_tool_is_killed_at_the_timeout() {
     assert!(e.is_unavailable());
     assert!(e.message().contains("did not finish within 0.5 s"), "{e}");
     assert!(e.message().contains("process_timeout"), "{e}");
+    assert_eq!(e.reason(), ErrorReason::TimedOut);
 }
 
 #[tokio::test]
@@ -260,6 +265,7 @@ async fn claims_challenges() {
         e.message().contains("az login --claims-challenge eyJ"),
         "{e}"
     );
+    assert_eq!(e.reason(), ErrorReason::ClaimsChallenge);
     let e = pwsh(&tools, &emu, "ok")
         .get_token(&[ARM], &options)
         .await

@@ -180,7 +180,10 @@ async fn our_credentials_get_the_emulators_token_from_the_real_azure_cli() {
         )
         .await
         .unwrap();
-    assert_eq!(dac.successful_credential(), Some("AzureCliCredential"));
+    assert_eq!(
+        dac.successful_credential(),
+        Some(azidentity::DefaultAzureCredentialMember::AzureCli)
+    );
     let claims = emu.verify_token(token.token.secret()).unwrap();
     assert_eq!(claims["aud"], "https://vault.azure.net");
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use azidentity::platform::{Clock as _, ManualClock};
 use azidentity::{
     AuthenticationRecord, ClientOptions, DeviceCodeCredential, DeviceCodeCredentialOptions,
-    ErrorKind, TokenCachePersistenceOptions, TokenCredential, TokenRequestOptions,
+    DeviceCodeMessage, ErrorKind, TokenCachePersistenceOptions, TokenCredential,
+    TokenRequestOptions,
 };
 use azidentity_emulator::{
     Application, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_TENANT_ID, DEFAULT_USERNAME, Emulator,
@@ -54,11 +55,13 @@ fn credential(
     let user = emu.clone();
     let mut options = DeviceCodeCredentialOptions {
         client_id: Some(DEFAULT_PUBLIC_CLIENT_ID.into()),
-        prompt_callback: Some(Arc::new(move |uri, code, expires_on| {
-            seen.lock()
-                .unwrap()
-                .push((uri.to_owned(), code.to_owned(), expires_on));
-            user.approve_device_code_after(code, DEFAULT_USERNAME, polls)
+        prompt_callback: Some(Arc::new(move |shown: &DeviceCodeMessage| {
+            seen.lock().unwrap().push((
+                shown.verification_uri.clone(),
+                shown.user_code.clone(),
+                shown.expires_on,
+            ));
+            user.approve_device_code_after(&shown.user_code, DEFAULT_USERNAME, polls)
                 .unwrap();
         })),
         client_options: ClientOptions {
@@ -182,9 +185,9 @@ async fn slow_down_adds_five_seconds_to_the_interval() {
     let slow = emu.clone();
     let (cred, _, clock) = credential(&emu, 1, move |o| {
         let approve = o.prompt_callback.take().unwrap();
-        o.prompt_callback = Some(Arc::new(move |uri, code, expires| {
-            approve(uri, code, expires);
-            slow.slow_down_device_code(code, 1).unwrap();
+        o.prompt_callback = Some(Arc::new(move |shown: &DeviceCodeMessage| {
+            approve(shown);
+            slow.slow_down_device_code(&shown.user_code, 1).unwrap();
         }));
     });
     let started = clock.now();
@@ -200,7 +203,8 @@ async fn expiry_denial_and_the_timeout_end_the_wait() {
     for (what, expected) in [("expire", "device code expired"), ("deny", "declined")] {
         let control = emu.clone();
         let (cred, _, _) = credential(&emu, 3, move |o| {
-            o.prompt_callback = Some(Arc::new(move |_, code, _| {
+            o.prompt_callback = Some(Arc::new(move |shown: &DeviceCodeMessage| {
+                let code = &shown.user_code;
                 match what {
                     "expire" => control.expire_device_code(code),
                     _ => control.deny_device_code(code),
@@ -215,9 +219,19 @@ async fn expiry_denial_and_the_timeout_end_the_wait() {
         );
         assert!(error.to_string().contains(expected), "{what}: {error}");
     }
+    // A timeout too large to add to the clock is no limit (it used to overflow and panic).
+    let control = emu.clone();
+    let (cred, _, _) = credential(&emu, 3, move |o| {
+        o.timeout = Some(Duration::MAX);
+        o.prompt_callback = Some(Arc::new(move |shown: &DeviceCodeMessage| {
+            control.deny_device_code(&shown.user_code).unwrap();
+        }));
+    });
+    let error = cred.get_token(&[ARM], &none()).await.unwrap_err();
+    assert!(error.to_string().contains("declined"), "{error}");
     // The user never signs in: Python's timeout, honoured because it is shorter than the code.
     let (cred, _, clock) = credential(&emu, 0, |o| {
-        o.prompt_callback = Some(Arc::new(|_, _, _| {}));
+        o.prompt_callback = Some(Arc::new(|_: &DeviceCodeMessage| {}));
         o.timeout = Some(Duration::from_secs(3));
     });
     let started = clock.now();

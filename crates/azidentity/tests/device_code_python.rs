@@ -58,7 +58,7 @@ fn rust_credential(
     DeviceCodeCredential::new(DeviceCodeCredentialOptions {
         authentication_record: record.clone(),
         disable_automatic_authentication: record.is_some(),
-        prompt_callback: Some(Arc::new(|_, _, _| {})),
+        prompt_callback: Some(Arc::new(|_: &azidentity::DeviceCodeMessage| {})),
         cache_persistence_options: Some(TokenCachePersistenceOptions {
             allow_unencrypted_storage: true,
             ..Default::default()

@@ -177,7 +177,7 @@ impl BrowserLauncher for TestBrowser {
         self.opened.lock().unwrap().push(url.to_owned());
         Box::pin(async move {
             match self.behaviour {
-                Behaviour::Broken => Err("no display".to_owned()),
+                Behaviour::Broken => Err(std::io::Error::other("no display")),
                 Behaviour::Idle => Ok(()),
                 _ => {
                     // A real browser works on its own while the credential waits.

@@ -76,7 +76,7 @@ impl BrowserLauncher for HeadlessChromium {
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start chromium: {e}"))?;
+                .map_err(|e| std::io::Error::other(format!("cannot start chromium: {e}")))?;
             self.running.lock().unwrap().push(child);
             Ok(())
         })

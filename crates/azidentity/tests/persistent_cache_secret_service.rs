@@ -374,7 +374,7 @@ async fn an_encrypted_sign_in_serves_the_shared_cache_and_python() {
         ..Default::default()
     };
     let signed_in = DeviceCodeCredential::new(DeviceCodeCredentialOptions {
-        prompt_callback: Some(Arc::new(|_, _, _| {})),
+        prompt_callback: Some(Arc::new(|_: &azidentity::DeviceCodeMessage| {})),
         cache_persistence_options: Some(TokenCachePersistenceOptions::default()),
         client_options: client_options(),
         ..Default::default()

@@ -86,7 +86,9 @@ async fn time_to_first_token(
         .await
         .map_err(|e| e.to_string())?;
     let took = started.elapsed();
-    if credential.successful_credential() != Some("AzureCliCredential") {
+    if credential.successful_credential()
+        != Some(azidentity::DefaultAzureCredentialMember::AzureCli)
+    {
         return Err(format!("{:?} answered", credential.successful_credential()));
     }
     Ok(took)

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::developer::{AzureCli, CliCredential, CliSettings};
-use crate::{Error, Platform, TokenCredential, TokenFuture, TokenRequestOptions};
+use super::developer_tool::developer_tool_credential;
+use crate::developer::{AzureCli, CliCredential};
+use crate::{Error, Platform};
 
 /// Options for [`AzureCliCredential`].
 #[derive(Debug, Clone)]
@@ -55,43 +56,16 @@ pub struct AzureCliCredential {
 }
 
 impl AzureCliCredential {
-    /// Validates the tenant and subscription; `az` is looked for when a token is needed.
-    pub fn new(options: AzureCliCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
-    }
-
-    pub(crate) fn build(
-        options: AzureCliCredentialOptions,
-        in_default_chain: bool,
-    ) -> Result<Self, Error> {
-        let subscription = options.subscription.filter(|s| !s.is_empty());
+    /// `az`, pinned to the subscription when one is given (validated: it goes on a command
+    /// line); cached tokens are kept apart per subscription.
+    fn tool(options: &AzureCliCredentialOptions) -> Result<(AzureCli, String), Error> {
+        let subscription = options.subscription.clone().filter(|s| !s.is_empty());
         if let Some(subscription) = &subscription {
             crate::developer::validate_subscription(subscription)?;
         }
-        let settings = CliSettings {
-            tenant_id: options.tenant_id.unwrap_or_default(),
-            additionally_allowed_tenants: options.additionally_allowed_tenants,
-            process_timeout: options.process_timeout,
-            platform: options.platform,
-            in_default_chain,
-            partition: subscription.clone().unwrap_or_default(),
-        };
-        Ok(AzureCliCredential {
-            inner: CliCredential::new(AzureCli { subscription }, settings)?,
-        })
+        let partition = subscription.clone().unwrap_or_default();
+        Ok((AzureCli { subscription }, partition))
     }
 }
 
-impl TokenCredential for AzureCliCredential {
-    fn get_token<'a>(
-        &'a self,
-        scopes: &'a [&'a str],
-        options: &'a TokenRequestOptions,
-    ) -> TokenFuture<'a> {
-        self.inner.get_token(scopes, options)
-    }
-
-    fn name(&self) -> &'static str {
-        crate::developer::AZURE_CLI_NAME
-    }
-}
+developer_tool_credential!(AzureCliCredential, AzureCliCredentialOptions, AzureCli);

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::developer::{AzureDeveloperCli, CliCredential, CliSettings};
-use crate::{Error, Platform, TokenCredential, TokenFuture, TokenRequestOptions};
+use super::developer_tool::developer_tool_credential;
+use crate::developer::{AzureDeveloperCli, CliCredential};
+use crate::{Error, Platform};
 
 /// Options for [`AzureDeveloperCliCredential`].
 #[derive(Debug, Clone)]
@@ -53,39 +54,15 @@ pub struct AzureDeveloperCliCredential {
 }
 
 impl AzureDeveloperCliCredential {
-    /// Validates the tenant; `azd` is looked for when a token is needed.
-    pub fn new(options: AzureDeveloperCliCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
-    }
-
-    pub(crate) fn build(
-        options: AzureDeveloperCliCredentialOptions,
-        in_default_chain: bool,
-    ) -> Result<Self, Error> {
-        let settings = CliSettings {
-            tenant_id: options.tenant_id.unwrap_or_default(),
-            additionally_allowed_tenants: options.additionally_allowed_tenants,
-            process_timeout: options.process_timeout,
-            platform: options.platform,
-            in_default_chain,
-            partition: String::new(),
-        };
-        Ok(AzureDeveloperCliCredential {
-            inner: CliCredential::new(AzureDeveloperCli, settings)?,
-        })
+    fn tool(
+        _options: &AzureDeveloperCliCredentialOptions,
+    ) -> Result<(AzureDeveloperCli, String), Error> {
+        Ok((AzureDeveloperCli, String::new()))
     }
 }
 
-impl TokenCredential for AzureDeveloperCliCredential {
-    fn get_token<'a>(
-        &'a self,
-        scopes: &'a [&'a str],
-        options: &'a TokenRequestOptions,
-    ) -> TokenFuture<'a> {
-        self.inner.get_token(scopes, options)
-    }
-
-    fn name(&self) -> &'static str {
-        crate::developer::AZURE_DEVELOPER_CLI_NAME
-    }
-}
+developer_tool_credential!(
+    AzureDeveloperCliCredential,
+    AzureDeveloperCliCredentialOptions,
+    AzureDeveloperCli
+);

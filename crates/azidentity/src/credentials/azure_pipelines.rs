@@ -254,7 +254,8 @@ impl TokenCredential for AzurePipelinesCredential {
                      AzurePipelinesCredential is intended for use in Azure Pipelines where the \
                      SYSTEM_OIDCREQUESTURI environment variable is set. See {TROUBLESHOOTING}"
                 ),
-            )));
+            )
+            .with_reason(crate::ErrorReason::VariablesMissing)));
         }
         self.client.get_token(scopes, options)
     }

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::developer::{AzurePowerShell, CliCredential, CliSettings};
-use crate::{Error, Platform, TokenCredential, TokenFuture, TokenRequestOptions};
+use super::developer_tool::developer_tool_credential;
+use crate::developer::{AzurePowerShell, CliCredential};
+use crate::{Error, Platform};
 
 /// Options for [`AzurePowerShellCredential`].
 #[derive(Debug, Clone)]
@@ -52,39 +53,15 @@ pub struct AzurePowerShellCredential {
 }
 
 impl AzurePowerShellCredential {
-    /// Validates the tenant; `pwsh` is looked for when a token is needed.
-    pub fn new(options: AzurePowerShellCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
-    }
-
-    pub(crate) fn build(
-        options: AzurePowerShellCredentialOptions,
-        in_default_chain: bool,
-    ) -> Result<Self, Error> {
-        let settings = CliSettings {
-            tenant_id: options.tenant_id.unwrap_or_default(),
-            additionally_allowed_tenants: options.additionally_allowed_tenants,
-            process_timeout: options.process_timeout,
-            platform: options.platform,
-            in_default_chain,
-            partition: String::new(),
-        };
-        Ok(AzurePowerShellCredential {
-            inner: CliCredential::new(AzurePowerShell, settings)?,
-        })
+    fn tool(
+        _options: &AzurePowerShellCredentialOptions,
+    ) -> Result<(AzurePowerShell, String), Error> {
+        Ok((AzurePowerShell, String::new()))
     }
 }
 
-impl TokenCredential for AzurePowerShellCredential {
-    fn get_token<'a>(
-        &'a self,
-        scopes: &'a [&'a str],
-        options: &'a TokenRequestOptions,
-    ) -> TokenFuture<'a> {
-        self.inner.get_token(scopes, options)
-    }
-
-    fn name(&self) -> &'static str {
-        crate::developer::AZURE_POWERSHELL_NAME
-    }
-}
+developer_tool_credential!(
+    AzurePowerShellCredential,
+    AzurePowerShellCredentialOptions,
+    AzurePowerShell
+);

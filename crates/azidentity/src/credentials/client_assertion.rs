@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use crate::entra::confidential::{AssertionFn, BoxError, CallbackAssertion, ConfidentialClient};
+use crate::entra::confidential::{AssertionFn, CallbackAssertion, ConfidentialClient};
 use crate::{
     ClientOptions, Error, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
     TokenRequestOptions,
@@ -51,7 +51,7 @@ impl ClientAssertionCredential {
     ) -> Result<Self, Error>
     where
         F: Fn() -> Result<String, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let call = CallbackAssertion::from_fn(NAME, func);
         Self::from_callback(tenant_id, client_id, call, options)
@@ -67,7 +67,7 @@ impl ClientAssertionCredential {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let call = CallbackAssertion::from_async_fn(NAME, func);
         Self::from_callback(tenant_id, client_id, call, options)

@@ -1,25 +1,65 @@
 //! `DeviceCodeCredential`: the user signs in on another device with a code this credential shows.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::interactive::{InteractiveCredential, sign_in_options};
 use crate::entra::EntraClient;
-use crate::entra::device_code;
-use crate::entra::public_client::{FlowFuture, InteractiveFlow, PublicClient, PublicClientOptions};
+use crate::entra::device_code::{self, DeviceCodeInfo};
+use crate::entra::public_client::{FlowFuture, InteractiveFlow};
 use crate::{
     AuthenticationRecord, ClientOptions, Error, TokenCachePersistenceOptions, TokenCredential,
     TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "DeviceCodeCredential";
-/// "Microsoft developer sign-on", Python's default client for user credentials.
-pub(crate) const DEVELOPER_SIGN_ON_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
-/// Shows the user where to sign in: `(verification_uri, user_code, expires_on)`, as Python's
-/// `prompt_callback`.
-pub type DeviceCodePrompt = Arc<dyn Fn(&str, &str, OffsetDateTime) + Send + Sync>;
+/// What the user needs to sign in with a device code (Go's `DeviceCodeMessage`; Python passes
+/// the first three to `prompt_callback`). Control characters from the service are removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceCodeMessage {
+    /// The page to open, e.g. `https://microsoft.com/devicelogin`.
+    pub verification_uri: String,
+    /// The code to enter there.
+    pub user_code: String,
+    /// When the code stops working.
+    pub expires_on: OffsetDateTime,
+    /// The service's sentence for the user, naming the page and the code.
+    pub message: String,
+}
+
+impl DeviceCodeMessage {
+    fn from_service(info: &DeviceCodeInfo) -> Self {
+        DeviceCodeMessage {
+            verification_uri: printable(&info.verification_uri),
+            user_code: printable(&info.user_code),
+            expires_on: info.expires_on,
+            message: printable(&info.message),
+        }
+    }
+}
+
+/// The text without control characters (a hostile or broken service could otherwise move the
+/// terminal's cursor, clear the screen or hide what follows); line breaks become spaces.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Shows the user where to sign in (Python's `prompt_callback`, Go's `UserPrompt`).
+pub type DeviceCodePrompt = Arc<dyn Fn(&DeviceCodeMessage) + Send + Sync>;
+
+/// Without a prompt: the service's sentence on stderr (stdout belongs to the application). A
+/// closed or broken stderr is ignored: the user may still have the code from elsewhere, and the
+/// flow goes on until it expires.
+fn default_prompt(message: &DeviceCodeMessage) {
+    let _ = writeln!(std::io::stderr(), "{}", message.message);
+}
 
 /// Options for [`DeviceCodeCredential`].
 #[derive(Clone, Default)]
@@ -30,7 +70,8 @@ pub struct DeviceCodeCredentialOptions {
     pub tenant_id: Option<String>,
     /// Stop waiting for the user after this long, if that is sooner than the code expires.
     pub timeout: Option<Duration>,
-    /// Shows the code; without one the service's message is printed to stdout, as Python does.
+    /// Shows the code; without one the service's message is written to stderr (Python prints it
+    /// to stdout, which would mix it with the application's output).
     pub prompt_callback: Option<DeviceCodePrompt>,
     /// The account to authenticate silently (from an earlier [`DeviceCodeCredential::authenticate`]).
     pub authentication_record: Option<AuthenticationRecord>,
@@ -66,6 +107,15 @@ struct DeviceFlowRunner {
     prompt: Option<DeviceCodePrompt>,
 }
 
+impl std::fmt::Debug for DeviceFlowRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceFlowRunner")
+            .field("timeout", &self.timeout)
+            .field("prompt", &self.prompt.is_some())
+            .finish()
+    }
+}
+
 impl InteractiveFlow for DeviceFlowRunner {
     fn grant_type(&self) -> &'static str {
         "urn:ietf:params:oauth:grant-type:device_code"
@@ -80,22 +130,18 @@ impl InteractiveFlow for DeviceFlowRunner {
     ) -> FlowFuture<'a> {
         Box::pin(async move {
             let flow = device_code::start(entra, tenant, scope, claims).await?;
+            let message = DeviceCodeMessage::from_service(&flow.info);
             match &self.prompt {
-                Some(prompt) => prompt(
-                    &flow.info.verification_uri,
-                    &flow.info.user_code,
-                    flow.info.expires_on,
-                ),
-                None => println!("{}", flow.info.message),
+                Some(prompt) => prompt(&message),
+                None => default_prompt(&message),
             }
             // Python: the caller's timeout counts only when it is shorter than the code's life.
-            let deadline = match self.timeout {
-                Some(timeout) => {
-                    let by_timeout = entra.now() + timeout;
-                    by_timeout.min(flow.info.expires_on)
-                }
-                None => flow.info.expires_on,
-            };
+            // A timeout too large to add to now (Duration::MAX) is no limit at all.
+            let by_timeout = self
+                .timeout
+                .and_then(|t| time::Duration::try_from(t).ok())
+                .and_then(|t| entra.now().checked_add(t));
+            let deadline = by_timeout.map_or(flow.info.expires_on, |t| t.min(flow.info.expires_on));
             device_code::poll(entra, tenant, &flow, deadline, claims).await
         })
     }
@@ -118,41 +164,20 @@ impl InteractiveFlow for DeviceFlowRunner {
 /// let token = credential.get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default()).await?;
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct DeviceCodeCredential {
-    client: PublicClient,
-    flow: DeviceFlowRunner,
-}
-
-impl std::fmt::Debug for DeviceCodeCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct(NAME)
-            .field("client", &self.client)
-            .finish_non_exhaustive()
-    }
+    inner: InteractiveCredential<DeviceFlowRunner>,
 }
 
 impl DeviceCodeCredential {
     /// Validates the options; nothing is requested until a token is needed.
     pub fn new(options: DeviceCodeCredentialOptions) -> Result<Self, Error> {
-        let client_id = options
-            .client_id
-            .as_deref()
-            .unwrap_or(DEVELOPER_SIGN_ON_CLIENT_ID);
-        let client = PublicClient::new(PublicClientOptions {
-            credential: NAME,
-            tenant_id: options.tenant_id.as_deref(),
-            client_id,
-            client_options: &options.client_options,
-            persistence: options.cache_persistence_options.as_ref(),
-            record: options.authentication_record.clone(),
-            disable_automatic_authentication: options.disable_automatic_authentication,
-        })?;
+        let flow = DeviceFlowRunner {
+            timeout: options.timeout,
+            prompt: options.prompt_callback.clone(),
+        };
         Ok(DeviceCodeCredential {
-            client,
-            flow: DeviceFlowRunner {
-                timeout: options.timeout,
-                prompt: options.prompt_callback,
-            },
+            inner: InteractiveCredential::new(NAME, sign_in_options!(options), flow)?,
         })
     }
 
@@ -164,7 +189,7 @@ impl DeviceCodeCredential {
         scopes: &[&str],
         options: &TokenRequestOptions,
     ) -> Result<AuthenticationRecord, Error> {
-        self.client.authenticate(scopes, options, &self.flow).await
+        self.inner.authenticate(scopes, options).await
     }
 }
 
@@ -174,10 +199,32 @@ impl TokenCredential for DeviceCodeCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        self.client.get_token(scopes, options, &self.flow)
+        self.inner.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_shows_no_control_characters() {
+        let info = DeviceCodeInfo {
+            verification_uri: "https://x/\x1b[2Jdevicelogin".into(),
+            user_code: "AB\rCD".into(),
+            expires_on: OffsetDateTime::UNIX_EPOCH,
+            message: "Go to\nhttps://x \x07and enter AB".into(),
+        };
+        let shown = DeviceCodeMessage::from_service(&info);
+        for text in [&shown.verification_uri, &shown.user_code, &shown.message] {
+            assert!(!text.chars().any(char::is_control), "{text:?}");
+        }
+        assert_eq!(shown.user_code, "AB CD");
+        // Writing to stderr never panics, closed or not.
+        default_prompt(&shown);
     }
 }

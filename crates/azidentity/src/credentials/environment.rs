@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::default::{ChainMember, Within};
 use crate::{
     CertificateCredential, CertificateCredentialOptions, CertificateSource, ClientOptions,
     ClientSecretCredential, ClientSecretCredentialOptions, EnvironmentVariables as Vars, Error,
@@ -72,16 +73,17 @@ impl EnvironmentCredential {
     /// configuration (a bad tenant id, an unreadable certificate) is an error here; an
     /// incomplete one is not: `get_token` then reports the credential unavailable.
     pub fn new(options: EnvironmentCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
+        Self::within(options, Within::Standalone)
     }
+}
 
-    /// As `new`, but a partial configuration is logged at INFO rather than WARNING, as
-    /// Python's `DefaultAzureCredential` does.
-    pub(crate) fn for_default_chain(options: EnvironmentCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, true)
-    }
+/// Inside the default chain a partial configuration is logged at INFO rather than WARNING, as
+/// Python's `DefaultAzureCredential` does.
+impl ChainMember for EnvironmentCredential {
+    type Options = EnvironmentCredentialOptions;
 
-    fn build(options: EnvironmentCredentialOptions, in_default_chain: bool) -> Result<Self, Error> {
+    fn within(options: EnvironmentCredentialOptions, within: Within) -> Result<Self, Error> {
+        let in_default_chain = within.is_default_chain();
         let env = options.client_options.platform.env().clone();
         let get = |name: &str| env.get(name);
         let all_set = |names: &[&str]| names.iter().all(|n| get(n).is_some());
@@ -200,7 +202,8 @@ impl TokenCredential for EnvironmentCredential {
                          AZURE_CLIENT_CERTIFICATE_PATH instead of the secret, or AZURE_USERNAME \
                          and AZURE_PASSWORD).\nVisit {TROUBLESHOOTING} to troubleshoot this issue."
                     ),
-                );
+                )
+                .with_reason(crate::ErrorReason::VariablesMissing);
                 return TokenFuture::ready(Err(error));
             }
         };
@@ -385,7 +388,7 @@ mod log_level_tests {
         });
         assert!(alone.contains("WARN"), "{alone}");
         let in_chain = levels_while(|| {
-            EnvironmentCredential::for_default_chain(options()).unwrap();
+            EnvironmentCredential::within(options(), Within::default_chain()).unwrap();
         });
         assert!(
             !in_chain.contains("WARN") && in_chain.contains("INFO"),

@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
+use super::interactive::{InteractiveCredential, sign_in_options};
 use crate::entra::EntraClient;
 use crate::entra::auth_code_flow::{self, BrowserSignIn};
-use crate::entra::public_client::{FlowFuture, InteractiveFlow, PublicClient, PublicClientOptions};
+use crate::entra::public_client::{FlowFuture, InteractiveFlow};
 use crate::platform::Platform;
 use crate::{
     AuthenticationRecord, ClientOptions, Error, TokenCachePersistenceOptions, TokenCredential,
     TokenFuture, TokenRequestOptions,
 };
-
-use super::device_code::DEVELOPER_SIGN_ON_CLIENT_ID;
 
 const NAME: &str = "InteractiveBrowserCredential";
 /// Python waits five minutes for the user.
@@ -93,8 +92,7 @@ impl InteractiveFlow for BrowserFlow {
 /// ```
 #[derive(Debug)]
 pub struct InteractiveBrowserCredential {
-    client: PublicClient,
-    flow: BrowserFlow,
+    inner: InteractiveCredential<BrowserFlow>,
 }
 
 impl InteractiveBrowserCredential {
@@ -111,27 +109,14 @@ impl InteractiveBrowserCredential {
                 ));
             }
         }
-        let client_id = options
-            .client_id
-            .as_deref()
-            .unwrap_or(DEVELOPER_SIGN_ON_CLIENT_ID);
-        let client = PublicClient::new(PublicClientOptions {
-            credential: NAME,
-            tenant_id: options.tenant_id.as_deref(),
-            client_id,
-            client_options: &options.client_options,
-            persistence: options.cache_persistence_options.as_ref(),
-            record: options.authentication_record.clone(),
-            disable_automatic_authentication: options.disable_automatic_authentication,
-        })?;
+        let flow = BrowserFlow {
+            redirect_uri: options.redirect_uri.clone(),
+            login_hint: options.login_hint.clone(),
+            timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            platform: options.client_options.platform.clone(),
+        };
         Ok(InteractiveBrowserCredential {
-            client,
-            flow: BrowserFlow {
-                redirect_uri: options.redirect_uri,
-                login_hint: options.login_hint,
-                timeout: options.timeout.unwrap_or(DEFAULT_TIMEOUT),
-                platform: options.client_options.platform,
-            },
+            inner: InteractiveCredential::new(NAME, sign_in_options!(options), flow)?,
         })
     }
 
@@ -143,7 +128,7 @@ impl InteractiveBrowserCredential {
         scopes: &[&str],
         options: &TokenRequestOptions,
     ) -> Result<AuthenticationRecord, Error> {
-        self.client.authenticate(scopes, options, &self.flow).await
+        self.inner.authenticate(scopes, options).await
     }
 }
 
@@ -153,7 +138,7 @@ impl TokenCredential for InteractiveBrowserCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
-        self.client.get_token(scopes, options, &self.flow)
+        self.inner.get_token(scopes, options)
     }
 
     fn name(&self) -> &'static str {

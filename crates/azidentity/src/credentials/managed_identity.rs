@@ -2,6 +2,7 @@
 //! (IMDS, App Service, Azure Arc, Service Fabric, Cloud Shell, Azure ML, workload identity) is
 //! detected from the environment once, at construction.
 
+use super::default::{ChainMember, Within};
 use crate::managed_identity::{self, MiClient, Mode, NAME};
 use crate::{
     ClientOptions, EnvironmentVariables as Vars, Error, ManagedIdentityId, ManagedIdentitySource,
@@ -59,31 +60,7 @@ impl ManagedIdentityCredential {
     /// user-assigned id on a host that cannot select one (Service Fabric, Cloud Shell), a
     /// malformed endpoint or thumbprint are errors here, not at the first request.
     pub fn new(options: ManagedIdentityCredentialOptions) -> Result<Self, Error> {
-        // Standalone: IMDS failures after retries stay failures whatever `imds_probe` says.
-        // Chain membership is crate-visible only (`for_default_chain`), as Python ties it to
-        // running inside a chain rather than to an option.
-        let mode = Mode {
-            probe_imds: options.imds_probe,
-            in_chain: false,
-            in_default_chain: false,
-        };
-        Self::build(options, true, mode)
-    }
-
-    /// For `DefaultAzureCredential`: it has its own `WorkloadIdentityCredential`, so
-    /// `exclude_workload_identity` is normally true; it tolerates a client id on Cloud Shell (it
-    /// passes `AZURE_CLIENT_ID` to every managed identity source), and IMDS failures are
-    /// "unavailable" so the chain moves on. `imds_probe` as in the options.
-    pub(crate) fn for_default_chain(
-        options: ManagedIdentityCredentialOptions,
-        exclude_workload_identity: bool,
-    ) -> Result<Self, Error> {
-        let mode = Mode {
-            probe_imds: options.imds_probe,
-            in_chain: true,
-            in_default_chain: true,
-        };
-        Self::build(options, !exclude_workload_identity, mode)
+        Self::within(options, Within::Standalone)
     }
 
     fn build(
@@ -126,6 +103,31 @@ impl ManagedIdentityCredential {
     /// without saying which kind of host it is.
     pub fn source(&self) -> Option<ManagedIdentitySource> {
         self.source
+    }
+}
+
+/// Standalone, IMDS failures after retries stay failures whatever `imds_probe` says. Inside
+/// `DefaultAzureCredential` (Python ties this to running inside a chain rather than to an
+/// option) they are "unavailable" so the chain moves on; Cloud Shell tolerates a client id (the
+/// chain passes `AZURE_CLIENT_ID` to every source); and the workload identity source is left to
+/// the chain's own member unless that member was explicitly included.
+impl ChainMember for ManagedIdentityCredential {
+    type Options = ManagedIdentityCredentialOptions;
+
+    fn within(options: ManagedIdentityCredentialOptions, within: Within) -> Result<Self, Error> {
+        let in_chain = within.is_default_chain();
+        let mode = Mode {
+            probe_imds: options.imds_probe,
+            in_chain,
+            in_default_chain: in_chain,
+        };
+        let allow_workload_identity = match within {
+            Within::Standalone => true,
+            Within::DefaultChain {
+                workload_identity_included,
+            } => workload_identity_included,
+        };
+        Self::build(options, allow_workload_identity, mode)
     }
 }
 
@@ -192,7 +194,8 @@ impl TokenCredential for ManagedIdentityCredential {
                      (Azure Arc) is. See {}",
                     crate::troubleshooting::MANAGED_IDENTITY
                 ),
-            ))),
+            )
+            .with_reason(crate::ErrorReason::VariablesMissing))),
         }
     }
 

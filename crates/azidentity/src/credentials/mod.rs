@@ -10,8 +10,11 @@ pub(crate) mod chained;
 pub(crate) mod client_assertion;
 pub(crate) mod client_secret;
 pub(crate) mod default;
+mod developer_tool;
 pub(crate) mod device_code;
 pub(crate) mod environment;
+mod interactive;
+#[cfg(feature = "interactive")]
 pub(crate) mod interactive_browser;
 pub(crate) mod managed_identity;
 pub(crate) mod on_behalf_of;

@@ -9,7 +9,7 @@ use ring::digest;
 
 use super::certificate::{CertificateCredentialOptions, certificate_auth};
 use crate::certificate::CertificateSource;
-use crate::entra::confidential::{AssertionFuture, BoxError, CallbackAssertion, ClientAuth};
+use crate::entra::confidential::{AssertionFn, CallbackAssertion, ClientAuth};
 use crate::entra::user::{FirstGrant, Partition, UserClient};
 use crate::{
     ClientOptions, Error, Secret, TokenCachePersistenceOptions, TokenCredential, TokenFuture,
@@ -21,13 +21,24 @@ const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// How the middle-tier app authenticates itself: exactly one of Python's `client_secret`,
 /// `client_certificate` and `client_assertion_func`.
+#[non_exhaustive]
 pub enum OnBehalfOfAuth {
     /// A client secret.
     ClientSecret(Secret),
     /// A certificate with its private key (PEM or PKCS#12); the password is in the options.
     ClientCertificate(CertificateSource),
-    /// A function returning a client assertion, called for every new token.
-    ClientAssertion(Box<dyn Fn() -> AssertionFuture<'static> + Send + Sync>),
+    /// A function returning a client assertion, called for every new token; made by
+    /// [`OnBehalfOfAuth::client_assertion`] or [`OnBehalfOfAuth::client_assertion_async`].
+    ClientAssertion(ClientAssertionCallback),
+}
+
+/// A caller's client assertion function, as [`OnBehalfOfAuth::ClientAssertion`] holds it.
+pub struct ClientAssertionCallback(AssertionFn);
+
+impl fmt::Debug for ClientAssertionCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<function>")
+    }
 }
 
 impl fmt::Debug for OnBehalfOfAuth {
@@ -47,9 +58,11 @@ impl OnBehalfOfAuth {
     pub fn client_assertion<F, E>(func: F) -> Self
     where
         F: Fn() -> Result<String, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        OnBehalfOfAuth::ClientAssertion(CallbackAssertion::from_fn(NAME, func))
+        OnBehalfOfAuth::ClientAssertion(ClientAssertionCallback(CallbackAssertion::from_fn(
+            NAME, func,
+        )))
     }
 
     /// An async assertion function.
@@ -57,9 +70,11 @@ impl OnBehalfOfAuth {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        OnBehalfOfAuth::ClientAssertion(CallbackAssertion::from_async_fn(NAME, func))
+        OnBehalfOfAuth::ClientAssertion(ClientAssertionCallback(CallbackAssertion::from_async_fn(
+            NAME, func,
+        )))
     }
 }
 
@@ -166,7 +181,9 @@ impl OnBehalfOfCredential {
                     ..Default::default()
                 },
             )?,
-            OnBehalfOfAuth::ClientAssertion(func) => CallbackAssertion::auth(func),
+            OnBehalfOfAuth::ClientAssertion(ClientAssertionCallback(func)) => {
+                CallbackAssertion::auth(func)
+            }
         };
         let client = UserClient::new(
             NAME,

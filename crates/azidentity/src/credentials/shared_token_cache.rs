@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::default::{ChainMember, Within};
 use crate::cache::persistent::{
     CachedAccessToken, PersistentTokenCache, TokenCacheDocument, TokenCacheEvent,
     TokenCachePersistenceOptions, cloud_aliases, entry_epoch, entry_text,
@@ -17,8 +18,8 @@ use crate::cache::{CacheFront, Engine, Request};
 use crate::entra::EntraClient;
 use crate::entra::response::TokenResponse;
 use crate::{
-    AccessToken, ClientOptions, Error, ErrorKind, Platform, Secret, TokenCredential, TokenFuture,
-    TokenRequestOptions,
+    AccessToken, ClientOptions, Error, ErrorKind, ErrorReason, Platform, Secret, TokenCredential,
+    TokenFuture, TokenRequestOptions,
 };
 
 const NAME: &str = "SharedTokenCacheCredential";
@@ -75,13 +76,23 @@ struct SharedEngine {
     in_default_chain: bool,
 }
 
+/// Inside `DefaultAzureCredential` a refused refresh token is "unavailable" so the chain goes
+/// on (configuration errors still stop it).
+impl ChainMember for SharedTokenCacheCredential {
+    type Options = SharedTokenCacheCredentialOptions;
+
+    fn within(options: SharedTokenCacheCredentialOptions, within: Within) -> Result<Self, Error> {
+        Self::build(options, within.is_default_chain())
+    }
+}
+
 impl SharedTokenCacheCredential {
     /// Validates the tenant and authority; the cache is read when a token is needed.
     pub fn new(options: SharedTokenCacheCredentialOptions) -> Result<Self, Error> {
-        Self::build(options, false)
+        Self::within(options, Within::Standalone)
     }
 
-    pub(crate) fn build(
+    fn build(
         options: SharedTokenCacheCredentialOptions,
         in_default_chain: bool,
     ) -> Result<Self, Error> {
@@ -183,7 +194,8 @@ impl SharedEngine {
                      developer tooling supporting Azure single sign on",
                     account.username
                 ),
-            ));
+            )
+            .with_reason(ErrorReason::NotSignedIn));
         };
         // Python redeems the first refresh token and raises its failure at once.
         let (response, tenant) = self
@@ -256,6 +268,7 @@ impl SharedEngine {
     async fn load(&self, cae: bool) -> Result<Arc<TokenCacheDocument>, Error> {
         let unavailable = |why: String| {
             Error::unavailable(NAME, format!("Shared token cache unavailable: {why}"))
+                .with_reason(ErrorReason::CacheUnavailable)
         };
         // Python reads whatever exists, encrypted or not, and never creates a cache.
         let cache = self.shared[usize::from(cae)]
@@ -307,7 +320,8 @@ impl SharedEngine {
             return Err(Error::unavailable(
                 NAME,
                 format!("{prefix} No accounts were found in the cache."),
-            ));
+            )
+            .with_reason(ErrorReason::NoAccount));
         }
         let filtered = self.username.is_some() || self.tenant_id.is_some();
         let mut matching: Vec<Account> = all
@@ -337,20 +351,23 @@ impl SharedEngine {
                 format!(
                     "{prefix} No account\nmatching the specified{criteria} was found in the cache."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::NoAccount)),
             (_, false) => Err(Error::unavailable(
                 NAME,
                 format!(
                     "{prefix} Multiple accounts\nwere found in the cache. Use username and tenant \
                      id to disambiguate."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::MultipleAccounts)),
             (_, true) => Err(Error::unavailable(
                 NAME,
                 format!(
                     "{prefix} Multiple accounts\nmatching the specified{criteria} were found in the cache."
                 ),
-            )),
+            )
+            .with_reason(ErrorReason::MultipleAccounts)),
         }
     }
 

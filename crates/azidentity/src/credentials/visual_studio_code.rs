@@ -69,7 +69,8 @@ impl VisualStudioCodeCredential {
                     "VisualStudioCodeCredential requires the user to be signed in to Azure via \
                      Visual Studio Code. Please ensure you have the Azure Resources extension \
                      installed and have signed in.",
-                );
+                )
+                .with_reason(crate::ErrorReason::NotSignedIn);
             }
             Err(message) => {
                 return Error::unavailable(
@@ -79,7 +80,8 @@ impl VisualStudioCodeCredential {
                          {message}. Please ensure you have the Azure Resources extension \
                          installed and signed in."
                     ),
-                );
+                )
+                .with_reason(crate::ErrorReason::NotSignedIn);
             }
         };
         let tenant = self.tenant_id.as_deref().unwrap_or(&record.tenant_id);
@@ -98,6 +100,7 @@ impl VisualStudioCodeCredential {
                 record.username
             ),
         )
+        .with_reason(crate::ErrorReason::BrokerRequired)
     }
 }
 

@@ -177,7 +177,8 @@ impl WorkloadIdentityCredential {
                     missing.join(", "),
                     crate::troubleshooting::WORKLOAD_IDENTITY
                 ),
-            ));
+            )
+            .with_reason(crate::ErrorReason::VariablesMissing));
         };
         let mut client_options = options.client_options;
         if options.enable_azure_proxy {

@@ -8,7 +8,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use super::{CliRequest, CliTool, local_time, single_resource};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
 use crate::redact::excerpt;
-use crate::{AccessToken, Error, Platform};
+use crate::{AccessToken, Error, ErrorReason, Platform};
 
 pub(crate) const NAME: &str = "AzureCliCredential";
 pub(crate) const CLI_NOT_FOUND: &str = "Azure CLI not found on path";
@@ -58,22 +58,29 @@ impl CliTool for AzureCli {
         for scope in request.scopes {
             command.push_str(&format!(" --scope {scope}"));
         }
-        Some(Error::unavailable(
-            NAME,
-            format!(
-                "Failed to get token. Azure CLI cannot satisfy a claims challenge (for example \
+        Some(
+            Error::unavailable(
+                NAME,
+                format!(
+                    "Failed to get token. Azure CLI cannot satisfy a claims challenge (for example \
                  multi-factor authentication) silently. Run: {command}"
-            ),
-        ))
+                ),
+            )
+            .with_reason(ErrorReason::ClaimsChallenge),
+        )
     }
 
     fn command(&self, request: &CliRequest<'_>, platform: &Platform) -> Result<CommandLine, Error> {
         let resource = single_resource(NAME, request.scopes)?;
         let env = platform.env();
         let Some(az) = which(env, "az") else {
-            return Err(Error::unavailable(NAME, CLI_NOT_FOUND));
+            return Err(
+                Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound)
+            );
         };
-        let cwd = safe_working_dir(env).map_err(|m| Error::unavailable(NAME, m))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let mut command = CommandLine::new(az)
             .with_args([
                 "account",
@@ -106,6 +113,7 @@ impl CliTool for AzureCli {
                     Self::TROUBLESHOOT
                 ),
             )
+            .with_reason(ErrorReason::ToolFailed)
         })
     }
 }
@@ -113,19 +121,20 @@ impl CliTool for AzureCli {
 fn classify(output: &ProcessOutput) -> Error {
     let stderr = output.stderr.trim();
     if output.exit_code == Some(127) || stderr.starts_with("'az' is not recognized") {
-        return Error::unavailable(NAME, CLI_NOT_FOUND);
+        return Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound);
     }
     if (stderr.contains("az login") || stderr.contains("az account set"))
         && !stderr.contains("AADSTS")
     {
-        return Error::unavailable(NAME, NOT_LOGGED_IN);
+        return Error::unavailable(NAME, NOT_LOGGED_IN).with_reason(ErrorReason::NotSignedIn);
     }
     let message = if stderr.is_empty() {
         "Failed to invoke Azure CLI".to_owned()
     } else {
         excerpt(stderr, 2000)
     };
-    Error::failed(NAME, message)
+    let reason = ErrorReason::aadsts_in(stderr).unwrap_or(ErrorReason::ToolFailed);
+    Error::failed(NAME, message).with_reason(reason)
 }
 
 /// `accessToken`, and `expires_on` (epoch seconds, number or string; Azure CLI 2.54+) or else

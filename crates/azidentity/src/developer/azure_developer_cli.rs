@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{CliRequest, CliTool, validate_scope};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
 use crate::redact::excerpt;
-use crate::{AccessToken, Error, Platform};
+use crate::{AccessToken, Error, ErrorReason, Platform};
 
 pub(crate) const NAME: &str = "AzureDeveloperCliCredential";
 pub(crate) const CLI_NOT_FOUND: &str = "Azure Developer CLI could not be found. Please visit \
@@ -49,9 +49,13 @@ impl CliTool for AzureDeveloperCli {
     fn command(&self, request: &CliRequest<'_>, platform: &Platform) -> Result<CommandLine, Error> {
         let env = platform.env();
         let Some(azd) = which(env, "azd") else {
-            return Err(Error::unavailable(NAME, CLI_NOT_FOUND));
+            return Err(
+                Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound)
+            );
         };
-        let cwd = safe_working_dir(env).map_err(|m| Error::unavailable(NAME, m))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let mut command =
             CommandLine::new(azd).with_args(["auth", "token", "--output", "json", "--no-prompt"]);
         for scope in request.scopes {
@@ -85,6 +89,7 @@ impl CliTool for AzureDeveloperCli {
                     Self::TROUBLESHOOT
                 ),
             )
+            .with_reason(ErrorReason::ToolFailed)
         })
     }
 }
@@ -92,21 +97,23 @@ impl CliTool for AzureDeveloperCli {
 fn classify(output: &ProcessOutput) -> Error {
     let stderr = output.stderr.trim();
     if output.exit_code == Some(127) || stderr.starts_with("'azd' is not recognized") {
-        return Error::unavailable(NAME, CLI_NOT_FOUND);
+        return Error::unavailable(NAME, CLI_NOT_FOUND).with_reason(ErrorReason::ToolNotFound);
     }
     if stderr.contains("not logged in, run `azd auth login` to login") && !stderr.contains("AADSTS")
     {
-        return Error::unavailable(NAME, NOT_LOGGED_IN);
+        return Error::unavailable(NAME, NOT_LOGGED_IN).with_reason(ErrorReason::NotSignedIn);
     }
     if stderr.contains("unknown flag: --claims") {
-        return Error::unavailable(NAME, CLAIMS_UNSUPPORTED);
+        return Error::unavailable(NAME, CLAIMS_UNSUPPORTED)
+            .with_reason(ErrorReason::ClaimsChallenge);
     }
     let message = match json_messages(stderr) {
         Some(message) => message,
         None if stderr.is_empty() => "Failed to invoke Azure Developer CLI".to_owned(),
         None => stderr.to_owned(),
     };
-    Error::failed(NAME, excerpt(&message, 2000))
+    let reason = ErrorReason::aadsts_in(&message).unwrap_or(ErrorReason::ToolFailed);
+    Error::failed(NAME, excerpt(&message, 2000)).with_reason(reason)
 }
 
 /// azd writes its errors as JSON lines: a structured `error` (1.23.7 and later) or the older

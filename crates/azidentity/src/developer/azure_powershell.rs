@@ -11,7 +11,7 @@ use base64::Engine as _;
 use super::{CliRequest, CliTool, single_resource};
 use crate::platform::{CommandLine, ProcessOutput, safe_working_dir, which};
 use crate::redact::excerpt;
-use crate::{AccessToken, Error, Platform};
+use crate::{AccessToken, Error, ErrorReason, Platform};
 
 pub(crate) const NAME: &str = "AzurePowerShellCredential";
 pub(crate) const POWERSHELL_NOT_INSTALLED: &str = "PowerShell is not installed";
@@ -84,13 +84,16 @@ impl CliTool for AzurePowerShell {
         if !request.tenant.is_empty() {
             command.push_str(&format!(" -Tenant {}", request.tenant));
         }
-        Some(Error::unavailable(
-            NAME,
-            format!(
-                "Failed to get token. Azure PowerShell cannot satisfy a claims challenge \
+        Some(
+            Error::unavailable(
+                NAME,
+                format!(
+                    "Failed to get token. Azure PowerShell cannot satisfy a claims challenge \
                  silently. Run: {command}"
-            ),
-        ))
+                ),
+            )
+            .with_reason(ErrorReason::ClaimsChallenge),
+        )
     }
 
     fn command(&self, request: &CliRequest<'_>, platform: &Platform) -> Result<CommandLine, Error> {
@@ -104,9 +107,12 @@ impl CliTool for AzurePowerShell {
             }
         });
         let Some(program) = program else {
-            return Err(Error::unavailable(NAME, POWERSHELL_NOT_INSTALLED));
+            return Err(Error::unavailable(NAME, POWERSHELL_NOT_INSTALLED)
+                .with_reason(ErrorReason::ToolNotFound));
         };
-        let cwd = safe_working_dir(env).map_err(|m| Error::unavailable(NAME, m))?;
+        let cwd = safe_working_dir(env).map_err(|e| {
+            Error::unavailable(NAME, e.to_string()).with_reason(ErrorReason::ToolFailed)
+        })?;
         let encoded = encode_script(&script(resource, request.tenant));
         Ok(CommandLine::new(program)
             .with_args(["-NoProfile", "-NonInteractive", "-EncodedCommand"])
@@ -123,7 +129,8 @@ impl CliTool for AzurePowerShell {
             return Err(classify(output));
         }
         if output.stdout.contains(NO_AZ_ACCOUNT_MODULE) {
-            return Err(Error::unavailable(NAME, AZ_ACCOUNT_NOT_INSTALLED));
+            return Err(Error::unavailable(NAME, AZ_ACCOUNT_NOT_INSTALLED)
+                .with_reason(ErrorReason::ToolNotFound));
         }
         parse(&output.stdout).ok_or_else(|| {
             // A malformed `azsdk%…` line may still hold a token.
@@ -145,6 +152,7 @@ impl CliTool for AzurePowerShell {
                     excerpt(&shown.join(" "), 200)
                 ),
             )
+            .with_reason(ErrorReason::ToolFailed)
         })
     }
 }
@@ -152,17 +160,20 @@ impl CliTool for AzurePowerShell {
 fn classify(output: &ProcessOutput) -> Error {
     let stderr = &output.stderr;
     if output.exit_code == Some(127) || stderr.contains("' is not recognized") {
-        return Error::unavailable(NAME, POWERSHELL_NOT_INSTALLED);
+        return Error::unavailable(NAME, POWERSHELL_NOT_INSTALLED)
+            .with_reason(ErrorReason::ToolNotFound);
     }
     if stderr.contains("Run Connect-AzAccount to login") {
-        return Error::unavailable(NAME, RUN_CONNECT_AZ_ACCOUNT);
+        return Error::unavailable(NAME, RUN_CONNECT_AZ_ACCOUNT)
+            .with_reason(ErrorReason::NotSignedIn);
     }
     if stderr.contains("AuthorizationManager check failed") {
-        return Error::unavailable(NAME, BLOCKED_BY_EXECUTION_POLICY);
+        return Error::unavailable(NAME, BLOCKED_BY_EXECUTION_POLICY)
+            .with_reason(ErrorReason::ToolFailed);
     }
     // Too noisy for the message, useful when debugging (as in Python).
     tracing::debug!(credential = NAME, stderr = %excerpt(stderr, 2000), "Azure PowerShell failed");
-    Error::unavailable(NAME, FAILED_TO_INVOKE)
+    Error::unavailable(NAME, FAILED_TO_INVOKE).with_reason(ErrorReason::ToolFailed)
 }
 
 fn parse(stdout: &str) -> Option<AccessToken> {

@@ -9,7 +9,8 @@ use crate::authority::{resolve_tenant, validate_tenant_id};
 use crate::cache::{CacheFront, Engine, Request};
 use crate::platform::ProcessError;
 use crate::{
-    AccessToken, EnvironmentVariables, Error, ErrorKind, Platform, TokenFuture, TokenRequestOptions,
+    AccessToken, EnvironmentVariables, Error, ErrorKind, ErrorReason, Platform, TokenFuture,
+    TokenRequestOptions,
 };
 
 /// Python's default `process_timeout`.
@@ -168,9 +169,11 @@ impl<T: CliTool> CliEngine<T> {
             ProcessError::NotFound(_) => Error::unavailable(
                 T::NAME,
                 format!("{} not found: '{program}' does not exist", T::LABEL),
-            ),
+            )
+            .with_reason(ErrorReason::ToolNotFound),
             ProcessError::Spawn(e) => {
                 Error::unavailable(T::NAME, format!("Failed to execute '{program}': {e}"))
+                    .with_reason(ErrorReason::ToolFailed)
             }
             ProcessError::TimedOut(t) => Error::unavailable(
                 T::NAME,
@@ -181,7 +184,8 @@ impl<T: CliTool> CliEngine<T> {
                     T::LABEL,
                     t.as_secs_f64()
                 ),
-            ),
+            )
+            .with_reason(ErrorReason::TimedOut),
             ProcessError::OutputTooLarge(limit) => Error::failed(
                 T::NAME,
                 format!(
@@ -191,11 +195,13 @@ impl<T: CliTool> CliEngine<T> {
                     T::LABEL,
                     T::TROUBLESHOOT
                 ),
-            ),
+            )
+            .with_reason(ErrorReason::ToolFailed),
             error => Error::unavailable(
                 T::NAME,
                 format!("Failed to invoke the {}: '{program}' {error}", T::LABEL),
-            ),
+            )
+            .with_reason(ErrorReason::ToolFailed),
         }
     }
 

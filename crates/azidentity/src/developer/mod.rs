@@ -8,9 +8,9 @@ mod azure_powershell;
 mod credential;
 mod local_time;
 
-pub(crate) use azure_cli::{AzureCli, NAME as AZURE_CLI_NAME, validate_subscription};
-pub(crate) use azure_developer_cli::{AzureDeveloperCli, NAME as AZURE_DEVELOPER_CLI_NAME};
-pub(crate) use azure_powershell::{AzurePowerShell, NAME as AZURE_POWERSHELL_NAME};
+pub(crate) use azure_cli::{AzureCli, validate_subscription};
+pub(crate) use azure_developer_cli::AzureDeveloperCli;
+pub(crate) use azure_powershell::AzurePowerShell;
 pub(crate) use credential::{CliCredential, CliSettings, DEFAULT_PROCESS_TIMEOUT};
 
 use std::fmt;

@@ -53,6 +53,7 @@ pub(crate) async fn sign_in(
         .await
         .map_err(|why| {
             Error::unavailable(credential, format!("Couldn't start an HTTP server: {why}"))
+                .with_reason(crate::ErrorReason::BrowserUnavailable)
         })?;
     let redirect_uri = server.redirect_uri().to_owned();
     // 32 random bytes make a 43-character verifier, the shortest RFC 7636 allows.
@@ -93,6 +94,7 @@ pub(crate) async fn sign_in(
         .map_err(|why| {
             tracing::debug!(credential, reason = %why, "could not open a browser");
             Error::unavailable(credential, format!("Failed to open a browser: {why}"))
+                .with_reason(crate::ErrorReason::BrowserUnavailable)
         })?;
     let redirect = server
         .wait(&state, request.timeout, request.platform.clock())

@@ -3,12 +3,14 @@
 
 mod advice;
 pub(crate) mod assertion;
+#[cfg(feature = "interactive")]
 pub(crate) mod auth_code_flow;
 pub(crate) mod claims;
 pub(crate) mod confidential;
 pub(crate) mod device_code;
 mod discovery;
 pub(crate) mod public_client;
+#[cfg(feature = "interactive")]
 pub(crate) mod redirect_server;
 pub(crate) mod region;
 pub(crate) mod response;

@@ -38,6 +38,7 @@ impl RawResponse {
         &self.0
     }
 
+    #[cfg_attr(not(feature = "interactive"), allow(dead_code))]
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }

@@ -110,7 +110,7 @@ impl MiSource for Imds {
     fn status_error(&self, details: HttpErrorDetails, in_chain: bool) -> Error {
         let status = details.status;
         let summary = response::summary(&details);
-        let (unavailable, message) = if status == 400 {
+        let (unavailable, reason, message) = if status == 400 {
             let what = if self.id().is_user_assigned() {
                 format!(
                     "The requested identity ({}) has not been assigned to this resource",
@@ -121,6 +121,7 @@ impl MiSource for Imds {
             };
             (
                 true,
+                Some(crate::ErrorReason::IdentityNotFound),
                 format!(
                     "IMDS at {} answered HTTP 400: {what} ({summary}). Assign the managed \
                      identity to the VM or scale set, or use another credential",
@@ -130,6 +131,7 @@ impl MiSource for Imds {
         } else if is_docker_desktop_unreachable(status, &details.body) {
             (
                 true,
+                Some(crate::ErrorReason::ImdsUnreachable),
                 format!(
                     "IMDS is unreachable from here: a proxy (Docker Desktop) answered HTTP 403 \
                      ({summary}). Managed identity works only on an Azure host"
@@ -138,6 +140,7 @@ impl MiSource for Imds {
         } else {
             (
                 in_chain,
+                None,
                 format!(
                     "IMDS at {} answered HTTP {status} after retries: {summary}. IMDS may be \
                      restarting or overloaded; try again later",
@@ -149,6 +152,10 @@ impl MiSource for Imds {
             Error::unavailable(NAME, message)
         } else {
             Error::failed(NAME, message)
+        };
+        let error = match reason {
+            Some(reason) => error.with_reason(reason),
+            None => error,
         };
         error.with_http(details)
     }
@@ -162,6 +169,7 @@ impl MiSource for Imds {
                 self.endpoint()
             ),
         )
+        .with_reason(crate::ErrorReason::ImdsUnreachable)
         .with_source(error)
     }
 

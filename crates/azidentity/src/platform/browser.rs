@@ -3,14 +3,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::time::Duration;
 
 use super::Env;
 
-/// A future that completes once the browser was asked to open a page.
-pub type BrowserFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// A future that completes once the browser was asked to open a page; its error says why no
+/// browser could be opened.
+pub type BrowserFuture<'a> = Pin<Box<dyn Future<Output = Result<(), io::Error>> + Send + 'a>>;
 
 /// Opens a URL for the user (Python: `webbrowser.open`).
 pub trait BrowserLauncher: Send + Sync + fmt::Debug {
@@ -109,7 +111,7 @@ impl BrowserLauncher for SystemBrowser {
                     Err(problem) => problems.push(problem),
                 }
             }
-            Err(problems.join("; "))
+            Err(io::Error::other(problems.join("; ")))
         })
     }
 }

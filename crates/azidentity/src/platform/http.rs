@@ -37,15 +37,20 @@ pub enum TransportErrorKind {
     TooLarge,
     /// Anything else (connection dropped mid-response, malformed HTTP).
     Other,
+    /// The transport could not be built (unreadable `SSL_CERT_FILE`, invalid root
+    /// certificate or proxy URL, TLS configuration).
+    Setup,
 }
 
 /// A failure below HTTP: no usable response arrived.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportError {
     /// What kind of failure.
     pub kind: TransportErrorKind,
     /// A description without secrets.
     pub message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
@@ -54,7 +59,14 @@ impl TransportError {
         TransportError {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// Attaches the underlying cause (the HTTP library's error), returned by `source()`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 }
 
@@ -64,7 +76,13 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Settings of the default transport.
 #[derive(Debug, Clone)]
@@ -110,7 +128,11 @@ impl ReqwestTransport {
     /// `HTTPS_PROXY` (else `ALL_PROXY`) and `NO_PROXY` in `env`; `HTTP_PROXY` is not read, as
     /// it applies to plain-HTTP URLs, which are never proxied. Loopback never goes through a
     /// proxy.
-    pub fn new(options: &HttpOptions, env: &Env) -> Result<Self, String> {
+    pub fn new(options: &HttpOptions, env: &Env) -> Result<Self, TransportError> {
+        Self::build(options, env).map_err(|why| TransportError::new(TransportErrorKind::Setup, why))
+    }
+
+    pub(crate) fn build(options: &HttpOptions, env: &Env) -> Result<Self, String> {
         let roots = root_store(options, env)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -307,7 +329,7 @@ fn classify(error: reqwest::Error) -> TransportError {
         message.push_str(&inner.to_string());
         source = inner.source();
     }
-    TransportError::new(kind, message)
+    TransportError::new(kind, message).with_source(error)
 }
 
 #[cfg(all(test, unix))]

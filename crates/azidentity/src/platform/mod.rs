@@ -185,7 +185,7 @@ impl Platform {
             ..self.http_options.clone()
         };
         let no_proxy = Env::from_pairs(std::iter::empty::<(String, String)>());
-        ReqwestTransport::new(&options, &no_proxy).map(|t| Arc::new(t) as Arc<dyn HttpClient>)
+        ReqwestTransport::build(&options, &no_proxy).map(|t| Arc::new(t) as Arc<dyn HttpClient>)
     }
 
     /// A transport that trusts only the server certificate with this SHA-1 thumbprint (Service
@@ -212,7 +212,7 @@ impl Platform {
     }
 
     /// The HTTP transport, built on first use.
-    pub fn http_client(&self) -> Result<Arc<dyn HttpClient>, String> {
+    pub fn http_client(&self) -> Result<Arc<dyn HttpClient>, TransportError> {
         if let Some(client) = &self.injected_http {
             return Ok(client.clone());
         }
@@ -260,7 +260,7 @@ mod tests {
         let Err(err) = platform.http_client() else {
             panic!("the file is missing, so the transport cannot be built");
         };
-        assert!(err.contains("SSL_CERT_FILE"), "{err}");
+        assert!(err.message.contains("SSL_CERT_FILE"), "{err}");
         // The file appears (a rotation finished): the next build, on any clone, succeeds.
         std::fs::write(&file, "").unwrap();
         let built = clone.http_client().expect("built now");

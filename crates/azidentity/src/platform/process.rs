@@ -177,7 +177,14 @@ impl fmt::Display for ProcessError {
     }
 }
 
-impl std::error::Error for ProcessError {}
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProcessError::Spawn(e) | ProcessError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The future returned by [`ProcessRunner::run`].
 pub type ProcessFuture<'a> =
@@ -363,11 +370,16 @@ fn is_executable(path: &Path) -> bool {
 
 /// A directory the operating system controls, so a tool never runs from (and never loads files
 /// from) the application's own directory: `/bin`, or `%SYSTEMROOT%` on Windows.
-pub fn safe_working_dir(env: &Env) -> Result<PathBuf, String> {
+pub fn safe_working_dir(env: &Env) -> Result<PathBuf, io::Error> {
     if cfg!(windows) {
         env.non_empty("SYSTEMROOT")
             .map(PathBuf::from)
-            .ok_or_else(|| "Environment variable 'SYSTEMROOT' has no value".to_owned())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "Environment variable 'SYSTEMROOT' has no value",
+                )
+            })
     } else {
         Ok(PathBuf::from("/bin"))
     }

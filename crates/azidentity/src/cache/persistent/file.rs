@@ -110,6 +110,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Creates the file empty (mode 0600) if needed and moves its mtime to now: the signal other
 /// processes reload on.
+#[cfg_attr(
+    not(all(target_os = "linux", feature = "secret-service")),
+    allow(dead_code)
+)]
 pub(crate) fn touch(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;

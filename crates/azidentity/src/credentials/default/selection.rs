@@ -1,215 +1,149 @@
 //! Which members `DefaultAzureCredential` has: Python's order, `AZURE_TOKEN_CREDENTIALS`, and
 //! the `exclude_*` options (which win over the variable, in both directions).
 
+use super::DefaultAzureCredentialMember as Member;
+use super::NAME;
 use crate::{EnvironmentVariables, Error};
 
-use super::NAME;
-
-/// A member of the default chain, in Python's order (the sync chain without the broker, which
-/// needs WAM).
+/// What `AZURE_TOKEN_CREDENTIALS` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Member {
-    Environment,
-    WorkloadIdentity,
-    ManagedIdentity,
-    SharedTokenCache,
-    VisualStudioCode,
-    AzureCli,
-    AzurePowerShell,
-    AzureDeveloperCli,
-    InteractiveBrowser,
+#[non_exhaustive]
+pub enum TokenCredentialsSelection {
+    /// `dev`: the developer tools ([`Member::is_developer_tool`]).
+    Dev,
+    /// `prod`: environment, workload and managed identity ([`Member::is_production`]).
+    Prod,
+    /// One member's name: that member alone.
+    Only(Member),
 }
 
-impl Member {
-    pub(crate) const ALL: [Member; 9] = [
-        Member::Environment,
-        Member::WorkloadIdentity,
-        Member::ManagedIdentity,
-        Member::SharedTokenCache,
-        Member::VisualStudioCode,
-        Member::AzureCli,
-        Member::AzurePowerShell,
-        Member::AzureDeveloperCli,
-        Member::InteractiveBrowser,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
+impl TokenCredentialsSelection {
+    fn includes(self, member: Member) -> bool {
         match self {
-            Member::Environment => "EnvironmentCredential",
-            Member::WorkloadIdentity => "WorkloadIdentityCredential",
-            Member::ManagedIdentity => "ManagedIdentityCredential",
-            Member::SharedTokenCache => "SharedTokenCacheCredential",
-            Member::VisualStudioCode => "VisualStudioCodeCredential",
-            Member::AzureCli => "AzureCliCredential",
-            Member::AzurePowerShell => "AzurePowerShellCredential",
-            Member::AzureDeveloperCli => "AzureDeveloperCliCredential",
-            Member::InteractiveBrowser => "InteractiveBrowserCredential",
+            TokenCredentialsSelection::Dev => member.is_developer_tool(),
+            TokenCredentialsSelection::Prod => member.is_production(),
+            TokenCredentialsSelection::Only(chosen) => member == chosen,
         }
     }
+}
 
-    /// The value of `AZURE_TOKEN_CREDENTIALS` selecting only this member; the shared token
-    /// cache cannot be selected alone (as in Python).
-    fn selector(self) -> Option<&'static str> {
+/// Why a member is not part of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Exclusion {
+    /// Its `exclude_*` option is `Some(true)`.
+    ByOption,
+    /// Left out unless asked for: the interactive browser (it opens a browser), when neither
+    /// its option nor `AZURE_TOKEN_CREDENTIALS` includes it.
+    ByDefault,
+    /// `AZURE_TOKEN_CREDENTIALS` selects other members.
+    ByVariable(TokenCredentialsSelection),
+}
+
+impl Exclusion {
+    /// A stable, machine-readable code: `excluded_by_option`, `excluded_by_default` or
+    /// `excluded_by_variable`.
+    pub fn code(self) -> &'static str {
         match self {
-            Member::SharedTokenCache => None,
-            other => Some(other.name()),
+            Exclusion::ByOption => "excluded_by_option",
+            Exclusion::ByDefault => "excluded_by_default",
+            Exclusion::ByVariable(_) => "excluded_by_variable",
         }
-    }
-
-    /// Python's `dev` set: the tools a developer signs in to (not the interactive browser,
-    /// which is in neither `dev` nor `prod`).
-    fn is_developer_tool(self) -> bool {
-        matches!(
-            self,
-            Member::SharedTokenCache
-                | Member::VisualStudioCode
-                | Member::AzureCli
-                | Member::AzurePowerShell
-                | Member::AzureDeveloperCli
-        )
-    }
-
-    fn is_production(self) -> bool {
-        matches!(
-            self,
-            Member::Environment | Member::WorkloadIdentity | Member::ManagedIdentity
-        )
-    }
-
-    /// Whether the member may start before the members above it have answered: it is
-    /// non-interactive and changes nothing the user would notice. Environment and workload
-    /// identity answer at once when they are not configured, and when they are they are the
-    /// intended credential, so nothing starts before them (no IMDS probe from a service
-    /// principal's process). The shared token cache (it may redeem and rotate refresh tokens)
-    /// and VS Code (the broker) wait their turn. Managed identity counts only when it probes
-    /// IMDS (decided by the chain).
-    pub(crate) fn starts_early(self) -> bool {
-        matches!(
-            self,
-            Member::ManagedIdentity
-                | Member::AzureCli
-                | Member::AzurePowerShell
-                | Member::AzureDeveloperCli
-        )
     }
 }
 
 /// The outcome of the selection: each member with the reason it is left out, if it is.
 #[derive(Debug)]
 pub(crate) struct Selection {
-    pub members: Vec<(Member, Option<String>)>,
+    pub members: Vec<(Member, Option<Exclusion>)>,
     /// `AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential`: managed identity is the only
     /// intended credential, so it gets its full retry policy instead of the quick probe.
     pub managed_identity_alone: bool,
 }
 
-pub(crate) fn valid_values() -> String {
+fn valid_values() -> String {
     let names: Vec<String> = Member::ALL
         .iter()
-        .filter_map(|m| m.selector())
-        .map(str::to_ascii_lowercase)
+        .filter(|m| m.selectable_alone())
+        .map(|m| m.name().to_ascii_lowercase())
         .collect();
     format!("'dev', 'prod', or one of: {}", names.join(", "))
 }
 
-/// `explicit[i]` is the `exclude_*` option of `Member::ALL[i]` when the caller set it.
+/// Reads `AZURE_TOKEN_CREDENTIALS` (trimmed, any case); `None` when unset or empty.
+fn parse(variable: Option<&str>) -> Result<Option<TokenCredentialsSelection>, Error> {
+    let value = variable.unwrap_or_default().trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.eq_ignore_ascii_case("dev") {
+        return Ok(Some(TokenCredentialsSelection::Dev));
+    }
+    if value.eq_ignore_ascii_case("prod") {
+        return Ok(Some(TokenCredentialsSelection::Prod));
+    }
+    match value.parse::<Member>() {
+        Ok(member) if member.selectable_alone() => {
+            Ok(Some(TokenCredentialsSelection::Only(member)))
+        }
+        _ => Err(Error::config(
+            NAME,
+            format!(
+                "Invalid value for {}: {value:?}. Valid values are {} (case-insensitive)",
+                EnvironmentVariables::AZURE_TOKEN_CREDENTIALS,
+                valid_values()
+            ),
+        )),
+    }
+}
+
+/// `explicit(member)` is the member's `exclude_*` option.
 pub(crate) fn select(
     variable: Option<&str>,
-    explicit: [Option<bool>; 9],
+    explicit: impl Fn(Member) -> Option<bool>,
     require_envvar: bool,
 ) -> Result<Selection, Error> {
-    let var = EnvironmentVariables::AZURE_TOKEN_CREDENTIALS;
-    let value = variable
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if require_envvar && value.is_empty() {
+    let selected = parse(variable)?;
+    if require_envvar && selected.is_none() {
         return Err(Error::config(
             NAME,
             format!(
-                "require_envvar is set, but {var} is not. Set it to {}",
+                "require_envvar is set, but {} is not. Set it to {}",
+                EnvironmentVariables::AZURE_TOKEN_CREDENTIALS,
                 valid_values()
             ),
         ));
     }
-    let by_variable: Box<dyn Fn(Member) -> Option<String>> = match value.as_str() {
-        // The interactive browser is opt-in (Python's exclude_interactive_browser_credential
-        // defaults to true) unless the variable names it.
-        "" => Box::new(|m: Member| {
-            (m == Member::InteractiveBrowser).then(|| {
-                "excluded by default (it opens a browser); set \
-                 exclude_interactive_browser_credential to false to include it"
-                    .to_owned()
-            })
-        }),
-        "dev" => Box::new(move |m: Member| {
-            (!m.is_developer_tool()).then(|| format!("{var}=dev selects developer tools only"))
-        }),
-        "prod" => Box::new(move |m: Member| {
-            (!m.is_production()).then(|| {
-                format!("{var}=prod selects environment, workload and managed identity only")
-            })
-        }),
-        name => {
-            let Some(chosen) = Member::ALL
-                .into_iter()
-                .find(|m| m.selector().is_some_and(|s| s.eq_ignore_ascii_case(name)))
-            else {
-                return Err(Error::config(
-                    NAME,
-                    format!(
-                        "Invalid value for {var}: {:?}. Valid values are {} (case-insensitive)",
-                        variable.unwrap_or_default().trim(),
-                        valid_values()
-                    ),
-                ));
-            };
-            let chosen_name = chosen.name();
-            Box::new(move |m: Member| {
-                (m != chosen).then(|| format!("{var} selects {chosen_name} only"))
-            })
-        }
-    };
-    let members: Vec<(Member, Option<String>)> = Member::ALL
+    let members: Vec<(Member, Option<Exclusion>)> = Member::ALL
         .into_iter()
-        .zip(explicit)
-        .map(|(member, explicit)| {
-            let reason = match explicit {
-                Some(true) => Some(format!(
-                    "excluded by the option exclude_{}",
-                    option_suffix(member)
-                )),
-                Some(false) => None,
-                None => by_variable(member),
+        .map(|member| {
+            let exclusion = match (explicit(member), selected) {
+                (Some(true), _) => Some(Exclusion::ByOption),
+                (Some(false), _) => None,
+                (None, Some(selection)) => {
+                    (!selection.includes(member)).then_some(Exclusion::ByVariable(selection))
+                }
+                // The interactive browser is opt-in (Python's exclude_interactive_browser_credential
+                // defaults to true) unless the variable names it.
+                (None, None) => {
+                    (member == Member::InteractiveBrowser).then_some(Exclusion::ByDefault)
+                }
             };
-            (member, reason)
+            (member, exclusion)
         })
         .collect();
-    if members.iter().all(|(_, reason)| reason.is_some()) {
+    if members.iter().all(|(_, exclusion)| exclusion.is_some()) {
         return Err(Error::config(
             NAME,
             "at least one credential is required: the exclude options and \
              AZURE_TOKEN_CREDENTIALS leave none",
         ));
     }
-    let managed_identity_alone = value == "managedidentitycredential";
     Ok(Selection {
         members,
-        managed_identity_alone,
+        managed_identity_alone: selected
+            == Some(TokenCredentialsSelection::Only(Member::ManagedIdentity)),
     })
-}
-
-pub(crate) fn option_suffix(member: Member) -> &'static str {
-    match member {
-        Member::Environment => "environment_credential",
-        Member::WorkloadIdentity => "workload_identity_credential",
-        Member::ManagedIdentity => "managed_identity_credential",
-        Member::SharedTokenCache => "shared_token_cache_credential",
-        Member::VisualStudioCode => "visual_studio_code_credential",
-        Member::AzureCli => "cli_credential",
-        Member::AzurePowerShell => "powershell_credential",
-        Member::AzureDeveloperCli => "developer_cli_credential",
-        Member::InteractiveBrowser => "interactive_browser_credential",
-    }
 }
 
 #[cfg(test)]
@@ -224,16 +158,22 @@ mod tests {
             .collect()
     }
 
+    fn none(_: Member) -> Option<bool> {
+        None
+    }
+
     #[test]
     fn the_variable_selects_and_explicit_options_win() {
-        let none = [None; 9];
         assert_eq!(included(&select(None, none, false).unwrap()).len(), 8);
-        let mut browser = none;
-        browser[8] = Some(false);
+        let browser = |m| (m == Member::InteractiveBrowser).then_some(false);
         assert_eq!(included(&select(None, browser, false).unwrap()).len(), 9);
+        let s = select(Some("InteractiveBrowserCredential"), none, false).unwrap();
+        assert_eq!(included(&s), ["InteractiveBrowserCredential"]);
         assert_eq!(
-            included(&select(Some("InteractiveBrowserCredential"), none, false).unwrap()),
-            ["InteractiveBrowserCredential"]
+            s.members[0].1,
+            Some(Exclusion::ByVariable(TokenCredentialsSelection::Only(
+                Member::InteractiveBrowser
+            )))
         );
         assert_eq!(
             included(&select(Some(" DEV "), none, false).unwrap()),
@@ -245,8 +185,7 @@ mod tests {
                 "AzureDeveloperCliCredential"
             ]
         );
-        let mut cli_back = none;
-        cli_back[5] = Some(false);
+        let cli_back = |m| (m == Member::AzureCli).then_some(false);
         assert_eq!(
             included(&select(Some("prod"), cli_back, false).unwrap()),
             [
@@ -259,15 +198,18 @@ mod tests {
         let s = select(Some("ManagedIdentityCredential"), none, false).unwrap();
         assert_eq!(included(&s), ["ManagedIdentityCredential"]);
         assert!(s.managed_identity_alone);
-        let mut all_out = none;
-        all_out[2] = Some(true);
-        let e = select(Some("managedidentitycredential"), all_out, false).unwrap_err();
+        let mi_out = |m| (m == Member::ManagedIdentity).then_some(true);
+        let e = select(Some("managedidentitycredential"), mi_out, false).unwrap_err();
         assert!(e.message().contains("at least one credential is required"));
+        let s = select(None, |m| Some(m != Member::AzureCli), false).unwrap();
+        assert_eq!(included(&s), ["AzureCliCredential"]);
+        assert_eq!(s.members[0].1, Some(Exclusion::ByOption));
+        assert_eq!(s.members[0].1.unwrap().code(), "excluded_by_option");
     }
 
     #[test]
     fn bad_values_list_the_valid_ones() {
-        let e = select(Some("nonsense"), [None; 9], false).unwrap_err();
+        let e = select(Some("nonsense"), none, false).unwrap_err();
         assert!(matches!(e.kind(), crate::ErrorKind::InvalidConfiguration));
         assert!(e.message().contains("\"nonsense\""), "{e}");
         assert!(
@@ -276,9 +218,9 @@ mod tests {
             "{e}"
         );
         assert!(!e.message().contains("sharedtokencachecredential"), "{e}");
-        let e = select(Some("SharedTokenCacheCredential"), [None; 9], false).unwrap_err();
+        let e = select(Some("SharedTokenCacheCredential"), none, false).unwrap_err();
         assert!(e.message().contains("Invalid value"));
-        assert!(select(None, [None; 9], true).is_err());
-        assert!(select(Some("dev"), [None; 9], true).is_ok());
+        assert!(select(None, none, true).is_err());
+        assert!(select(Some("dev"), none, true).is_ok());
     }
 }
