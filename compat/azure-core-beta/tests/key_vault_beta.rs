@@ -50,6 +50,7 @@ async fn client(
                 platform: platform.clone(),
                 ..Default::default()
             },
+            ..Default::default()
         },
     )
     .unwrap();
