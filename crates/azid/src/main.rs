@@ -69,10 +69,14 @@ fn main() -> ExitCode {
             .init();
     } else if matches!(cli.command, Command::Token(_)) {
         // Warnings (a token cache store that is down, a deprecated configuration) reach the
-        // user on stderr; stdout stays the token alone. (The doctor captures events itself.)
+        // user on stderr; stdout stays the token alone. (The doctor captures events itself.) The
+        // chain's own "no credential produced a token" warning is left out: azid prints that
+        // error itself, with the fix.
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_max_level(tracing::Level::WARN)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "warn,azidentity::credentials::chained=off",
+            ))
             .without_time()
             .with_target(false)
             .init();

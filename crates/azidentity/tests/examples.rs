@@ -2,6 +2,8 @@
 //! would run them: their own processes, configured only by the environment `azid emulator`
 //! prints. (`cargo test` builds the examples before it runs the tests.)
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -44,11 +46,14 @@ async fn service_principal_examples_get_tokens_from_the_emulator() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && stdout.contains(says),
-            "{name}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            "{name}: {stdout}\n{stderr}"
         );
+        // The examples print what a user sees: never the token or the secret.
+        let leaks = common::leaks::findings_in(&format!("{stdout}\n{stderr}"));
+        assert!(leaks.is_empty(), "{name} printed a secret: {leaks:?}");
     }
     assert_eq!(emu.token_requests().len(), 3);
 }
