@@ -180,9 +180,11 @@ mod stable {
     }
 
     /// `credential.into()` wherever an SDK client takes `Arc<dyn TokenCredential>`. A blanket impl
-    /// over every `T: TokenCredential` is not allowed by the orphan rule, hence the list.
+    /// over every `T: TokenCredential` is not allowed by the orphan rule, hence the list. An entry
+    /// may carry a `#[cfg]` for credentials that exist only with a crate feature.
     macro_rules! into_sdk_credential {
-        ($($credential:ty),* $(,)?) => {$(
+        ($($(#[$attr:meta])* $credential:ty),* $(,)?) => {$(
+            $(#[$attr])*
             impl From<$credential> for Arc<dyn core::TokenCredential> {
                 fn from(credential: $credential) -> Self {
                     AzureCoreCredential::new(credential).into_arc()
@@ -204,6 +206,7 @@ mod stable {
         crate::DefaultAzureCredential,
         crate::DeviceCodeCredential,
         crate::EnvironmentCredential,
+        #[cfg(feature = "interactive")]
         crate::InteractiveBrowserCredential,
         crate::ManagedIdentityCredential,
         crate::OnBehalfOfCredential,
