@@ -33,6 +33,67 @@ fn planted_secrets_and_minted_shapes_are_found_and_masked_ones_are_not() {
     }
 }
 
+#[test]
+fn planted_secrets_are_found_in_every_form_they_could_leak_in() {
+    let secret = "p@ss w0rd/+~\"quoted\"-81";
+    leaks::plant(secret);
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("client-id:{secret}"),
+    );
+    let url_safe = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("xy{secret}"),
+    );
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    for (how, leaked) in [
+        ("as written", format!("sent {secret} to the host")),
+        ("Debug", format!("Options {{ secret: {secret:?} }}")),
+        (
+            "JSON",
+            serde_json::json!({ "client_secret": secret }).to_string(),
+        ),
+        (
+            "form body",
+            format!("grant_type=client_credentials&client_secret={form}"),
+        ),
+        ("Basic header", format!("authorization: Basic {basic}")),
+        ("base64url blob", format!("blob={url_safe}")),
+    ] {
+        let found = leaks::findings_in(&leaked);
+        assert_eq!(found.len(), 1, "{how}: {leaked}: {found:?}");
+        assert!(found[0].starts_with("a planted secret"), "{how}: {found:?}");
+        assert!(
+            !found[0].contains(secret),
+            "{how}: the finding shows the secret: {found:?}"
+        );
+    }
+    // A multi-line secret (a PEM key) is found where it spans lines, and in its escaped form.
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    leaks::plant(pem);
+    for leaked in [format!("key:\n{pem}\nend"), format!("key={pem:?}")] {
+        assert_eq!(leaks::findings_in(&leaked).len(), 1, "{leaked}");
+    }
+}
+
+#[test]
+fn continuation_lines_of_the_library_records_are_scanned_and_other_targets_are_not() {
+    leaks::plant("continued-secret-value-66");
+    let ours = "2026-12-03T13:00:00.000001Z TRACE azidentity::error: error created error=\
+                ClientSecretCredential failed:\n  the host said: continued-secret-value-66\n";
+    let caught = std::panic::catch_unwind(|| leaks::scan_formatted(ours));
+    assert!(
+        caught.is_err(),
+        "a secret on a continuation line of an azidentity record is a leak"
+    );
+    // The emulator logs what it received (secrets included), over several lines too.
+    let theirs = "2026-12-03T13:00:00.000002Z DEBUG azidentity_emulator::entra: request\n  \
+                  client_secret=continued-secret-value-66\n\
+                  2026-12-03T13:00:00.000003Z  INFO azidentity::entra: token acquired\n";
+    leaks::scan_formatted(theirs);
+}
+
 #[tokio::test]
 async fn errors_reach_the_scan_through_trace_lines() {
     let emu = emulator().await;
