@@ -62,8 +62,20 @@ struct Case {
     attempts: usize,
     /// In the error's message (case-insensitive), when it fails.
     says: &'static str,
-    /// A wait the client must have been told to make (Retry-After).
-    waited: Option<Duration>,
+    /// Every wait the retry policy made, in order (the recording clock's): none for a single
+    /// attempt, the back-off schedule, or what `Retry-After` asked for (capped at `max_delay`).
+    waits: Vec<Duration>,
+}
+
+/// Waits in milliseconds.
+fn ms(waits: &[u64]) -> Vec<Duration> {
+    waits.iter().copied().map(Duration::from_millis).collect()
+}
+
+/// The back-off of `quick_retries` (and `patient_retries`) for three retries: the first at once,
+/// then `10 ms × 2^(n-1)`.
+fn backoff() -> Vec<Duration> {
+    ms(&[0, 20, 40])
 }
 
 fn endless(fault: Fault) -> Fault {
@@ -94,7 +106,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "invalid_request",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "401",
@@ -102,7 +114,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "invalid_client",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "403",
@@ -110,7 +122,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "unauthorized_client",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "404",
@@ -118,7 +130,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "404",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "408 endless",
@@ -126,7 +138,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "408",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "429 Retry-After 7 s, then a token",
@@ -134,7 +146,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Token,
             attempts: 2,
             says: "",
-            waited: Some(Duration::from_secs(7)),
+            waits: vec![Duration::from_secs(7)],
         },
         Case {
             name: "500 endless",
@@ -142,7 +154,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "500",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "503 endless",
@@ -150,7 +162,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "503",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "slow headers",
@@ -158,7 +170,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "time",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "dropped before the answer",
@@ -166,7 +178,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "malformed JSON",
@@ -174,7 +186,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "not json",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "HTML 502 endless",
@@ -182,7 +194,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 4,
             says: "502",
-            waited: None,
+            waits: backoff(),
         },
         Case {
             name: "wrong content type",
@@ -190,7 +202,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Token,
             attempts: 1,
             says: "",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "body over the cap",
@@ -198,7 +210,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "larger than",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "garbage numbers",
@@ -211,7 +223,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "expires_in",
-            waited: None,
+            waits: vec![],
         },
         Case {
             name: "wrong types",
@@ -219,7 +231,7 @@ fn entra_cases() -> Vec<Case> {
             outcome: Outcome::Failed,
             attempts: 1,
             says: "access_token",
-            waited: None,
+            waits: vec![],
         },
     ]
 }
@@ -268,10 +280,8 @@ fn check(
             );
         }
     }
-    if let Some(wait) = case.waited {
-        let waits = clock.0.lock().unwrap().clone();
-        assert!(waits.contains(&wait), "{label}: waits {waits:?}");
-    }
+    let waits = clock.0.lock().unwrap().clone();
+    assert_eq!(waits, case.waits, "{label}: the waits between attempts");
 }
 
 async fn entra_family(
@@ -344,14 +354,17 @@ fn managed_identity(
     host_env: &[(String, String)],
     clock: &Arc<RecordingClock>,
 ) -> ManagedIdentityCredential {
-    let platform = platform_with(
-        clock,
+    managed_identity_on(
         Platform::system().with_env(Env::from_pairs(host_env.to_vec())),
-    );
+        clock,
+    )
+}
+
+fn managed_identity_on(base: Platform, clock: &Arc<RecordingClock>) -> ManagedIdentityCredential {
     ManagedIdentityCredential::new(ManagedIdentityCredentialOptions {
         client_options: ClientOptions {
             retry: quick_retries(),
-            platform,
+            platform: platform_with(clock, base),
             ..ClientOptions::default()
         },
         ..Default::default()
@@ -361,22 +374,45 @@ fn managed_identity(
 
 /// The managed identity hosts answer faults as their own rules say (DESIGN.md, managed
 /// identity): refusals fail; a non-JSON answer is "unavailable" unless labelled JSON; IMDS has
-/// Python's own retry schedule (5 retries) and calls "no answer" unavailable.
+/// Python's own retry schedule (5 retries, back-off 0.8 s × 2^(n-1), Retry-After up to 60 s)
+/// and calls "no answer" unavailable; the others retry as `quick_retries` says (Retry-After
+/// capped at its 200 ms). Azure Arc answers its first request with a challenge: each fault
+/// here hits that request (a 200 there fails: not the Arc agent), and a token takes one
+/// request more.
 #[tokio::test]
 async fn managed_identity_hosts() {
     let emu = emulator().await;
     let not_json = "<html>nope</html>";
     for kind in [
         HostKind::AppService,
+        HostKind::AzureArc,
         HostKind::CloudShell,
         HostKind::AzureMl,
         HostKind::Imds,
+        HostKind::ServiceFabric,
     ] {
         let host = emu
             .start_managed_identity(ManagedIdentityHost::new(kind))
             .await
             .unwrap();
-        let retries = if kind == HostKind::Imds { 6 } else { 4 };
+        let imds = kind == HostKind::Imds;
+        let challenge = usize::from(kind == HostKind::AzureArc);
+        let (retries, backoff_waits) = if imds {
+            (6, ms(&[0, 1600, 3200, 6400, 12800]))
+        } else {
+            (4, backoff())
+        };
+        let refused = if imds {
+            Outcome::Unavailable
+        } else {
+            Outcome::Failed
+        };
+        // A 200 where Arc's challenge belongs is not the Arc agent: a failure that says so.
+        let not_json_200 = if challenge == 1 {
+            Outcome::Failed
+        } else {
+            Outcome::Unavailable
+        };
         let cases = [
             (
                 "400",
@@ -384,56 +420,58 @@ async fn managed_identity_hosts() {
                     400,
                     r#"{"error":"invalid_request","error_description":"bad"}"#,
                 ),
-                if kind == HostKind::Imds {
-                    Outcome::Unavailable
-                } else {
-                    Outcome::Failed
-                },
+                refused,
                 1,
+                vec![],
             ),
             (
                 "500 endless",
                 endless(Fault::any().status(500, "{}")),
                 Outcome::Failed,
                 retries,
+                backoff_waits,
             ),
             (
-                "429 Retry-After, then a token",
+                "429 Retry-After 3 s, then a token",
                 Fault::any().status(429, "{}").retry_after(3),
                 Outcome::Token,
-                2,
+                2 + challenge,
+                if imds {
+                    vec![Duration::from_secs(3)]
+                } else {
+                    vec![quick_retries().max_delay]
+                },
             ),
             (
                 "HTML 200",
                 Fault::any().status(200, not_json).content_type("text/html"),
-                Outcome::Unavailable,
+                not_json_200,
                 1,
+                vec![],
             ),
             (
                 "malformed JSON",
                 Fault::any().malformed_json(),
-                if kind == HostKind::Imds {
-                    Outcome::Unavailable
-                } else {
-                    Outcome::Failed
-                },
+                refused,
                 1,
+                vec![],
             ),
             (
                 "body over the cap",
                 Fault::any().status(200, &"x".repeat(HUGE)),
-                if kind == HostKind::Imds {
-                    Outcome::Unavailable
-                } else {
-                    Outcome::Failed
-                },
+                refused,
                 1,
+                vec![],
             ),
         ];
-        for (name, fault, outcome, attempts) in cases {
+        for (name, fault, outcome, attempts, waits) in cases {
             emu.reset();
             let clock = Arc::new(RecordingClock::default());
-            let credential = managed_identity(host.env(), &clock);
+            let mut base = Platform::system().with_env(Env::from_pairs(host.env().to_vec()));
+            if let Some(dir) = host.arc_key_dir() {
+                base = base.with_arc_key_dir(dir);
+            }
+            let credential = managed_identity_on(base, &clock);
             emu.add_fault(fault);
             let result = credential.get_token(&[SCOPE], &Default::default()).await;
             let case = Case {
@@ -442,7 +480,7 @@ async fn managed_identity_hosts() {
                 outcome,
                 attempts,
                 says: "",
-                waited: None,
+                waits,
             };
             let sent = emu.requests().len();
             check(&format!("{kind:?}"), &case, result, sent, &clock);
@@ -450,13 +488,13 @@ async fn managed_identity_hosts() {
     }
 }
 
-/// Steps the stub serves in order, outcome, requests, message, a wait asked for.
+/// Steps the stub serves in order, outcome, requests, message, the waits between them.
 type StubCase = (
     &'static [&'static str],
     Outcome,
     usize,
     &'static str,
-    Option<Duration>,
+    Vec<Duration>,
 );
 
 /// What the emulator cannot do, a raw HTTP stub does: a body that stops arriving, a connection
@@ -517,14 +555,14 @@ async fn app_service_over_a_raw_stub() {
         ),
     ];
     leaks::plant("stub-identity-header-value");
-    // (steps served in order, outcome, requests, message, a wait asked for)
+    // (steps served in order, outcome, requests, message, the waits between them)
     let cases: [StubCase; 4] = [
         (
             &["slow body", "slow body", "slow body", "slow body"],
             Outcome::Failed,
             4,
             "time",
-            None,
+            backoff(),
         ),
         (
             &[
@@ -536,7 +574,7 @@ async fn app_service_over_a_raw_stub() {
             Outcome::Failed,
             4,
             "",
-            None,
+            backoff(),
         ),
         // The date is an hour away: the wait is capped by the policy's max_delay.
         (
@@ -544,17 +582,18 @@ async fn app_service_over_a_raw_stub() {
             Outcome::Token,
             2,
             "",
-            Some(quick_retries().max_delay),
+            vec![quick_retries().max_delay],
         ),
         (
             &["429 ms"],
             Outcome::Token,
             2,
             "",
-            Some(Duration::from_millis(200).min(Duration::from_millis(1500))),
+            // 1.5 s asked for, capped at quick_retries' 200 ms.
+            vec![quick_retries().max_delay],
         ),
     ];
-    for (steps, outcome, attempts, says, waited) in cases {
+    for (steps, outcome, attempts, says, waits) in cases {
         *script.lock().unwrap() = steps.iter().rev().copied().collect();
         *served.lock().unwrap() = 0;
         let clock = Arc::new(RecordingClock::default());
@@ -566,7 +605,7 @@ async fn app_service_over_a_raw_stub() {
             outcome,
             attempts,
             says,
-            waited,
+            waits,
         };
         let sent = *served.lock().unwrap();
         check("AppService (raw stub)", &case, result, sent, &clock);
