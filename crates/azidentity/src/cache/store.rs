@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub(crate) use super::custom::Coordinated;
-use super::custom::CustomStore;
+use super::custom::{CustomStore, Lease};
 use super::persistent::{PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions};
 use crate::platform::Clock;
 use crate::{Error, Platform};
@@ -176,6 +176,18 @@ impl TokenStore {
             Some(options) => {
                 options.cache_name(credential, false)?;
                 match options.store() {
+                    Some(store) if !store.is_encrypted() && !options.allow_unencrypted_storage => {
+                        return Err(Error::config(
+                            credential,
+                            format!(
+                                "the token cache store {store:?} has no encryption key, so it \
+                                 would hold tokens in plain text. Give it a 32-byte key with \
+                                 CacheStore::with_encryption_key, or set \
+                                 allow_unencrypted_storage = true in \
+                                 TokenCachePersistenceOptions to store them unencrypted"
+                            ),
+                        ));
+                    }
                     Some(store) => Backend::Custom(CustomStore::new(store, options)),
                     None => Backend::Persistent(Box::new(Persisted {
                         options: options.clone(),
@@ -211,9 +223,9 @@ impl TokenStore {
     }
 
     /// Gives back a lease from [`TokenStore::coordinate`].
-    pub(crate) async fn release(&self, lease: Option<String>) {
-        if let (Backend::Custom(custom), Some(lease)) = (&self.backend, lease) {
-            custom.release(self.credential, &lease).await;
+    pub(crate) async fn release(&self, lease: Option<Lease>) {
+        if let Some(lease) = lease {
+            lease.release().await;
         }
     }
 
