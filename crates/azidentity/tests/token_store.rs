@@ -249,6 +249,47 @@ fn custom(store: &CacheStore) -> TokenCachePersistenceOptions {
     }
 }
 
+/// A refused refresh token that the cache cannot evict (another writer holds its lock) is a
+/// warning, not the request's error: the first grant still gets a token.
+#[tokio::test]
+async fn an_eviction_the_cache_cannot_write_does_not_fail_the_request() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let home = TempDir::new("obo-evict");
+    let assertion = user_assertion(&emu);
+    obo(&emu, &home, &assertion, plain_file("evict"))
+        .get_token(&[GRAPH], &none())
+        .await
+        .unwrap();
+    emu.add_fault(
+        Fault::on_path("/oauth2/v2.0/token")
+            .status(
+                400,
+                r#"{"error":"invalid_grant","error_description":"AADSTS70000: revoked"}"#,
+            )
+            .times(1),
+    );
+    let lockfile = home.path().join(".IdentityService/evict.nocae.lockfile");
+    std::fs::write(&lockfile, "1 another-writer").unwrap();
+    let token = obo(&emu, &home, &assertion, plain_file("evict"))
+        .get_token(&[ARM], &none())
+        .await;
+    std::fs::remove_file(&lockfile).unwrap();
+    assert!(emu.verify_token(token.unwrap().token.secret()).is_ok());
+    let grants: Vec<_> = emu
+        .token_requests()
+        .iter()
+        .map(|r| r.form_value("grant_type").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ]
+    );
+}
+
 /// The public trait: MSAL's partition keys, every value with a lifetime, no secret stored,
 /// cached lookups never touch the store, and a failing store never fails a token request.
 #[tokio::test]
