@@ -608,6 +608,61 @@ async fn a_dropped_get_token_releases_its_lease() {
     assert!(leasing.leases.lock().unwrap().is_empty());
 }
 
+/// One client id in two tenants: two partitions (`{client_id}_{tenant}_AppTokenCache`), so a
+/// token is never served for the other tenant, from the store or from its in-memory copy.
+#[tokio::test]
+async fn tenants_of_one_client_never_share_a_partition() {
+    const APP: &str = "5f6a7b8c-9d0e-4f1a-8b2c-3d4e5f6a7b8c";
+    const OTHER_TENANT: &str = "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
+    let emu = Emulator::builder()
+        .tenant(OTHER_TENANT)
+        .app(
+            azidentity_emulator::Application::confidential(APP)
+                .secret("two-tenant-secret")
+                .multi_tenant(true),
+        )
+        .start()
+        .await
+        .unwrap();
+    let map = Arc::new(MapStore::default());
+    let store = CacheStore::new(ArcStore(map.clone()));
+    let credential = |tenant: &str| {
+        ClientSecretCredential::new(
+            tenant,
+            APP,
+            Secret::new("two-tenant-secret"),
+            ClientSecretCredentialOptions {
+                client_options: ClientOptions {
+                    disable_instance_discovery: true,
+                    ..common::client_options(&emu)
+                },
+                cache_persistence_options: Some(custom(&store)),
+            },
+        )
+        .unwrap()
+    };
+    let home = credential(DEFAULT_TENANT_ID)
+        .get_token(&[ARM], &none())
+        .await
+        .unwrap();
+    let other = credential(OTHER_TENANT)
+        .get_token(&[ARM], &none())
+        .await
+        .unwrap();
+    assert_ne!(home.token.secret(), other.token.secret());
+    assert_eq!(emu.stats().token_requests, 2);
+    let claims = emu.verify_token(other.token.secret()).unwrap();
+    assert_eq!(claims["tid"], OTHER_TENANT);
+    let mut keys: Vec<String> = map.values.lock().unwrap().keys().cloned().collect();
+    keys.sort();
+    let mut expected = [
+        format!("app.nocae/app/{APP}_{DEFAULT_TENANT_ID}_AppTokenCache"),
+        format!("app.nocae/app/{APP}_{OTHER_TENANT}_AppTokenCache"),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
 /// Lets the test keep a handle on the store it hands over.
 #[derive(Debug)]
 struct ArcStore(Arc<MapStore>);
