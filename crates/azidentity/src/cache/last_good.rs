@@ -81,16 +81,16 @@ impl LastGood {
     }
 }
 
-/// Forgets the least recently used quarter of the documents the store holds; pending ones are
-/// kept (they exist nowhere else).
+/// Forgets a quarter of the documents: those the store holds first, least recently used
+/// first; pending ones (which exist nowhere else) only when too few are saved, so memory stays
+/// bounded through a long outage too.
 fn forget_oldest_saved(by_key: &mut HashMap<String, Slot>) {
-    let mut saved: Vec<(u64, String)> = by_key
+    let mut order: Vec<(bool, u64, String)> = by_key
         .iter()
-        .filter(|(_, slot)| !slot.pending)
-        .map(|(key, slot)| (slot.last_used, key.clone()))
+        .map(|(key, slot)| (slot.pending, slot.last_used, key.clone()))
         .collect();
-    saved.sort_unstable();
-    for (_, key) in saved.into_iter().take(MAX_DOCUMENTS / 4) {
+    order.sort_unstable();
+    for (_, _, key) in order.into_iter().take(MAX_DOCUMENTS / 4) {
         by_key.remove(&key);
     }
 }
@@ -101,6 +101,14 @@ mod tests {
 
     #[test]
     fn bounded_and_pending_documents_survive() {
+        let flood = LastGood::default();
+        for i in 0..MAX_DOCUMENTS * 2 {
+            flood.put(&format!("p{i}"), TokenCacheDocument::new(), true);
+        }
+        assert!(
+            flood.slots().by_key.len() <= MAX_DOCUMENTS,
+            "bounded in an outage too"
+        );
         let l1 = LastGood::default();
         l1.put("pending", TokenCacheDocument::new(), true);
         for i in 0..MAX_DOCUMENTS * 2 {
