@@ -290,6 +290,48 @@ async fn an_eviction_the_cache_cannot_write_does_not_fail_the_request() {
     );
 }
 
+/// Tokens fetched while the cache cannot be written are returned all the same, with one
+/// warning, not one per request.
+#[tokio::test]
+async fn unwritable_cache_returns_tokens_and_warns_once() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let home = TempDir::new("sp-unwritable");
+    let clock = Arc::new(azidentity::platform::ManualClock::new(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let cred = ClientSecretCredential::new(
+        DEFAULT_TENANT_ID,
+        DEFAULT_CLIENT_ID,
+        Secret::new(DEFAULT_CLIENT_SECRET),
+        ClientSecretCredentialOptions {
+            client_options: ClientOptions {
+                disable_instance_discovery: true,
+                platform: common::platform(&emu, &[])
+                    .with_home_dir(home.path())
+                    .with_clock(clock),
+                ..common::client_options(&emu)
+            },
+            cache_persistence_options: Some(plain_file("stuck")),
+        },
+    )
+    .unwrap();
+    let lockfile = home.path().join(".IdentityService/stuck.nocae.lockfile");
+    std::fs::create_dir_all(lockfile.parent().unwrap()).unwrap();
+    std::fs::write(&lockfile, "4242 another-writer").unwrap();
+    let (logs, _guard) = common::LogCapture::install();
+    for scope in [ARM, GRAPH, "https://vault.azure.net/.default"] {
+        let token = cred.get_token(&[scope], &none()).await.unwrap();
+        assert!(emu.verify_token(token.token.secret()).is_ok());
+    }
+    let text = logs.text();
+    let warnings = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("could not store tokens"))
+        .count();
+    assert_eq!(warnings, 1, "{text}");
+    assert!(!home.path().join(".IdentityService/stuck.nocae").exists());
+}
+
 /// The public trait: MSAL's partition keys, every value with a lifetime, no secret stored,
 /// cached lookups never touch the store, and a failing store never fails a token request.
 #[tokio::test]

@@ -10,6 +10,7 @@
 //!   serialization callbacks do. Its failures are logged and never fail a token request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub(crate) use super::custom::Coordinated;
@@ -147,6 +148,8 @@ pub(crate) struct TokenStore {
     credential: &'static str,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// The last write of a fetched token failed (and was warned about).
+    keep_failing: AtomicBool,
 }
 
 impl std::fmt::Debug for TokenStore {
@@ -201,6 +204,7 @@ impl TokenStore {
             credential,
             backend,
             clock,
+            keep_failing: AtomicBool::new(false),
         })
     }
 
@@ -298,18 +302,26 @@ impl TokenStore {
     }
 
     /// As [`TokenStore::modify`], but a failure is logged, not raised: the caller has its token,
-    /// and a store that cannot keep it must not take it away.
+    /// and a store that cannot keep it must not take it away. Warned about once until a write
+    /// succeeds again.
     pub(crate) async fn keep(
         &self,
         partition: Partition<'_>,
         change: impl FnOnce(&mut TokenCacheDocument),
     ) {
-        if let Err(error) = self.modify(partition, change).await {
-            tracing::warn!(
+        match self.modify(partition, change).await {
+            Ok(()) => self.keep_failing.store(false, Ordering::Relaxed),
+            Err(error) if !self.keep_failing.swap(true, Ordering::Relaxed) => tracing::warn!(
+                credential = self.credential,
+                error = %error,
+                "could not store tokens in the token cache; they are used all the same \
+                 (logged once until a write succeeds)"
+            ),
+            Err(error) => tracing::debug!(
                 credential = self.credential,
                 error = %error,
                 "could not store tokens in the token cache"
-            );
+            ),
         }
     }
 
