@@ -133,6 +133,20 @@ fn obo(
     assertion: &str,
     persistence: TokenCachePersistenceOptions,
 ) -> OnBehalfOfCredential {
+    obo_on(
+        emu,
+        assertion,
+        persistence,
+        common::platform(emu, &[]).with_home_dir(home.path()),
+    )
+}
+
+fn obo_on(
+    emu: &RunningEmulator,
+    assertion: &str,
+    persistence: TokenCachePersistenceOptions,
+    platform: azidentity::Platform,
+) -> OnBehalfOfCredential {
     OnBehalfOfCredential::new(
         DEFAULT_TENANT_ID,
         DEFAULT_CLIENT_ID,
@@ -141,7 +155,7 @@ fn obo(
         OnBehalfOfCredentialOptions {
             client_options: ClientOptions {
                 disable_instance_discovery: true,
-                platform: common::platform(emu, &[]).with_home_dir(home.path()),
+                platform,
                 ..common::client_options(emu)
             },
             cache_persistence_options: Some(persistence),
@@ -270,7 +284,14 @@ async fn an_eviction_the_cache_cannot_write_does_not_fail_the_request() {
     );
     let lockfile = home.path().join(".IdentityService/evict.nocae.lockfile");
     std::fs::write(&lockfile, "1 another-writer").unwrap();
-    let token = obo(&emu, &home, &assertion, plain_file("evict"))
+    // A manual clock: the waits for the lock pass at once.
+    let clock = Arc::new(azidentity::platform::ManualClock::new(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let platform = common::platform(&emu, &[])
+        .with_home_dir(home.path())
+        .with_clock(clock);
+    let token = obo_on(&emu, &assertion, plain_file("evict"), platform)
         .get_token(&[ARM], &none())
         .await;
     std::fs::remove_file(&lockfile).unwrap();
