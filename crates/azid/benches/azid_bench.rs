@@ -107,8 +107,8 @@ async fn cached_get_token_with_stores() {
             let store = RedisTokenStore::open(&server.url()).expect("redis url");
             let options = TokenCachePersistenceOptions {
                 name: "azid-bench".into(),
+                allow_unencrypted_storage: true,
                 store: Some(CacheStore::new(store)),
-                ..Default::default()
             };
             let cred = credential_with(&emulator, Some(options));
             let figures = cached_lookups(&cred).await;
@@ -153,7 +153,8 @@ async fn redis_processes_cold_start(processes: usize) {
                     "env",
                     "--disable-instance-discovery",
                 ])
-                .args(["--redis", &url, "--scope", SCOPE, "--output", "tsv"])
+                .args(["--redis", &url, "--allow-unencrypted-storage"])
+                .args(["--scope", SCOPE, "--output", "tsv"])
                 .env_clear()
                 .envs(emulator.env_exports())
                 .stdout(std::process::Stdio::piped())

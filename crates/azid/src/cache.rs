@@ -15,7 +15,8 @@ pub struct CacheArgs {
     #[arg(long, value_name = "NAME")]
     cache_name: Option<String>,
     /// With --cache-name: keep the cache in a plain file (mode 0600) when the Secret Service is
-    /// unusable, instead of failing.
+    /// unusable, instead of failing. With --redis: store tokens in Redis unencrypted (without
+    /// it, --redis needs --redis-key-file).
     #[arg(long)]
     allow_unencrypted_storage: bool,
     /// Keep tokens in Redis (redis://HOST:PORT/DB): processes and hosts sharing it send one
@@ -31,8 +32,18 @@ pub struct CacheArgs {
 impl CacheArgs {
     /// The persistence options these flags ask for.
     pub fn persistence(&self) -> Result<Option<TokenCachePersistenceOptions>, String> {
-        if self.allow_unencrypted_storage && self.cache_name.is_none() {
-            return Err("azid: --allow-unencrypted-storage needs --cache-name".to_owned());
+        if self.allow_unencrypted_storage && self.cache_name.is_none() && self.redis.is_none() {
+            return Err(
+                "azid: --allow-unencrypted-storage needs --cache-name or --redis".to_owned(),
+            );
+        }
+        if self.redis.is_some() && self.redis_key_file.is_none() && !self.allow_unencrypted_storage
+        {
+            return Err(
+                "azid: --redis keeps tokens in Redis: give --redis-key-file FILE to \
+                        encrypt them, or --allow-unencrypted-storage to store them in plain text"
+                    .to_owned(),
+            );
         }
         let mut options = TokenCachePersistenceOptions {
             allow_unencrypted_storage: self.allow_unencrypted_storage,
@@ -54,7 +65,9 @@ impl CacheArgs {
         let store = azidentity::RedisTokenStore::open(url).map_err(|e| format!("azid: {e}"))?;
         let mut store = azidentity::CacheStore::new(store);
         if let Some(path) = &self.redis_key_file {
-            store = store.with_encryption_key(&read_key(path)?);
+            store = store
+                .with_encryption_key(&read_key(path)?)
+                .map_err(|e| format!("azid: {e}"))?;
         }
         Ok(store)
     }

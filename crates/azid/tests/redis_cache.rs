@@ -20,6 +20,9 @@ fn redis_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "--scope",
         SCOPE,
     ];
+    if !extra.contains(&"--redis-key-file") {
+        args.push("--allow-unencrypted-storage");
+    }
     args.extend_from_slice(extra);
     args
 }
@@ -171,4 +174,25 @@ async fn encrypted_values_and_another_apps_value() {
     assert_ne!(token_of(&out), first);
     assert_eq!(emu.stats().token_requests, 2);
     assert_eq!(warnings(&out.stderr).len(), 1);
+}
+
+/// Tokens go to Redis encrypted, or in plain text only when asked: `--redis` alone is a usage
+/// error naming both flags, and nothing reaches Redis or the token endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_text_in_redis_only_when_asked() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let redis = RedisServer::start();
+    let home = TempDir::new("redis-plain");
+    let url = redis.url();
+    let mut args = redis_args(&url, &[]);
+    args.retain(|a| *a != "--allow-unencrypted-storage");
+    let out = azid(&emu, home.path(), &args);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--redis-key-file") && stderr.contains("--allow-unencrypted-storage"),
+        "{stderr}"
+    );
+    assert!(redis.keys().is_empty(), "{:?}", redis.keys());
+    assert_eq!(emu.stats().token_requests, 0);
 }

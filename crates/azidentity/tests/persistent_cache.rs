@@ -219,6 +219,55 @@ async fn writers_wait_for_the_lockfile_and_break_only_stale_ones() {
     assert_eq!(app_secrets(&real.load().await.unwrap()), ["s", "t"]);
 }
 
+/// A reader never waits for a writer: while this process's writer waits for another
+/// program's lockfile, reads go on. Writers of this process take turns on the lockfile alone,
+/// and none is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_wait_for_a_writer() {
+    let home = TempDir::new("pc-no-lock-held");
+    let cache = Arc::new(
+        PersistentTokenCache::open(&unencrypted(), false, &platform(&home, &[]))
+            .await
+            .unwrap(),
+    );
+    cache
+        .modify(|d| add_app_token(d, "app", ARM, "s"))
+        .await
+        .unwrap();
+    let lockfile = home
+        .path()
+        .join(".IdentityService/msal.cache.nocae.lockfile");
+    std::fs::write(&lockfile, "4242 python").unwrap();
+    let mut writer = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.modify(|d| add_app_token(d, "app", VAULT, "t")).await })
+    };
+    // Let the writer reach its wait for the lockfile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!writer.is_finished());
+    tokio::select! {
+        biased;
+        _ = &mut writer => panic!("the read waited for the writer"),
+        read = cache.load() => assert_eq!(app_secrets(&read.unwrap()), ["s"]),
+    }
+    std::fs::remove_file(&lockfile).unwrap();
+    writer.await.unwrap().unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .modify(|d| add_app_token(d, "app", &format!("api://{i}/.default"), "u"))
+                    .await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+    assert_eq!(app_secrets(&cache.load().await.unwrap()).len(), 10);
+}
+
 #[tokio::test]
 async fn an_empty_file_is_a_write_under_way_and_is_read_again() {
     let home = TempDir::new("pc-empty");

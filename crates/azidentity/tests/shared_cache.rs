@@ -443,3 +443,40 @@ async fn refreshed_tokens_are_written_back() {
         .unwrap();
     assert_eq!(emu.token_requests().len(), 2);
 }
+
+#[derive(Debug)]
+struct NoStore;
+
+impl azidentity::TokenCacheStore for NoStore {
+    fn load<'a>(&'a self, _: &'a str) -> azidentity::StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+    fn save<'a>(
+        &'a self,
+        _: &'a str,
+        _: Vec<u8>,
+        _: std::time::Duration,
+    ) -> azidentity::StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// The developer tools' cache is never in an application's store (which cannot be listed for
+/// accounts): a store given to this credential is a configuration error, not silently ignored.
+#[tokio::test]
+async fn an_applications_store_is_refused() {
+    let error = SharedTokenCacheCredential::new(SharedTokenCacheCredentialOptions {
+        cache_persistence_options: Some(azidentity::TokenCachePersistenceOptions {
+            allow_unencrypted_storage: true,
+            store: Some(azidentity::CacheStore::new(NoStore)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(error.kind(), azidentity::ErrorKind::InvalidConfiguration),
+        "{error}"
+    );
+    assert!(error.message().contains("store"), "{error}");
+}

@@ -20,8 +20,10 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
+use super::last_good::LastGood;
 use super::persistent::{TokenCacheDocument, TokenCachePersistenceOptions};
 use super::store::{Partition, PartitionKind};
+use crate::Error;
 
 /// What a [`TokenCacheStore`] reports when it fails.
 pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
@@ -67,7 +69,10 @@ pub trait TokenCacheStore: Send + Sync + fmt::Debug {
 }
 
 /// A [`TokenCacheStore`] with the settings credentials use it with; put it in
-/// [`TokenCachePersistenceOptions::store`]. Clones share the store.
+/// [`TokenCachePersistenceOptions::store`]. Clones share the store and its in-memory copy.
+///
+/// Values are tokens: a credential refuses a store without an encryption key
+/// ([`CacheStore::with_encryption_key`]) unless its options set `allow_unencrypted_storage`.
 #[derive(Clone)]
 pub struct CacheStore {
     inner: Arc<dyn TokenCacheStore>,
@@ -75,7 +80,9 @@ pub struct CacheStore {
     timeout: Duration,
     refresh_token_lifetime: Duration,
     lease: Duration,
+    retry_after: Duration,
     health: Arc<Health>,
+    last_good: Arc<LastGood>,
 }
 
 impl fmt::Debug for CacheStore {
@@ -97,13 +104,16 @@ impl PartialEq for CacheStore {
 
 impl Eq for CacheStore {}
 
-/// After a failure the store is left alone this long: the in-memory cache and the token service
-/// serve meanwhile.
-const BACKOFF_MS: i64 = 10_000;
-/// Values larger than this are not stored (a cache is a few KiB; this is a bug or an attack).
+/// Values larger than this are neither stored nor read (a cache is a few KiB; this is a bug or
+/// an attack).
 const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// How often a waiting process looks for the token another process is fetching.
 const LEASE_POLL: Duration = Duration::from_millis(50);
+/// No value is kept longer than this, whatever the configured lifetimes (never immortal).
+const MAX_TTL: Duration = Duration::from_secs(400 * 24 * 3600);
+/// Entra's refresh tokens live up to 90 days (inactivity), so values holding them are kept
+/// that long after their last write by default.
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 #[derive(Debug, Default)]
 struct Health {
@@ -117,27 +127,47 @@ struct Health {
 const SEALED: &[u8] = b"azidentity-aes256gcm-v1:";
 
 impl CacheStore {
-    /// Uses `store` with the defaults: plain values, 2 s per call, refresh tokens kept a day.
+    /// Uses `store` with the defaults: 2 s per call, values holding refresh tokens kept 90
+    /// days, a 10 s cold-start lease, the store left alone 10 s after a failure. Give it a key
+    /// ([`CacheStore::with_encryption_key`]) or set `allow_unencrypted_storage`.
     pub fn new(store: impl TokenCacheStore + 'static) -> Self {
         CacheStore {
             inner: Arc::new(store),
             key: None,
             timeout: Duration::from_secs(2),
-            refresh_token_lifetime: Duration::from_secs(24 * 3600),
+            refresh_token_lifetime: REFRESH_TOKEN_LIFETIME,
             lease: Duration::from_secs(10),
+            retry_after: Duration::from_secs(10),
             health: Arc::default(),
+            last_good: Arc::default(),
         }
     }
 
-    /// Encrypts values (AES-256-GCM, bound to their key) with `key`, which the application keeps
-    /// elsewhere (a key vault, a secret mount). A value that does not decrypt (another key,
-    /// another application, tampering) is ignored.
-    pub fn with_encryption_key(mut self, key: &[u8; 32]) -> Self {
-        // A 32-byte key is always valid for AES-256.
-        if let Ok(unbound) = UnboundKey::new(&AES_256_GCM, key) {
-            self.key = Some(Arc::new(LessSafeKey::new(unbound)));
+    /// Encrypts values (AES-256-GCM, bound to their key) with `key`, 32 bytes which the
+    /// application keeps elsewhere (a key vault, a secret mount). A value that does not decrypt
+    /// (another key, another application, tampering) is ignored. Any other key length is an
+    /// error: a store never silently falls back to plain text.
+    pub fn with_encryption_key(mut self, key: &[u8]) -> Result<Self, Error> {
+        let bad = || {
+            Error::config(
+                "CacheStore",
+                format!(
+                    "the token cache encryption key must be 32 bytes (AES-256); this one has {}",
+                    key.len()
+                ),
+            )
+        };
+        if key.len() != AES_256_GCM.key_len() {
+            return Err(bad());
         }
-        self
+        let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| bad())?;
+        self.key = Some(Arc::new(LessSafeKey::new(unbound)));
+        Ok(self)
+    }
+
+    /// Whether values are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.key.is_some()
     }
 
     /// How long one store call may take before it counts as a failure (default 2 s).
@@ -146,18 +176,35 @@ impl CacheStore {
         self
     }
 
-    /// How long a value holding a refresh token is kept after its last write (default a day);
-    /// values with access tokens only expire with them.
+    /// How long a value holding a refresh token is kept after its last write (default 90
+    /// days, the longest an Entra refresh token lives unused; at most 400 days). Values with
+    /// access tokens only expire with them.
     pub fn with_refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.refresh_token_lifetime = lifetime;
+        self.refresh_token_lifetime = lifetime.min(MAX_TTL);
         self
     }
 
-    /// How long one process may hold a cold-start lease before others go ahead (default 10 s).
+    /// How long one process may hold a cold-start lease before others go ahead (default 10 s,
+    /// at most an hour). A lease whose `get_token` is dropped is released in the background.
     pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.lease = lease.min(Duration::from_secs(3600));
         self
     }
+
+    /// How long the store is left alone after a failure, tokens coming from memory and the
+    /// token service meanwhile (default 10 s).
+    pub fn with_retry_after(mut self, pause: Duration) -> Self {
+        self.retry_after = pause.min(Duration::from_secs(3600));
+        self
+    }
+}
+
+/// `now + duration`, saturating at the largest time `OffsetDateTime` holds.
+fn later(now: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 /// A key in an application's store.
@@ -214,10 +261,10 @@ impl CustomStore {
 
     /// The store failed (down, slow, refusing): warned about once, then left alone a while.
     fn failed(&self, credential: &'static str, now_ms: i64, failure: Failure) {
-        self.store
-            .health
-            .resting_until_ms
-            .store(now_ms.saturating_add(BACKOFF_MS), Ordering::Relaxed);
+        self.store.health.resting_until_ms.store(
+            now_ms.saturating_add(self.store.retry_after.as_millis() as i64),
+            Ordering::Relaxed,
+        );
         self.warn(credential, failure);
     }
 
@@ -304,6 +351,13 @@ impl CustomStore {
     }
 
     fn decode(&self, key: &StoreKey, stored: Vec<u8>) -> Result<TokenCacheDocument, Failure> {
+        if stored.len() > self.max_stored_bytes() {
+            return Err(Failure(format!(
+                "the value of {} is {} bytes, more than a token cache can be; ignored",
+                key.as_str(),
+                stored.len()
+            )));
+        }
         let plain = self.open(key, stored)?;
         let text = String::from_utf8(plain)
             .map_err(|_| Failure(format!("the value of {} is not UTF-8", key.as_str())))?;
@@ -311,46 +365,96 @@ impl CustomStore {
             .map_err(|e| Failure(format!("the value of {}: {}", key.as_str(), e.message())))
     }
 
-    /// The document under the partition's key; empty when there is none or the store fails.
+    /// The largest value a save can have written: the largest document, sealed.
+    fn max_stored_bytes(&self) -> usize {
+        match self.store.key {
+            None => MAX_VALUE_BYTES,
+            Some(_) => SEALED.len() + (NONCE_LEN + MAX_VALUE_BYTES + 16).div_ceil(3) * 4,
+        }
+    }
+
+    /// The document under the partition's key, with what this process stored while the store
+    /// could not take it (written back now that it can). While the store fails (or holds
+    /// nothing usable), the last good document from memory.
     pub(crate) async fn load(
         &self,
         credential: &'static str,
         partition: &Partition<'_>,
         now: OffsetDateTime,
     ) -> TokenCacheDocument {
-        let now_ms = super::policy::unix_ms(now);
-        if self.resting(now_ms) {
-            return TokenCacheDocument::new();
-        }
         let key = self.key(partition);
+        let (document, unsaved) = self.load_key(credential, &key, now).await;
+        if unsaved {
+            self.save(credential, &key, &document, now).await;
+        }
+        document
+    }
+
+    /// The document, and whether it holds changes the store has not taken yet.
+    async fn load_key(
+        &self,
+        credential: &'static str,
+        key: &StoreKey,
+        now: OffsetDateTime,
+    ) -> (TokenCacheDocument, bool) {
+        let now_ms = super::policy::unix_ms(now);
+        let remembered = self.store.last_good.get(key.as_str());
+        let from_memory = || {
+            let document = remembered
+                .as_ref()
+                .map(|(document, _)| TokenCacheDocument::clone(document))
+                .unwrap_or_default();
+            (document, false)
+        };
+        if self.resting(now_ms) {
+            return from_memory();
+        }
         let loaded = match self.call(self.store.inner.load(key.as_str())).await {
             Ok(loaded) => loaded,
             Err(failure) => {
                 self.failed(credential, now_ms, failure);
-                return TokenCacheDocument::new();
+                return from_memory();
             }
         };
         // A value that does not read (corrupt, another application's, another key) counts as
-        // none: the next save replaces it.
-        match loaded.map(|value| self.decode(&key, value)) {
+        // none: the next save replaces it. With none, the last good document fills the gap
+        // (a restarted, empty store) and is written back.
+        let stored = match loaded.map(|value| self.decode(key, value)) {
             None => {
                 self.worked();
-                TokenCacheDocument::new()
+                None
             }
             Some(Ok(document)) => {
                 self.worked();
-                document
+                Some(document)
             }
             Some(Err(failure)) => {
                 self.warn(credential, failure);
-                TokenCacheDocument::new()
+                None
             }
+        };
+        match (stored, remembered) {
+            (Some(mut document), Some((pending, true))) => {
+                document.merge_from(&pending);
+                (document, true)
+            }
+            (Some(document), _) => {
+                self.store
+                    .last_good
+                    .put(key.as_str(), document.clone(), false);
+                (document, false)
+            }
+            (None, Some((document, _))) if !document.is_empty() => {
+                (TokenCacheDocument::clone(&document), true)
+            }
+            (None, _) => (TokenCacheDocument::new(), false),
         }
     }
 
     /// Loads, changes and saves the partition's document. The store is not locked across
     /// processes (MSAL's callbacks do not lock either): the last writer of a partition wins,
-    /// and every writer writes a complete, valid document.
+    /// and every writer writes a complete, valid document. While the store fails, the change
+    /// is kept in memory and merged into the next successful save.
     pub(crate) async fn modify<R>(
         &self,
         credential: &'static str,
@@ -358,18 +462,44 @@ impl CustomStore {
         now: OffsetDateTime,
         change: impl FnOnce(&mut TokenCacheDocument) -> R,
     ) -> R {
-        let mut document = self.load(credential, partition, now).await;
+        let key = self.key(partition);
+        let (mut document, unsaved) = self.load_key(credential, &key, now).await;
         let before = document.clone();
         let result = change(&mut document);
-        let now_s = now.unix_timestamp();
-        document.remove_expired_access_tokens(now_s);
-        if document == before || self.resting(super::policy::unix_ms(now)) {
-            return result;
+        if document != before || unsaved {
+            self.save(credential, &key, &document, now).await;
         }
-        let ttl = self.expiry(&document, now) - now;
-        let ttl = Duration::try_from(ttl).unwrap_or(Duration::from_secs(1));
-        let key = self.key(partition);
-        let saved = match self.encode(&key, &document) {
+        result
+    }
+
+    /// Keeps `document` in memory, then in the store if it is working; failing that it stays
+    /// pending in memory.
+    async fn save(
+        &self,
+        credential: &'static str,
+        key: &StoreKey,
+        document: &TokenCacheDocument,
+        now: OffsetDateTime,
+    ) {
+        let mut document = document.clone();
+        document.remove_expired_access_tokens(now.unix_timestamp());
+        if document.is_empty() {
+            // Nothing worth keeping (the store's value expires by itself).
+            self.store.last_good.put(key.as_str(), document, false);
+            return;
+        }
+        let version = self
+            .store
+            .last_good
+            .put(key.as_str(), document.clone(), true);
+        let now_ms = super::policy::unix_ms(now);
+        if self.resting(now_ms) {
+            return;
+        }
+        let ttl = Duration::try_from(self.expiry(&document, now) - now)
+            .unwrap_or(Duration::from_secs(1))
+            .min(MAX_TTL);
+        let saved = match self.encode(key, &document) {
             Ok(value) => {
                 self.call(self.store.inner.save(key.as_str(), value, ttl))
                     .await
@@ -377,10 +507,12 @@ impl CustomStore {
             Err(failure) => Err(failure),
         };
         match saved {
-            Ok(()) => self.worked(),
-            Err(failure) => self.failed(credential, super::policy::unix_ms(now), failure),
+            Ok(()) => {
+                self.store.last_good.saved(key.as_str(), version);
+                self.worked();
+            }
+            Err(failure) => self.failed(credential, now_ms, failure),
         }
-        result
     }
 
     fn encode(&self, key: &StoreKey, document: &TokenCacheDocument) -> Result<Vec<u8>, Failure> {
@@ -405,8 +537,8 @@ impl CustomStore {
             .filter(|on| *on > now);
         let refresh = document
             .has_refresh_tokens()
-            .then(|| now + self.store.refresh_token_lifetime);
-        let fallback = now + time::Duration::minutes(5);
+            .then(|| later(now, self.store.refresh_token_lifetime));
+        let fallback = later(now, Duration::from_secs(300));
         tokens.max(refresh).unwrap_or(fallback)
     }
 
@@ -421,8 +553,7 @@ impl CustomStore {
         find: impl Fn(&TokenCacheDocument) -> Option<T>,
     ) -> Coordinated<T> {
         let name = format!("{}/lease/{what}", self.key(partition).as_str());
-        let started = clock.now();
-        let deadline = started + self.store.lease;
+        let deadline = later(clock.now(), self.store.lease);
         loop {
             let now = clock.now();
             if self.resting(super::policy::unix_ms(now)) || now >= deadline {
@@ -437,13 +568,22 @@ impl CustomStore {
                 .await;
             match taken {
                 Ok(true) => {
+                    // Held from here: a dropped `get_token` still gives it back.
+                    let lease = Lease {
+                        store: self.store.inner.clone(),
+                        name: name.clone(),
+                        owner: self.owner.clone(),
+                        timeout: self.store.timeout,
+                        credential,
+                        released: false,
+                    };
                     // The holder may have stored the token just before letting go.
                     let document = self.load(credential, partition, clock.now()).await;
                     if let Some(found) = find(&document) {
-                        self.release(credential, &name).await;
+                        lease.release().await;
                         return Coordinated::Found(found);
                     }
-                    return Coordinated::Fetch(Some(name));
+                    return Coordinated::Fetch(Some(lease));
                 }
                 Ok(false) => {}
                 Err(failure) => {
@@ -458,13 +598,58 @@ impl CustomStore {
             }
         }
     }
+}
 
-    pub(crate) async fn release(&self, credential: &'static str, lease: &str) {
-        if let Err(failure) = self
-            .call(self.store.inner.release_lease(lease, &self.owner))
-            .await
-        {
-            tracing::debug!(credential, problem = %failure.0, "could not release a cache lease");
+/// A cold-start lease this process holds. Given back by [`Lease::release`], or, when the
+/// `get_token` holding it is dropped (cancelled), by a background task: other processes need
+/// not wait out its time to live.
+pub(crate) struct Lease {
+    store: Arc<dyn TokenCacheStore>,
+    name: String,
+    owner: String,
+    timeout: Duration,
+    credential: &'static str,
+    released: bool,
+}
+
+impl Lease {
+    pub(crate) async fn release(mut self) {
+        self.released = true;
+        let (store, name, owner) = (self.store.clone(), self.name.clone(), self.owner.clone());
+        give_back(store, name, owner, self.timeout, self.credential).await;
+    }
+}
+
+async fn give_back(
+    store: Arc<dyn TokenCacheStore>,
+    name: String,
+    owner: String,
+    timeout: Duration,
+    credential: &'static str,
+) {
+    let problem = match tokio::time::timeout(timeout, store.release_lease(&name, &owner)).await {
+        Ok(Ok(())) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {} ms", timeout.as_millis()),
+    };
+    tracing::debug!(credential, problem = %problem, "could not release a cache lease");
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        // Without a runtime (the runtime itself is shutting down) the lease's short time to
+        // live frees it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(give_back(
+                self.store.clone(),
+                std::mem::take(&mut self.name),
+                std::mem::take(&mut self.owner),
+                self.timeout,
+                self.credential,
+            ));
         }
     }
 }
@@ -474,5 +659,5 @@ pub(crate) enum Coordinated<T> {
     /// Another process stored it meanwhile.
     Found(T),
     /// Fetch it; release the lease (when one was taken) afterwards.
-    Fetch(Option<String>),
+    Fetch(Option<Lease>),
 }

@@ -11,6 +11,7 @@
 pub(crate) mod custom;
 pub(crate) mod front;
 mod key;
+mod last_good;
 mod memory;
 // Public items here are exported only with `unstable-msal-cache`.
 #[cfg_attr(not(feature = "unstable-msal-cache"), allow(dead_code))]

@@ -10,10 +10,11 @@
 //!   serialization callbacks do. Its failures are logged and never fail a token request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub(crate) use super::custom::Coordinated;
-use super::custom::CustomStore;
+use super::custom::{CustomStore, Lease};
 use super::persistent::{PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions};
 use crate::platform::Clock;
 use crate::{Error, Platform};
@@ -147,6 +148,8 @@ pub(crate) struct TokenStore {
     credential: &'static str,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// The last write of a fetched token failed (and was warned about).
+    keep_failing: AtomicBool,
 }
 
 impl std::fmt::Debug for TokenStore {
@@ -176,6 +179,18 @@ impl TokenStore {
             Some(options) => {
                 options.cache_name(credential, false)?;
                 match options.store() {
+                    Some(store) if !store.is_encrypted() && !options.allow_unencrypted_storage => {
+                        return Err(Error::config(
+                            credential,
+                            format!(
+                                "the token cache store {store:?} has no encryption key, so it \
+                                 would hold tokens in plain text. Give it a 32-byte key with \
+                                 CacheStore::with_encryption_key, or set \
+                                 allow_unencrypted_storage = true in \
+                                 TokenCachePersistenceOptions to store them unencrypted"
+                            ),
+                        ));
+                    }
                     Some(store) => Backend::Custom(CustomStore::new(store, options)),
                     None => Backend::Persistent(Box::new(Persisted {
                         options: options.clone(),
@@ -189,6 +204,7 @@ impl TokenStore {
             credential,
             backend,
             clock,
+            keep_failing: AtomicBool::new(false),
         })
     }
 
@@ -211,9 +227,9 @@ impl TokenStore {
     }
 
     /// Gives back a lease from [`TokenStore::coordinate`].
-    pub(crate) async fn release(&self, lease: Option<String>) {
-        if let (Backend::Custom(custom), Some(lease)) = (&self.backend, lease) {
-            custom.release(self.credential, &lease).await;
+    pub(crate) async fn release(&self, lease: Option<Lease>) {
+        if let Some(lease) = lease {
+            lease.release().await;
         }
     }
 
@@ -286,18 +302,26 @@ impl TokenStore {
     }
 
     /// As [`TokenStore::modify`], but a failure is logged, not raised: the caller has its token,
-    /// and a store that cannot keep it must not take it away.
+    /// and a store that cannot keep it must not take it away. Warned about once until a write
+    /// succeeds again.
     pub(crate) async fn keep(
         &self,
         partition: Partition<'_>,
         change: impl FnOnce(&mut TokenCacheDocument),
     ) {
-        if let Err(error) = self.modify(partition, change).await {
-            tracing::warn!(
+        match self.modify(partition, change).await {
+            Ok(()) => self.keep_failing.store(false, Ordering::Relaxed),
+            Err(error) if !self.keep_failing.swap(true, Ordering::Relaxed) => tracing::warn!(
+                credential = self.credential,
+                error = %error,
+                "could not store tokens in the token cache; they are used all the same \
+                 (logged once until a write succeeds)"
+            ),
+            Err(error) => tracing::debug!(
                 credential = self.credential,
                 error = %error,
                 "could not store tokens in the token cache"
-            );
+            ),
         }
     }
 

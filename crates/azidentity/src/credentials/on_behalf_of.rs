@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use base64::Engine as _;
 use ring::digest;
 
 use super::certificate::{CertificateCredentialOptions, certificate_auth};
@@ -94,7 +95,7 @@ pub struct OnBehalfOfCredentialOptions {
 
 struct OboGrant {
     assertion: Secret,
-    /// `obo:` and the SHA-256 of the assertion: tokens are cached per user assertion.
+    /// The assertion's hash as MSAL computes it: tokens are cached per user assertion.
     partition: String,
 }
 
@@ -117,13 +118,19 @@ impl OboGrant {
         if assertion.secret().trim().is_empty() {
             return Err(Error::config(NAME, "\"user_assertion\" must not be empty."));
         }
-        let hash = digest::digest(&digest::SHA256, assertion.secret().as_bytes());
-        let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let partition = user_assertion_hash(assertion.secret());
         Ok(OboGrant {
             assertion,
-            partition: format!("obo:{hex}"),
+            partition,
         })
     }
+}
+
+/// MSAL's `user_assertion_hash` (.NET `UserAssertion.AssertionHash`, Go, node): the unpadded
+/// base64url SHA-256 of the assertion, so entries and store partitions match theirs.
+fn user_assertion_hash(assertion: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, assertion.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.as_ref())
 }
 
 /// Authenticates a middle-tier service on behalf of a user. Python: `OnBehalfOfCredential`.
@@ -225,5 +232,17 @@ impl TokenCredential for OnBehalfOfCredential {
 
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+#[cfg(test)]
+mod assertion_hash_tests {
+    /// MSAL's value for "abc": base64url without padding, not hex.
+    #[test]
+    fn user_assertion_hash_is_msals() {
+        assert_eq!(
+            super::user_assertion_hash("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
     }
 }

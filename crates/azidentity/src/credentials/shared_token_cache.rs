@@ -38,7 +38,8 @@ pub struct SharedTokenCacheCredentialOptions {
     /// directory).
     pub client_options: ClientOptions,
     /// Which cache to read: default `msal.cache`, encrypted or not, as Python reads it
-    /// (`allow_unencrypted_storage` is taken as true when this is `None`).
+    /// (`allow_unencrypted_storage` is taken as true when this is `None`). A `store` is refused:
+    /// the developer tools' cache is never in an application's store.
     pub cache_persistence_options: Option<TokenCachePersistenceOptions>,
 }
 
@@ -129,6 +130,19 @@ impl SharedTokenCacheCredential {
                     ..Default::default()
                 });
         persistence.cache_name(NAME, false)?;
+        // The credential looks for accounts across the whole cache the developer tools write;
+        // an application's store holds one value per partition and cannot be listed, and no
+        // developer tool writes there. Refused rather than silently ignored.
+        if let Some(store) = persistence.store() {
+            return Err(Error::config(
+                NAME,
+                format!(
+                    "SharedTokenCacheCredential reads the developer tools' shared cache (the \
+                     Secret Service or ~/.IdentityService), not an application's token cache \
+                     store ({store:?}): remove \"store\" from its TokenCachePersistenceOptions"
+                ),
+            ));
+        }
         let clock = platform.clock().clone();
         let engine = SharedEngine {
             username: options.username.filter(|u| !u.is_empty()),

@@ -337,10 +337,21 @@ impl UserEngine {
             // then try what is stored now (a rotated successor, an older token).
             self.redemptions.settled(owner.partition.key).await;
             let secret = candidate.secret;
-            self.store
+            // A store that cannot take the eviction must not fail the request: the first
+            // grant (or a still-valid token) may still serve it. The refused token would be
+            // found again, so stop trying stored ones.
+            if let Err(error) = self
+                .store
                 .modify(holder, |d| d.remove_refresh_token(&secret))
                 .await
-                .map_err(Some)?;
+            {
+                tracing::warn!(
+                    credential,
+                    error = %error,
+                    "could not remove a refused refresh token from the token cache"
+                );
+                break;
+            }
         }
         Err(last_error)
     }

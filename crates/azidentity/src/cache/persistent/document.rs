@@ -130,6 +130,21 @@ impl TokenCacheDocument {
         }
     }
 
+    /// Adds `newer`'s entries, replacing those with the same key: what this process stored
+    /// while the store was down goes into what the store holds now.
+    pub(crate) fn merge_from(&mut self, newer: &TokenCacheDocument) {
+        for (section, entries) in &newer.root {
+            let Some(entries) = entries.as_object() else {
+                continue;
+            };
+            for (key, entry) in entries {
+                if let Some(entry) = entry.as_object() {
+                    self.put(section, key.clone(), entry.clone());
+                }
+            }
+        }
+    }
+
     /// Removes the entries of `section` for which `doomed` is true; returns how many.
     pub(crate) fn remove_where(
         &mut self,

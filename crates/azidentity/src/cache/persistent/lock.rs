@@ -140,9 +140,17 @@ pub(crate) async fn acquire(
     credential: &'static str,
     location: &Path,
     clock: &Arc<dyn Clock>,
+    released: &tokio::sync::Notify,
 ) -> Result<CacheLock, Error> {
     let path = lock_path(location);
-    for attempt in 0..ATTEMPTS {
+    let mut waits = 0;
+    let mut first = true;
+    while waits < ATTEMPTS {
+        // Registered before looking, so a release between the look and the wait is not missed.
+        let woken = released.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let attempt_was_first = std::mem::replace(&mut first, false);
         match create_exclusive(&path) {
             Ok(mut file) => {
                 // Who holds it, for a person looking at a stuck lock (msal-extensions' format).
@@ -153,6 +161,7 @@ pub(crate) async fn acquire(
                     // A .NET writer opened our fresh file and flocked it first: it is the owner.
                     Err(_) => {
                         clock.sleep(POLL).await;
+                        waits += 1;
                         continue;
                     }
                 };
@@ -160,10 +169,11 @@ pub(crate) async fn acquire(
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 if break_if_stale(&path) {
+                    waits += 1;
                     continue;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt == 0 => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt_was_first => {
                 if let Some(dir) = path.parent() {
                     super::file::create_private_dir(dir).map_err(|e| {
                         Error::failed(
@@ -184,7 +194,11 @@ pub(crate) async fn acquire(
                 ));
             }
         }
-        clock.sleep(POLL).await;
+        // Another writer of this process letting go wakes us at once; others are polled for.
+        tokio::select! {
+            () = clock.sleep(POLL) => waits += 1,
+            () = &mut woken => {}
+        }
     }
     Err(Error::failed(
         credential,
@@ -218,7 +232,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let location = dir.join("cache.nocae");
         let clock: Arc<dyn Clock> = Arc::new(crate::platform::SystemClock);
-        let ours = acquire("T", &location, &clock).await.unwrap();
+        let ours = acquire("T", &location, &clock, &tokio::sync::Notify::new())
+            .await
+            .unwrap();
         let path = lock_path(&location);
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, "4242 other-writer").unwrap();

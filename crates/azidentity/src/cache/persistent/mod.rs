@@ -19,7 +19,7 @@ mod tests;
 mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use document::TokenCacheDocument;
@@ -64,7 +64,11 @@ pub struct PersistentTokenCache {
     location: PathBuf,
     backend: Backend,
     clock: Arc<dyn Clock>,
-    loaded: tokio::sync::Mutex<Option<Loaded>>,
+    /// The last document read or written, with the stamp of the file it came from. Held only
+    /// to copy it in or out: no lock is held across I/O.
+    loaded: Mutex<Option<Loaded>>,
+    /// Wakes this process's writers waiting for the lockfile when one of them lets it go.
+    released: tokio::sync::Notify,
 }
 
 fn encryption_unavailable(credential: &'static str, why: &str) -> Error {
@@ -144,7 +148,8 @@ impl PersistentTokenCache {
             location,
             backend,
             clock: platform.clock().clone(),
-            loaded: tokio::sync::Mutex::new(None),
+            loaded: Mutex::new(None),
+            released: tokio::sync::Notify::new(),
         }
     }
 
@@ -159,10 +164,10 @@ impl PersistentTokenCache {
     }
 
     /// The cache as it is now: reloaded only when another process (or Python) wrote it since
-    /// the last read. Takes no lock, as msal-extensions' readers take none.
+    /// the last read. Takes no lock, as msal-extensions' readers take none, and never waits
+    /// for a writer.
     pub async fn load(&self) -> Result<Arc<TokenCacheDocument>, Error> {
-        let mut loaded = self.loaded.lock().await;
-        self.refresh(&mut loaded).await
+        self.refresh().await
     }
 
     /// Reloads, applies `change` and writes the cache back, all under the cross-process lock;
@@ -171,9 +176,20 @@ impl PersistentTokenCache {
         &self,
         change: impl FnOnce(&mut TokenCacheDocument) -> R,
     ) -> Result<R, Error> {
-        let mut loaded = self.loaded.lock().await;
-        let _lock = lock::acquire(self.credential, &self.location, &self.clock).await?;
-        let current = self.refresh(&mut loaded).await?;
+        let result = self.modify_locked(change).await;
+        self.released.notify_waiters();
+        result
+    }
+
+    /// Writers of this process and of others take turns on the lockfile alone; readers never
+    /// wait for them.
+    async fn modify_locked<R>(
+        &self,
+        change: impl FnOnce(&mut TokenCacheDocument) -> R,
+    ) -> Result<R, Error> {
+        let _lock =
+            lock::acquire(self.credential, &self.location, &self.clock, &self.released).await?;
+        let current = self.refresh().await?;
         let mut document = TokenCacheDocument::clone(&current);
         let result = change(&mut document);
         if document == *current {
@@ -189,11 +205,23 @@ impl PersistentTokenCache {
         })?;
         self.store(text.as_bytes()).await?;
         let stamp = file::stamp(&self.location).map_err(|e| self.io_error("read", &e))?;
-        *loaded = Some(Loaded {
-            stamp,
-            document: Arc::new(document),
-        });
+        self.remember(stamp, Arc::new(document));
         Ok(result)
+    }
+
+    fn remember(&self, stamp: Option<file::Stamp>, document: Arc<TokenCacheDocument>) {
+        *self.loaded.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Loaded { stamp, document });
+    }
+
+    /// The document last read or written, if the file has not changed since.
+    fn unchanged(&self, stamp: Option<file::Stamp>) -> Option<Arc<TokenCacheDocument>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|l| l.stamp == stamp)
+            .map(|l| l.document.clone())
     }
 
     fn io_error(&self, action: &str, error: &std::io::Error) -> Error {
@@ -206,15 +234,15 @@ impl PersistentTokenCache {
         )
     }
 
-    async fn refresh(&self, loaded: &mut Option<Loaded>) -> Result<Arc<TokenCacheDocument>, Error> {
+    async fn refresh(&self) -> Result<Arc<TokenCacheDocument>, Error> {
         let mut last_problem = String::new();
         for attempt in 0..READ_ATTEMPTS {
             if attempt > 0 {
                 self.clock.sleep(READ_RETRY).await;
             }
             let stamp = file::stamp(&self.location).map_err(|e| self.io_error("read", &e))?;
-            if let Some(current) = loaded.as_ref().filter(|l| l.stamp == stamp) {
-                return Ok(current.document.clone());
+            if let Some(current) = self.unchanged(stamp) {
+                return Ok(current);
             }
             let bytes = self.fetch(stamp.is_some()).await?;
             // Never decoded lossily: a lossy copy written back would corrupt every entry that
@@ -244,10 +272,7 @@ impl PersistentTokenCache {
             match parsed {
                 Ok(document) => {
                     let document = Arc::new(document);
-                    *loaded = Some(Loaded {
-                        stamp,
-                        document: document.clone(),
-                    });
+                    self.remember(stamp, document.clone());
                     return Ok(document);
                 }
                 Err(problem) => last_problem = problem,

@@ -20,7 +20,8 @@ pub(crate) const DEFAULT_NAME: &str = "msal.cache";
 pub struct TokenCachePersistenceOptions {
     /// The cache's name; applications that share a name share tokens. Default `msal.cache`.
     pub name: String,
-    /// Store the cache unencrypted when encryption is unavailable. Default `false`.
+    /// Store the cache unencrypted when encryption is unavailable; with a `store`, let a store
+    /// without an encryption key hold tokens in plain text. Default `false`.
     pub allow_unencrypted_storage: bool,
     /// Keep the cache in this store (Redis, an application's own) instead of the file / Secret
     /// Service; `name` then prefixes its keys. Default `None`.

@@ -180,6 +180,8 @@ impl TokenCacheDocument {
                     cached_at: epoch(e, "cached_at"),
                 })
             })
+            // An expiry no date can hold (another writer's bug, or hostile) is no token.
+            .filter(|t| t.to_access_token().is_some())
             .max_by_key(|t| t.expires_on)
     }
 
