@@ -9,6 +9,8 @@ use std::process::{Output, Stdio};
 use azidentity_emulator::{Application, DEFAULT_USERNAME, Emulator, RunningEmulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod support;
+
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const ARM: &str = "https://management.azure.com/.default";
 const GRAPH: &str = "https://graph.microsoft.com/.default";
@@ -25,11 +27,24 @@ fn command(emu: &RunningEmulator, home: &Path, args: &[&str]) -> tokio::process:
         .env("AZURE_AUTHORITY_HOST", emu.authority_host())
         .env("SSL_CERT_FILE", emu.ca_path())
         .kill_on_drop(true);
+    support::loopback_only(command.as_std_mut());
     command
 }
 
+/// Runs azid to the end; what it printed is searched for secrets.
 async fn run(emu: &RunningEmulator, home: &Path, args: &[&str]) -> Output {
-    command(emu, home, args).output().await.expect("azid runs")
+    finished(command(emu, home, args), |command| command.output()).await
+}
+
+/// Runs `command` with `run`, then searches its output for secrets.
+async fn finished<F: Future<Output = std::io::Result<Output>>>(
+    mut command: tokio::process::Command,
+    run: impl FnOnce(&mut tokio::process::Command) -> F,
+) -> Output {
+    support::plant_secrets_of(command.as_std());
+    let out = run(&mut command).await.expect("azid runs");
+    support::assert_no_leaks(&format!("{:?}", command.as_std()), &out);
+    out
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -77,6 +92,7 @@ async fn login_with_device_code(emu: &RunningEmulator, home: &Path) -> Output {
     });
     let mut out = child.wait_with_output().await.unwrap();
     out.stderr = rest.await.unwrap().into_bytes();
+    support::assert_no_leaks("azid login --device-code", &out);
     out
 }
 
@@ -215,7 +231,7 @@ async fn browser_login_in_headless_chromium() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let out = command(
+    let mut login = command(
         &emu,
         home.path(),
         &[
@@ -225,11 +241,9 @@ async fn browser_login_in_headless_chromium() {
             "--timeout",
             "90",
         ],
-    )
-    .env("BROWSER", &script)
-    .output()
-    .await
-    .unwrap();
+    );
+    login.env("BROWSER", &script);
+    let out = finished(login, |command| command.output()).await;
     if let Ok(pid) = std::fs::read_to_string(&pid_file) {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
     }
