@@ -74,9 +74,10 @@ fn main() -> ExitCode {
         // error itself, with the fix.
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "warn,azidentity::credentials::chained=off",
-            ))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+                "warn,{}=off",
+                azidentity::log_target::CHAIN_FAILED
+            )))
             .without_time()
             .with_target(false)
             .init();

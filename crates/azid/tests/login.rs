@@ -14,6 +14,14 @@ mod support;
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const ARM: &str = "https://management.azure.com/.default";
 const GRAPH: &str = "https://graph.microsoft.com/.default";
+/// `azid login` against the emulator, tokens in a 0600 file (no Secret Service here).
+const LOGIN: &[&str] = &[
+    "login",
+    "--disable-instance-discovery",
+    "--allow-unencrypted-storage",
+    "--timeout",
+    "90",
+];
 
 /// The user's environment: the emulator as authority and its CA, a home, nothing else (no
 /// service principal, no az): whatever token comes back was got through the sign-in.
@@ -51,24 +59,40 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The emulator with the Azure CLI's public client, answering device code polls at once.
+async fn sign_in_emulator() -> RunningEmulator {
+    let emu = Emulator::builder()
+        .app(Application::public(AZURE_CLI))
+        .start()
+        .await
+        .unwrap();
+    emu.set_device_code_timing(900, 1);
+    emu
+}
+
+/// A home where `azid login --device-code` signed the default user in; the account's JSON.
+async fn signed_in(emu: &RunningEmulator) -> (TempHome, serde_json::Value) {
+    let home = TempHome::new();
+    let login = login_with_device_code(emu, home.path()).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let account = serde_json::from_slice(&login.stdout).unwrap();
+    (home, account)
+}
+
 /// Runs `azid login --device-code`, approves the code it shows at the emulator, waits for it.
 async fn login_with_device_code(emu: &RunningEmulator, home: &Path) -> Output {
-    let mut child = command(
-        emu,
-        home,
-        &[
-            "login",
-            "--device-code",
-            "--disable-instance-discovery",
-            "--allow-unencrypted-storage",
-            "--timeout",
-            "60",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("azid login starts");
+    let login = command(emu, home, &[LOGIN, &["--device-code"]].concat());
+    approve_the_code(emu, login).await
+}
+
+/// Runs `login` until it shows a device code, approves the code at the emulator, waits for it.
+async fn approve_the_code(emu: &RunningEmulator, mut login: tokio::process::Command) -> Output {
+    support::plant_secrets_of(login.as_std());
+    let mut child = login
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("azid login starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut shown = Vec::new();
     let code = loop {
@@ -92,23 +116,34 @@ async fn login_with_device_code(emu: &RunningEmulator, home: &Path) -> Output {
     });
     let mut out = child.wait_with_output().await.unwrap();
     out.stderr = rest.await.unwrap().into_bytes();
-    support::assert_no_leaks("azid login --device-code", &out);
+    support::assert_no_leaks("azid login", &out);
     out
+}
+
+/// A `$BROWSER` that cannot be started: `azid login` (no `--device-code`) says so and signs in
+/// with a device code instead (the library's reason `BrowserUnavailable`, not its wording).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_falls_back_to_a_device_code_without_a_browser() {
+    let emu = sign_in_emulator().await;
+    let home = TempHome::new();
+    let mut login = command(&emu, home.path(), LOGIN);
+    login.env("BROWSER", home.path().join("no-such-browser"));
+    let out = approve_the_code(&emu, login).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("signing in with a device code instead"),
+        "{stderr}"
+    );
+    let account: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["method"], "device-code");
+    assert_eq!(account["username"], DEFAULT_USERNAME);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_login_then_silent_tokens_then_logout() {
-    let emu = Emulator::builder()
-        .app(Application::public(AZURE_CLI))
-        .start()
-        .await
-        .unwrap();
-    emu.set_device_code_timing(900, 1);
-    let home = TempHome::new();
-
-    let login = login_with_device_code(&emu, home.path()).await;
-    assert!(login.status.success(), "{}", text(&login.stderr));
-    let account: serde_json::Value = serde_json::from_slice(&login.stdout).unwrap();
+    let emu = sign_in_emulator().await;
+    let (home, account) = signed_in(&emu).await;
     assert_eq!(account["username"], DEFAULT_USERNAME);
     assert_eq!(account["clientId"], AZURE_CLI);
     let record = home.path().join(".azid/authentication_record.json");
@@ -176,13 +211,20 @@ async fn device_code_login_then_silent_tokens_then_logout() {
     let me: serde_json::Value = serde_json::from_slice(&whoami.stdout).unwrap();
     assert_eq!(me["username"], DEFAULT_USERNAME);
 
+    let account = me["homeAccountId"].as_str().unwrap().to_owned();
+    assert!(
+        cache_entries_of(&cache, &account) >= 4,
+        "tokens, id token and account are cached: {}",
+        std::fs::read_to_string(&cache).unwrap()
+    );
     let logout = run(&emu, home.path(), &["logout"]).await;
     assert!(logout.status.success(), "{}", text(&logout.stderr));
     assert!(!record.exists());
-    let left = std::fs::read_to_string(&cache).unwrap();
-    assert!(
-        !left.contains("refresh_token") && !left.contains(DEFAULT_USERNAME),
-        "the account's tokens are gone: {left}"
+    assert_eq!(
+        cache_entries_of(&cache, &account),
+        0,
+        "the account's entries are gone: {}",
+        std::fs::read_to_string(&cache).unwrap()
     );
 
     let after = run(&emu, home.path(), &["token", "--scope", ARM]).await;
@@ -231,17 +273,7 @@ async fn browser_login_in_headless_chromium() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let mut login = command(
-        &emu,
-        home.path(),
-        &[
-            "login",
-            "--disable-instance-discovery",
-            "--allow-unencrypted-storage",
-            "--timeout",
-            "90",
-        ],
-    );
+    let mut login = command(&emu, home.path(), LOGIN);
     login.env("BROWSER", &script);
     let out = finished(login, |command| command.output()).await;
     if let Ok(pid) = std::fs::read_to_string(&pid_file) {
@@ -266,6 +298,66 @@ async fn browser_login_in_headless_chromium() {
     assert!(arm.status.success(), "{}", text(&arm.stderr));
     let json: serde_json::Value = serde_json::from_slice(&arm.stdout).unwrap();
     assert_eq!(json["credential"], "azid login");
+}
+
+/// How many entries of the persistent cache file (every section: access, refresh and id tokens,
+/// accounts) belong to `home_account_id`.
+fn cache_entries_of(cache: &Path, home_account_id: &str) -> usize {
+    let text = std::fs::read_to_string(cache).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_object)
+        .flat_map(|section| section.values())
+        .filter(|entry| entry["home_account_id"] == home_account_id)
+        .count()
+}
+
+/// A record `azid login` wrote, then damaged (a field gone): `azid token` says so and goes on to
+/// the chain (here the emulator's service principal), and `azid logout` still removes the record
+/// and the account's tokens (the id is still readable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_warns_and_logout_still_cleans_up() {
+    let emu = sign_in_emulator().await;
+    let (home, account) = signed_in(&emu).await;
+    let account = account["homeAccountId"].as_str().unwrap().to_owned();
+    let record = home.path().join(".azid/authentication_record.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("tenantId");
+    std::fs::write(&record, json.to_string()).unwrap();
+
+    let mut token = command(
+        &emu,
+        home.path(),
+        &["token", "--disable-instance-discovery", "--scope", ARM],
+    );
+    token.envs(emu.env_exports());
+    let out = finished(token, |command| command.output()).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(stderr.contains("azid logout"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["credential"], "EnvironmentCredential");
+
+    let cache = home.path().join(".IdentityService/msal.cache.nocae");
+    assert!(cache_entries_of(&cache, &account) > 0);
+    let logout = run(&emu, home.path(), &["logout"]).await;
+    assert!(logout.status.success(), "{}", text(&logout.stderr));
+    assert!(!record.exists());
+    assert!(!home.path().join(".azid/login.json").exists());
+    assert_eq!(cache_entries_of(&cache, &account), 0);
+
+    // A record that is not even JSON: logout removes it and says the tokens may remain.
+    std::fs::write(&record, "{not json").unwrap();
+    let logout = run(&emu, home.path(), &["logout"]).await;
+    assert_eq!(logout.status.code(), Some(1), "{}", text(&logout.stderr));
+    assert!(text(&logout.stderr).contains("may remain"));
+    assert!(!record.exists());
+    let whoami = run(&emu, home.path(), &["whoami"]).await;
+    assert!(text(&whoami.stderr).contains("nobody is signed in"));
 }
 
 #[cfg(unix)]

@@ -153,6 +153,17 @@ pub fn assert_no_leaks(what: &str, out: &Output) {
             !text.contains("169.254.169.254"),
             "{what} went for the real IMDS address: {text}"
         );
+        // A request that failed names its URL (reqwest's "for url (…)"): only loopback ones.
+        for (at, _) in text.match_indices("for url (") {
+            let url = text[at + "for url (".len()..]
+                .split([')', ' '])
+                .next()
+                .unwrap_or_default();
+            assert!(
+                is_loopback_url(url),
+                "{what} sent a request to {url}: {text}"
+            );
+        }
     }
 }
 
