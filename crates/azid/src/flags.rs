@@ -3,6 +3,30 @@
 
 use std::time::Duration;
 
+/// How a command fails: a bad flag or flag value (exit 2, with clap's usage hint, like every
+/// usage error clap finds itself), or a failure while running (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line cannot work as given.
+    Usage(String),
+    /// Something failed while running.
+    Failed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(message) | Failure::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Failed(message)
+    }
+}
+
 /// The longest `--process-timeout`: a developer tool that has not answered in a day is hung.
 const MAX_PROCESS_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 

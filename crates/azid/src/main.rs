@@ -15,6 +15,7 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
+use flags::Failure;
 
 #[derive(Parser)]
 #[command(name = "azid", version, about = "Microsoft Entra ID tokens, fast", long_about = None)]
@@ -93,21 +94,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), Failure> = runtime.block_on(async {
         match cli.command {
             Command::Token(args) => token::run(args).await,
-            Command::Doctor(args) => doctor::run(args).await,
-            Command::Emulator(args) => emulator::run(args).await,
-            Command::Demo => demo::run().await,
-            Command::Login(args) => login::login(args).await,
-            Command::Logout(args) => login::logout(args).await,
-            Command::Whoami(args) => login::whoami(args).await,
+            Command::Doctor(args) => Ok(doctor::run(args).await?),
+            Command::Emulator(args) => Ok(emulator::run(args).await?),
+            Command::Demo => Ok(demo::run().await?),
+            Command::Login(args) => Ok(login::login(args).await?),
+            Command::Logout(args) => Ok(login::logout(args).await?),
+            Command::Whoami(args) => Ok(login::whoami(args).await?),
             Command::Kubeconfig(args) => kubeconfig::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Usage(message)) => Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit(),
+        Err(Failure::Failed(message)) => {
             eprintln!("{message}");
             ExitCode::FAILURE
         }

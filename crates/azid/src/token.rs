@@ -38,7 +38,7 @@ enum Output {
     ExecCredential,
 }
 
-pub async fn run(mut args: TokenArgs) -> Result<(), String> {
+pub async fn run(mut args: TokenArgs) -> Result<(), crate::flags::Failure> {
     // Checked before any token is fetched: kubectl's request must be answerable.
     let exec_version = match args.output {
         Output::ExecCredential => crate::exec_credential::api_version_from_env()?,
