@@ -100,7 +100,11 @@ pub async fn run(args: DoctorArgs) -> Result<(), String> {
         reports.push(report);
     }
     let selection = std::env::var("AZURE_TOKEN_CREDENTIALS").ok();
+    let login = crate::profile::record_note();
     let page = render::Page {
+        login: login
+            .as_ref()
+            .map(|note| (note, !args.chain.names_credentials())),
         scopes: &args.scopes,
         tenant: args.tenant.as_deref(),
         selection: selection.as_deref(),

@@ -162,6 +162,34 @@ impl Profile {
     }
 }
 
+/// What `azid doctor` says about the sign-in `azid token` tries before the chain.
+pub struct RecordNote {
+    /// The record file.
+    pub path: PathBuf,
+    /// Who signed in, when the files load.
+    pub username: Option<String>,
+    /// What is wrong with the files, when they do not load.
+    pub problem: Option<String>,
+}
+
+/// The sign-in `azid login` left, if any.
+pub fn record_note() -> Option<RecordNote> {
+    let path = dir().ok()?.join(RECORD_FILE);
+    match Profile::load() {
+        Ok(None) => None,
+        Ok(Some(profile)) => Some(RecordNote {
+            path,
+            username: Some(profile.record.username().to_owned()),
+            problem: None,
+        }),
+        Err(unusable) => Some(RecordNote {
+            path,
+            username: None,
+            problem: Some(unusable.advice()),
+        }),
+    }
+}
+
 /// The sign-in settings (defaults when the file is missing); what is wrong otherwise.
 fn load_settings(dir: &Path) -> Result<Settings, String> {
     let settings_path = dir.join(SETTINGS_FILE);
@@ -219,16 +247,17 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("azid: cannot write {}: {e}", path.display()))
 }
 
-/// The token of the account `azid login` signed in, when there is one and `--credential` does
-/// not name another; `None` sends `azid token` on to the default chain. A sign-in that needs
-/// renewing is said so, then the chain is tried.
+/// The token of the account `azid login` signed in, when there is one and no flag names the
+/// credentials ([`crate::chain::ChainArgs::names_credentials`]: flags win over the record);
+/// `None` sends `azid token` on to the default chain. A sign-in that needs renewing, or files
+/// that no longer load, are said so, then the chain is tried.
 pub async fn token_if_signed_in(
     chain: &crate::chain::ChainArgs,
     scopes: &[&str],
     options: &azidentity::TokenRequestOptions,
 ) -> Result<Option<azidentity::AccessToken>, String> {
     use azidentity::TokenCredential;
-    if chain.credential.is_some() {
+    if chain.names_credentials() {
         return Ok(None);
     }
     let profile = match Profile::load() {

@@ -44,6 +44,18 @@ async fn run(emu: &RunningEmulator, home: &Path, args: &[&str]) -> Output {
     finished(command(emu, home, args), |command| command.output()).await
 }
 
+/// Runs azid with the emulator's service principal in the environment too, so that the chain
+/// can give a token without the sign-in.
+async fn run_beside_a_service_principal(
+    emu: &RunningEmulator,
+    home: &Path,
+    args: &[&str],
+) -> Output {
+    let mut command = command(emu, home, args);
+    command.envs(emu.env_exports());
+    finished(command, |command| command.output()).await
+}
+
 /// Runs `command` with `run`, then searches its output for secrets.
 async fn finished<F: Future<Output = std::io::Result<Output>>>(
     mut command: tokio::process::Command,
@@ -211,6 +223,55 @@ async fn device_code_login_then_silent_tokens_then_logout() {
     let me: serde_json::Value = serde_json::from_slice(&whoami.stdout).unwrap();
     assert_eq!(me["username"], DEFAULT_USERNAME);
 
+    // Flags that name the credentials win over the sign-in; `--tenant` asks the signed-in
+    // account for that tenant; the doctor says which sign-in azid token uses, and where it is.
+    let named = run_beside_a_service_principal(
+        &emu,
+        home.path(),
+        &[
+            "token",
+            "--disable-instance-discovery",
+            "--authority-host",
+            &emu.authority_host(),
+            "--scope",
+            ARM,
+        ],
+    )
+    .await;
+    assert!(named.status.success(), "{}", text(&named.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&named.stdout).unwrap();
+    assert_eq!(json["credential"], "EnvironmentCredential");
+    let tenant = me["tenantId"].as_str().unwrap();
+    let in_tenant = run(
+        &emu,
+        home.path(),
+        &["token", "--tenant", tenant, "--scope", ARM],
+    )
+    .await;
+    assert!(in_tenant.status.success(), "{}", text(&in_tenant.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&in_tenant.stdout).unwrap();
+    assert_eq!(json["credential"], "azid login");
+    let doctor = |flags: &'static [&'static str]| {
+        let args = [
+            &["doctor", "--output", "json", "--disable-instance-discovery"],
+            flags,
+        ]
+        .concat();
+        let (emu, home) = (&emu, home.path());
+        async move {
+            let out = run_beside_a_service_principal(emu, home, &args).await;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            json["azid_login"].clone()
+        }
+    };
+    let login = doctor(&[]).await;
+    assert_eq!(login["record"], record.display().to_string());
+    assert_eq!(login["username"], DEFAULT_USERNAME);
+    assert_eq!(login["used_by_azid_token"], true);
+    let login = doctor(&["--credential", "env"]).await;
+    assert_eq!(login["used_by_azid_token"], false);
+
     let account = me["homeAccountId"].as_str().unwrap().to_owned();
     assert!(
         cache_entries_of(&cache, &account) >= 4,
@@ -328,13 +389,12 @@ async fn a_damaged_record_warns_and_logout_still_cleans_up() {
     json.as_object_mut().unwrap().remove("tenantId");
     std::fs::write(&record, json.to_string()).unwrap();
 
-    let mut token = command(
+    let out = run_beside_a_service_principal(
         &emu,
         home.path(),
         &["token", "--disable-instance-discovery", "--scope", ARM],
-    );
-    token.envs(emu.env_exports());
-    let out = finished(token, |command| command.output()).await;
+    )
+    .await;
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("is damaged"), "{stderr}");
