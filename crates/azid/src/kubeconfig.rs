@@ -127,6 +127,9 @@ fn rewrite(config: &mut Value, args: &KubeconfigArgs) -> Result<String, Failure>
     for refused in &kubelogin.refused {
         eprintln!("azid: dropping kubelogin's {refused}");
     }
+    for unneeded in &kubelogin.unneeded {
+        eprintln!("azid: leaving out kubelogin's {unneeded}");
+    }
     let server_id = args
         .server_id
         .clone()

@@ -14,6 +14,8 @@ pub struct Translated {
     /// kubelogin arguments without an equivalent, as `--flag` or `--flag value` (no secret
     /// values).
     pub refused: Vec<String>,
+    /// kubelogin arguments azid does not need, and why (said, not refused).
+    pub unneeded: Vec<String>,
 }
 
 /// kubelogin's flags that take a value; the short forms map to their long names.
@@ -105,8 +107,9 @@ fn translate_words(words: &[&str]) -> Translated {
                 Some(Some(host)) => out.args.push(("--authority-host", Some(host.to_owned()))),
                 None => out.refused.push(shown()),
             },
-            // kubelogin's own token cache: azid keeps its tokens its own way.
-            ("token-cache-dir", Some(_)) => {}
+            ("token-cache-dir", Some(_)) => out
+                .unneeded
+                .push(format!("{}: azid keeps its own token cache", shown())),
             _ => out.refused.push(shown()),
         }
     }
@@ -125,10 +128,18 @@ fn translate_words(words: &[&str]) -> Translated {
     if let Some(credential) = credential {
         out.args.push(("--credential", Some(credential.to_owned())));
     }
-    match (client_id, credential) {
-        (Some(id), Some("managed-identity")) => out.args.push(("--client-id", Some(id))),
-        (Some(id), _) => out.refused.push(format!("--client-id {id}")),
-        (None, _) => {}
+    let interactive = matches!(login.as_deref(), None | Some("devicecode" | "interactive"));
+    match client_id {
+        Some(id) if credential == Some("managed-identity") => {
+            out.args.push(("--client-id", Some(id)))
+        }
+        // The public client kubelogin signs users in with (`az aks get-credentials` names
+        // AKS's own): `azid login` signs in with its own.
+        Some(id) if interactive => out.unneeded.push(format!(
+            "--client-id {id}: `azid login` signs the user in with its own client"
+        )),
+        Some(id) => out.refused.push(format!("--client-id {id}")),
+        None => {}
     }
     out
 }
