@@ -49,6 +49,18 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--cache-name`: a plain file name (the library's rule; the cache lives in a directory of its
+/// own).
+pub fn cache_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(format!(
+            "{text:?} is not a plain file name; use e.g. \"msal.cache\""
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// `--credential` and `--exclude`: a chain member's name or alias, given back as typed.
 pub fn member(text: &str) -> Result<String, String> {
     crate::chain::member(text)
@@ -73,6 +85,14 @@ pub fn check_chain(chain: &crate::chain::ChainArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_names() {
+        assert_eq!(cache_name("msal.cache"), Ok("msal.cache".to_owned()));
+        for bad in ["", " ", ".", "..", "a/b", "..\\x", "a\0b"] {
+            assert!(cache_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn process_timeouts() {

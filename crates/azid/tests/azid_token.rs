@@ -126,6 +126,22 @@ async fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(azid(&emu, &[], &["no-such-command"]).status.code(), Some(2));
+    // The cache flags' misuse is a usage error too, found before any token is asked for.
+    for flags in [
+        &["--allow-unencrypted-storage"][..],
+        &["--cache-name", ""],
+        &["--cache-name", "../elsewhere"],
+        &["--redis", "not a url"],
+        &["--redis", "http://127.0.0.1:9"],
+        &["--redis-key-file", "/nonexistent"],
+    ] {
+        let stderr = exits_without_panic(&emu, flags, 2);
+        assert!(
+            stderr.lines().any(|line| line.starts_with("error: ")),
+            "clap's usage error: {flags:?}: {stderr}"
+        );
+    }
+    assert_eq!(emu.token_requests().len(), 0);
 }
 
 #[test]
