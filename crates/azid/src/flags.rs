@@ -11,13 +11,23 @@ pub enum Failure {
     Usage(String),
     /// Something failed while running.
     Failed(String),
+    /// Whoever read standard output went away: nothing to say, exit as a closed pipe ends a
+    /// program (128 + SIGPIPE).
+    StdoutClosed,
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Usage(message) | Failure::Failed(message) => f.write_str(message),
+            Failure::StdoutClosed => f.write_str("standard output was closed"),
         }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::Failed(message.to_owned())
     }
 }
 

@@ -54,7 +54,7 @@ pub struct LoginArgs {
     timeout: u64,
 }
 
-pub async fn login(args: LoginArgs) -> Result<(), String> {
+pub async fn login(args: LoginArgs) -> Result<(), crate::flags::Failure> {
     let settings = Settings {
         disable_instance_discovery: args.disable_instance_discovery,
         cache: TokenCachePersistenceOptions {
@@ -100,7 +100,7 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
             Err(e) if e.reason() == ErrorReason::BrowserUnavailable => {
                 eprintln!("azid: {e}\nazid: signing in with a device code instead");
             }
-            Err(e) => return Err(crate::token::explain(e)),
+            Err(e) => return Err(crate::token::explain(e).into()),
         }
     }
     let record = match record {
@@ -140,7 +140,7 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
         profile.record.username(),
         saved.display()
     );
-    println!("{}", pretty(&account_json(&profile)));
+    outln!("{}", pretty(&account_json(&profile)))?;
     Ok(())
 }
 
@@ -283,22 +283,22 @@ enum WhoamiOutput {
     Json,
 }
 
-pub async fn whoami(args: WhoamiArgs) -> Result<(), String> {
+pub async fn whoami(args: WhoamiArgs) -> Result<(), crate::flags::Failure> {
     let Some(profile) = Profile::load().map_err(|u| u.advice())? else {
         return Err(
             "azid: nobody is signed in; run `azid login` (or `azid login --device-code`)".into(),
         );
     };
     match args.output {
-        WhoamiOutput::Json => println!("{}", pretty(&account_json(&profile))),
+        WhoamiOutput::Json => outln!("{}", pretty(&account_json(&profile)))?,
         WhoamiOutput::Text => {
             let record = &profile.record;
-            println!("user:       {}", record.username());
-            println!("tenant:     {}", record.tenant_id());
-            println!("authority:  {}", record.authority());
-            println!("client id:  {}", record.client_id());
-            println!("account id: {}", record.home_account_id());
-            println!(
+            outln!("user:       {}", record.username())?;
+            outln!("tenant:     {}", record.tenant_id())?;
+            outln!("authority:  {}", record.authority())?;
+            outln!("client id:  {}", record.client_id())?;
+            outln!("account id: {}", record.home_account_id())?;
+            outln!(
                 "cache:      {}{}",
                 profile.settings.cache.name,
                 if profile.settings.cache.allow_unencrypted_storage {
@@ -306,7 +306,7 @@ pub async fn whoami(args: WhoamiArgs) -> Result<(), String> {
                 } else {
                     ""
                 }
-            );
+            )?;
         }
     }
     Ok(())

@@ -1,5 +1,7 @@
 //! `azid`: get Microsoft Entra ID tokens fast, run the local emulator, see the library at work.
 
+#[macro_use]
+mod stdout;
 mod cache;
 mod chain;
 mod demo;
@@ -97,12 +99,12 @@ fn main() -> ExitCode {
     let result: Result<(), Failure> = runtime.block_on(async {
         match cli.command {
             Command::Token(args) => token::run(args).await,
-            Command::Doctor(args) => Ok(doctor::run(args).await?),
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => Ok(emulator::run(args).await?),
-            Command::Demo => Ok(demo::run().await?),
-            Command::Login(args) => Ok(login::login(args).await?),
+            Command::Demo => demo::run().await,
+            Command::Login(args) => login::login(args).await,
             Command::Logout(args) => Ok(login::logout(args).await?),
-            Command::Whoami(args) => Ok(login::whoami(args).await?),
+            Command::Whoami(args) => login::whoami(args).await,
             Command::Kubeconfig(args) => kubeconfig::run(args).await,
         }
     });
@@ -115,5 +117,6 @@ fn main() -> ExitCode {
             eprintln!("{message}");
             ExitCode::FAILURE
         }
+        Err(Failure::StdoutClosed) => ExitCode::from(141),
     }
 }

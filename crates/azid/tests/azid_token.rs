@@ -41,6 +41,31 @@ async fn the_default_chain_stays_on_loopback() {
     assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
 }
 
+/// The reader went away before the token was printed (`azid token | head -c0`): azid ends as a
+/// closed pipe ends a program (141), without a panic or a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_azid_quietly() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_azid"));
+    command
+        .args(["token", "--disable-instance-discovery", "--scope", SCOPE])
+        .env_clear()
+        .envs(emu.env_exports())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    support::loopback_only(&mut command);
+    support::plant_secrets_of(&command);
+    let mut child = command.spawn().expect("azid starts");
+    // Closed before azid can have its token: the write is what fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("azid ran");
+    support::assert_no_leaks("azid token | head -c0", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(emu.token_requests().len(), 1, "the token was got first");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prints_the_token_like_az() {
     let emu = Emulator::builder().start().await.unwrap();
