@@ -62,12 +62,20 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
     }
-    if cli.verbose {
+    // `--verbose` logs the library; `azid emulator` logs as the standalone emulator does (its
+    // start-up and shutdown, and its warnings: an Azure Arc key directory it cannot use, a bind
+    // beyond loopback), on stderr: stdout stays the environment. AZID_LOG overrides both.
+    let full_log = match &cli.command {
+        _ if cli.verbose => Some("azidentity=debug"),
+        Command::Emulator(_) => Some("info"),
+        _ => None,
+    };
+    if let Some(default) = full_log {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("AZID_LOG")
-                    .unwrap_or_else(|_| "azidentity=debug".into()),
+                    .unwrap_or_else(|_| default.into()),
             )
             .init();
     } else if matches!(cli.command, Command::Token(_)) {

@@ -88,6 +88,11 @@ fn parse_host_kind(name: &str) -> std::result::Result<HostKind, String> {
 /// Starts the emulator as `args` say, prints its environment, and serves until SIGINT or
 /// SIGTERM; then stops every server and removes the ready file and temporary files.
 pub async fn run(args: LaunchArgs) -> Result<()> {
+    // Listening for the signals before anything is printed: a supervisor may stop the emulator
+    // the moment it reads the environment or sees the ready file, and a signal without a
+    // handler would kill it uncleanly (ready file and temporary files left behind).
+    let shutdown =
+        Shutdown::listen().map_err(|e| Error::io("listening for SIGINT and SIGTERM", e))?;
     let emulator = start(&args).await?;
     let endpoint = match args.managed_identity {
         Some(kind) => {
@@ -112,7 +117,7 @@ pub async fn run(args: LaunchArgs) -> Result<()> {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     }
 
-    let signal = wait_for_shutdown_signal().await;
+    let signal = shutdown.wait().await;
     tracing::info!("shutting down");
     drop(endpoint);
     emulator.shutdown().await;
@@ -286,19 +291,42 @@ fn write_ready_file(
     std::fs::rename(&partial, path)
 }
 
-async fn wait_for_shutdown_signal() -> io::Result<()> {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment it is made.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = interrupt.recv() => Ok(()),
-            _ = terminate.recv() => Ok(()),
+    signals: [tokio::signal::unix::Signal; 2],
+}
+
+impl Shutdown {
+    fn listen() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                signals: [
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::interrupt())?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Shutdown {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            let [mut terminate, mut interrupt] = self.signals;
+            tokio::select! {
+                _ = interrupt.recv() => Ok(()),
+                _ = terminate.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
     }
 }
