@@ -69,9 +69,15 @@ pub struct LaunchArgs {
     /// Send refresh_in (seconds) with every token.
     #[arg(long, value_name = "SECS")]
     pub refresh_in: Option<u64>,
-    /// Seconds added to the emulator's clock (negative: behind); the control route
-    /// POST /_emulator/time changes it while running.
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    /// Seconds added to the emulator's clock (negative: behind; at most a hundred years either
+    /// way); the control route POST /_emulator/time changes it while running.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        value_parser = clap::value_parser!(i64)
+            .range(-crate::config::MAX_TIME_SECS..=crate::config::MAX_TIME_SECS)
+    )]
     pub clock_offset: Option<i64>,
 }
 
