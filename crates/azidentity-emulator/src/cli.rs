@@ -161,30 +161,32 @@ async fn start(args: &LaunchArgs) -> Result<RunningEmulator> {
     if let Some(secs) = args.clock_offset {
         builder = builder.clock_offset(secs);
     }
-    if !args.bind.is_loopback() {
-        warn_exposed(args.bind, args.port);
+    if let Some(banner) = exposure_warning(args.bind, args.port) {
+        eprintln!("{banner}");
+        tracing::warn!(bind = %args.bind, "the emulator is reachable from other machines");
     }
     builder.start().await
 }
 
-/// Loud, on stderr and in the log: the emulator accepts any credentials' holder's requests
-/// and records what they send.
-fn warn_exposed(bind: IpAddr, port: u16) {
+/// Loud, on stderr and in the log, when the emulator listens beyond loopback: it accepts any
+/// credentials' holder's requests and records what they send.
+fn exposure_warning(bind: IpAddr, port: u16) -> Option<String> {
+    if bind.is_loopback() {
+        return None;
+    }
     let port = if port == 0 {
         "a free port".to_owned()
     } else {
         format!("port {port}")
     };
-    let banner = format!(
+    Some(format!(
         "\n\
          ********************************************************************************\n\
          WARNING: the emulator listens on {bind}, {port}: other machines can reach it.\n\
          It issues tokens to anyone who knows its test credentials. Its control API (which\n\
          hands out recorded requests and mints tokens) answers loopback clients only.\n\
          ********************************************************************************\n"
-    );
-    eprintln!("{banner}");
-    tracing::warn!(%bind, "the emulator is reachable from other machines");
+    ))
 }
 
 /// Everything printed on stdout: comments saying what runs and what is registered, then
@@ -333,6 +335,25 @@ impl Shutdown {
         #[cfg(not(unix))]
         {
             tokio::signal::ctrl_c().await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Judged without binding anything beyond loopback (tests stay on loopback).
+    #[test]
+    fn listening_beyond_loopback_is_warned_about() {
+        let everywhere = exposure_warning("0.0.0.0".parse().unwrap(), 0).unwrap();
+        assert!(everywhere.contains("WARNING"), "{everywhere}");
+        assert!(everywhere.contains("other machines can reach it"));
+        assert!(everywhere.contains("a free port"));
+        assert!(exposure_warning("::".parse().unwrap(), 8443).is_some());
+        assert!(exposure_warning("192.0.2.1".parse().unwrap(), 1).is_some());
+        for loopback in ["127.0.0.1", "127.1.2.3", "::1"] {
+            assert_eq!(exposure_warning(loopback.parse().unwrap(), 0), None);
         }
     }
 }
