@@ -251,8 +251,8 @@ pub fn describe(emulator: &RunningEmulator, endpoint: Option<&ManagedIdentityEnd
     out
 }
 
-/// Written to a temporary name and renamed, so a reader polling for the file never sees
-/// half of it.
+/// Written to a new temporary name (0600) and renamed, so a reader polling for the file never
+/// sees half of it.
 fn write_ready_file(
     path: &Path,
     emulator: &RunningEmulator,
@@ -292,11 +292,8 @@ fn write_ready_file(
             "managed_identities": crate::config::control::identities(&config),
         },
     });
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    std::fs::write(&partial, serde_json::to_vec_pretty(&ready)?)?;
-    std::fs::rename(&partial, path)
+    // It holds the service principal's secret: readable by the owner only.
+    crate::files::replace(path, &serde_json::to_vec_pretty(&ready)?, true)
 }
 
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment it is made.
