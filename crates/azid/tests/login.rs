@@ -11,6 +11,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 mod support;
 
+#[path = "../../azidentity/tests/common/chromium.rs"]
+mod chromium;
+
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const ARM: &str = "https://management.azure.com/.default";
 const GRAPH: &str = "https://graph.microsoft.com/.default";
@@ -315,18 +318,19 @@ async fn browser_login_in_headless_chromium() {
     let home = TempHome::new();
     let profile = home.path().join("chromium");
     let pid_file = home.path().join("chromium.pid");
-    // Background traffic off (loopback only); the emulator's throw-away CA is not trusted
-    // system-wide, hence --ignore-certificate-errors.
+    // The library's test flags (loopback-only resolver, no background traffic).
+    let flags: Vec<String> = chromium::HEADLESS_CHROMIUM_FLAGS
+        .iter()
+        .map(|flag| format!("'{flag}'"))
+        .collect();
     let script = home.path().join("browser.sh");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\n'{chromium}' --headless --no-sandbox --disable-gpu --no-first-run \
-             --disable-background-networking --disable-component-update --disable-sync \
-             --disable-default-apps --disable-extensions --no-default-browser-check \
-             --ignore-certificate-errors --user-data-dir='{profile}' \"$1\" \
+            "#!/bin/sh\n'{chromium}' {flags} --user-data-dir='{profile}' \"$1\" \
              >/dev/null 2>&1 </dev/null &\necho $! > '{pid}'\n",
             chromium = chromium.display(),
+            flags = flags.join(" "),
             profile = profile.display(),
             pid = pid_file.display()
         ),
@@ -418,6 +422,54 @@ async fn a_damaged_record_warns_and_logout_still_cleans_up() {
     assert!(!record.exists());
     let whoami = run(&emu, home.path(), &["whoami"]).await;
     assert!(text(&whoami.stderr).contains("nobody is signed in"));
+}
+
+/// The test browser's resolver knows loopback only: a name Chromium would itself send to
+/// loopback (`*.localhost`) fails, while `localhost` (the redirect server) still loads.
+#[test]
+fn the_test_browser_resolves_loopback_only() {
+    use std::io::{Read as _, Write as _};
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|name| azidentity::platform::which(&azidentity::Env::System, name))
+        .expect("chromium is missing: run scripts/install-test-packages (scripts/test does this)");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = "<html><body>served-on-loopback</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let home = TempHome::new();
+    let loads = |host: &str| {
+        let out = support::checked_output(
+            std::process::Command::new(&chromium)
+                .args(chromium::HEADLESS_CHROMIUM_FLAGS)
+                .arg(format!(
+                    "--user-data-dir={}",
+                    home.path().join(host).display()
+                ))
+                .arg("--dump-dom")
+                .arg(format!("http://{host}:{port}/"))
+                .env_clear()
+                .env("HOME", home.path())
+                .stdin(Stdio::null()),
+        );
+        text(&out.stdout).contains("served-on-loopback")
+    };
+    assert!(loads("localhost"), "localhost must load");
+    assert!(
+        !loads("resolver-check.localhost"),
+        "only loopback's names resolve"
+    );
 }
 
 #[cfg(unix)]
