@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use azidentity::TokenCachePersistenceOptions;
 use clap::Args;
 
+use crate::flags::Failure;
+
 /// Where tokens are kept between runs (default: nowhere, each run asks Entra ID).
 #[derive(Args, Debug, Clone, Default)]
 pub struct CacheArgs {
     /// Keep tokens in the persistent cache NAME (the Secret Service, or
     /// ~/.IdentityService/NAME.nocae), shared with other processes and Python azure-identity's
     /// TokenCachePersistenceOptions(name=NAME). With --redis: the prefix of the Redis keys.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = crate::flags::cache_name)]
     cache_name: Option<String>,
     /// With --cache-name: keep the cache in a plain file (mode 0600) when the Secret Service is
     /// unusable, instead of failing. With --redis: store tokens in Redis unencrypted (without
@@ -31,19 +33,19 @@ pub struct CacheArgs {
 
 impl CacheArgs {
     /// The persistence options these flags ask for.
-    pub fn persistence(&self) -> Result<Option<TokenCachePersistenceOptions>, String> {
+    pub fn persistence(&self) -> Result<Option<TokenCachePersistenceOptions>, Failure> {
         if self.allow_unencrypted_storage && self.cache_name.is_none() && self.redis.is_none() {
-            return Err(
-                "azid: --allow-unencrypted-storage needs --cache-name or --redis".to_owned(),
-            );
+            return Err(Failure::Usage(
+                "--allow-unencrypted-storage needs --cache-name or --redis".to_owned(),
+            ));
         }
         if self.redis.is_some() && self.redis_key_file.is_none() && !self.allow_unencrypted_storage
         {
-            return Err(
-                "azid: --redis keeps tokens in Redis: give --redis-key-file FILE to \
-                        encrypt them, or --allow-unencrypted-storage to store them in plain text"
+            return Err(Failure::Usage(
+                "--redis keeps tokens in Redis: give --redis-key-file FILE to encrypt them, or \
+                 --allow-unencrypted-storage to store them in plain text"
                     .to_owned(),
-            );
+            ));
         }
         let mut options = TokenCachePersistenceOptions {
             allow_unencrypted_storage: self.allow_unencrypted_storage,
@@ -61,8 +63,11 @@ impl CacheArgs {
     }
 
     #[cfg(feature = "redis")]
-    fn redis_store(&self, url: &str) -> Result<azidentity::CacheStore, String> {
-        let store = azidentity::RedisTokenStore::open(url).map_err(|e| format!("azid: {e}"))?;
+    fn redis_store(&self, url: &str) -> Result<azidentity::CacheStore, Failure> {
+        // Opening only parses the URL (the connection is made on first use): its error is about
+        // the flag's value.
+        let store = azidentity::RedisTokenStore::open(url)
+            .map_err(|e| Failure::Usage(format!("--redis: {e}")))?;
         let mut store = azidentity::CacheStore::new(store);
         if let Some(path) = &self.redis_key_file {
             store = store
@@ -73,8 +78,10 @@ impl CacheArgs {
     }
 
     #[cfg(not(feature = "redis"))]
-    fn redis_store(&self, _: &str) -> Result<azidentity::CacheStore, String> {
-        Err("azid: this build has no Redis support (feature \"redis\")".to_owned())
+    fn redis_store(&self, _: &str) -> Result<azidentity::CacheStore, Failure> {
+        Err(Failure::Usage(
+            "--redis: this build has no Redis support (feature \"redis\")".to_owned(),
+        ))
     }
 }
 

@@ -113,6 +113,21 @@ pub fn build(
     DefaultAzureCredential::new(options).map_err(|e| format!("azid: {e}"))
 }
 
+impl ChainArgs {
+    /// Whether a flag says which credential to use or where it gets tokens (`--credential`,
+    /// `--authority-host`, a managed identity selector, a token cache flag): then `azid token`
+    /// does what the flags say, and the account of `azid login` stands aside. (`--tenant` is
+    /// not one: the signed-in account asks that tenant.)
+    pub fn names_credentials(&self) -> bool {
+        self.credential.is_some()
+            || self.authority_host.is_some()
+            || self.client_id.is_some()
+            || self.object_id.is_some()
+            || self.resource_id.is_some()
+            || self.cache_persistence_options.is_some()
+    }
+}
+
 /// Whether `--credential` names managed identity.
 pub fn only_managed_identity(args: &ChainArgs) -> bool {
     args.credential

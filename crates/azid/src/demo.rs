@@ -45,19 +45,19 @@ async fn host(
         .map_err(|e| format!("azid demo: the {kind} endpoint could not start: {e}"))
 }
 
-pub async fn run() -> Result<(), String> {
+pub async fn run() -> Result<(), crate::flags::Failure> {
     let emulator = Emulator::builder()
         .start()
         .await
         .map_err(|e| format!("azid demo: the emulator could not start: {e}"))?;
-    println!(
+    outln!(
         "Emulator: Microsoft Entra ID at {} (throw-away CA)",
         emulator.authority_host()
-    );
+    )?;
     let imds = host(&emulator, HostKind::Imds).await?;
     let app_service = host(&emulator, HostKind::AppService).await?;
     let workload = host(&emulator, HostKind::WorkloadIdentity).await?;
-    println!("Managed identity endpoints: IMDS, App Service; a workload identity token file");
+    outln!("Managed identity endpoints: IMDS, App Service; a workload identity token file")?;
 
     let mut credentials: Vec<(String, Box<dyn TokenCredential>)> = Vec::new();
     let secret = ClientSecretCredential::new(
@@ -123,27 +123,29 @@ pub async fn run() -> Result<(), String> {
         }
     }
 
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "{:<30} {:<40} {:>11}  source",
-        "credential", "scope", "time"
-    );
+        "credential",
+        "scope",
+        "time"
+    )?;
     for row in &rows {
-        println!(
+        outln!(
             "{:<30} {:<40} {:>9.3}ms  {}",
             row.credential,
             row.scope,
             row.elapsed.as_secs_f64() * 1000.0,
             if row.from_cache { "cache" } else { "emulator" }
-        );
+        )?;
     }
-    println!();
-    println!(
+    outln!()?;
+    outln!(
         "{} token requests reached the emulator for {} get_token calls; every token is an RS256 \
          JWT that verifies against the emulator's JWKS.",
         emulator.stats().token_requests,
         rows.len()
-    );
+    )?;
     imds.shutdown().await;
     app_service.shutdown().await;
     workload.shutdown().await;

@@ -79,7 +79,7 @@ struct Outcome {
     stopped_by: Option<Member>,
 }
 
-pub async fn run(args: DoctorArgs) -> Result<(), String> {
+pub async fn run(args: DoctorArgs) -> Result<(), crate::flags::Failure> {
     let credential = crate::chain::build(&args.chain, args.tenant.as_deref())?;
     let scopes: Vec<&str> = args.scopes.iter().map(String::as_str).collect();
     let options = TokenRequestOptions {
@@ -100,7 +100,11 @@ pub async fn run(args: DoctorArgs) -> Result<(), String> {
         reports.push(report);
     }
     let selection = std::env::var("AZURE_TOKEN_CREDENTIALS").ok();
+    let login = crate::profile::record_note();
     let page = render::Page {
+        login: login
+            .as_ref()
+            .map(|note| (note, !args.chain.names_credentials())),
         scopes: &args.scopes,
         tenant: args.tenant.as_deref(),
         selection: selection.as_deref(),
@@ -108,15 +112,15 @@ pub async fn run(args: DoctorArgs) -> Result<(), String> {
         outcome,
     };
     match args.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&page.json()).unwrap_or_default()
-        ),
-        Output::Human => print!("{}", page.text()),
+        )?,
+        Output::Human => crate::stdout::write(format_args!("{}", page.text()))?,
     }
     match outcome.chosen {
         Some(_) => Ok(()),
-        None => Err("azid doctor: no credential in the chain gave a token".to_owned()),
+        None => Err("azid doctor: no credential in the chain gave a token".into()),
     }
 }
 

@@ -3,6 +3,40 @@
 
 use std::time::Duration;
 
+/// How a command fails: a bad flag or flag value (exit 2, with clap's usage hint, like every
+/// usage error clap finds itself), or a failure while running (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line cannot work as given.
+    Usage(String),
+    /// Something failed while running.
+    Failed(String),
+    /// Whoever read standard output went away: nothing to say, exit as a closed pipe ends a
+    /// program (128 + SIGPIPE).
+    StdoutClosed,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(message) | Failure::Failed(message) => f.write_str(message),
+            Failure::StdoutClosed => f.write_str("standard output was closed"),
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::Failed(message.to_owned())
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Failed(message)
+    }
+}
+
 /// The longest `--process-timeout`: a developer tool that has not answered in a day is hung.
 const MAX_PROCESS_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -23,6 +57,18 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
             MAX_PROCESS_TIMEOUT.as_secs()
         )),
     }
+}
+
+/// `--cache-name`: a plain file name (the library's rule; the cache lives in a directory of its
+/// own).
+pub fn cache_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(format!(
+            "{text:?} is not a plain file name; use e.g. \"msal.cache\""
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// `--credential` and `--exclude`: a chain member's name or alias, given back as typed.
@@ -49,6 +95,14 @@ pub fn check_chain(chain: &crate::chain::ChainArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_names() {
+        assert_eq!(cache_name("msal.cache"), Ok("msal.cache".to_owned()));
+        for bad in ["", " ", ".", "..", "a/b", "..\\x", "a\0b"] {
+            assert!(cache_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn process_timeouts() {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use azidentity::{
     AuthenticationRecord, ClientOptions, DeviceCodeCredential, DeviceCodeCredentialOptions,
-    DeviceCodeMessage, InteractiveBrowserCredential, InteractiveBrowserCredentialOptions,
-    PersistentTokenCache, TokenCacheDocument, TokenCachePersistenceOptions, TokenRequestOptions,
+    DeviceCodeMessage, ErrorReason, InteractiveBrowserCredential,
+    InteractiveBrowserCredentialOptions, PersistentTokenCache, TokenCacheDocument,
+    TokenCachePersistenceOptions, TokenRequestOptions,
 };
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -16,6 +17,9 @@ use crate::profile::{Profile, Settings};
 
 /// Microsoft's developer sign-on application (the Azure CLI's), as `az login` uses.
 const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// The persistent cache `azid login` keeps tokens in unless told otherwise (MSAL's name).
+const DEFAULT_CACHE_NAME: &str = "msal.cache";
 
 #[derive(Args)]
 pub struct LoginArgs {
@@ -39,7 +43,7 @@ pub struct LoginArgs {
     #[arg(long)]
     disable_instance_discovery: bool,
     /// The persistent token cache to keep the account's tokens in.
-    #[arg(long, value_name = "NAME", default_value = "msal.cache")]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CACHE_NAME)]
     cache_name: String,
     /// Keep the cache in a 0600 file when no Secret Service (keyring) is available, as in a
     /// container or over SSH.
@@ -50,7 +54,7 @@ pub struct LoginArgs {
     timeout: u64,
 }
 
-pub async fn login(args: LoginArgs) -> Result<(), String> {
+pub async fn login(args: LoginArgs) -> Result<(), crate::flags::Failure> {
     let settings = Settings {
         disable_instance_discovery: args.disable_instance_discovery,
         cache: TokenCachePersistenceOptions {
@@ -93,10 +97,10 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
                 method = "browser";
             }
             // No browser could be started: the code works from any other device.
-            Err(e) if e.is_unavailable() && e.message().starts_with("Failed to open a browser") => {
+            Err(e) if e.reason() == ErrorReason::BrowserUnavailable => {
                 eprintln!("azid: {e}\nazid: signing in with a device code instead");
             }
-            Err(e) => return Err(crate::token::explain(e)),
+            Err(e) => return Err(crate::token::explain(e).into()),
         }
     }
     let record = match record {
@@ -136,7 +140,7 @@ pub async fn login(args: LoginArgs) -> Result<(), String> {
         profile.record.username(),
         saved.display()
     );
-    println!("{}", pretty(&account_json(&profile)));
+    outln!("{}", pretty(&account_json(&profile)))?;
     Ok(())
 }
 
@@ -177,28 +181,68 @@ fn browser_available() -> bool {
 pub struct LogoutArgs {}
 
 pub async fn logout(_args: LogoutArgs) -> Result<(), String> {
-    let Some(profile) = Profile::load()? else {
-        eprintln!("azid: nobody is signed in");
-        return Ok(());
+    // Whatever state the files are in, logout removes them: a damaged record must not lock the
+    // user into a sign-in they cannot undo.
+    let (account, cache, who) = match Profile::load() {
+        Ok(Some(profile)) => (
+            Some(profile.record.home_account_id().to_owned()),
+            Some(profile.settings.cache),
+            profile.record.username().to_owned(),
+        ),
+        Ok(None) => {
+            eprintln!("azid: nobody is signed in");
+            return Ok(());
+        }
+        Err(unusable) => {
+            eprintln!("azid: {}; removing it", unusable.problem);
+            (
+                unusable.home_account_id,
+                unusable.settings.map(|s| s.cache),
+                "the account of the damaged sign-in".to_owned(),
+            )
+        }
     };
-    let account = profile.record.home_account_id().to_owned();
+    let cache = cache.unwrap_or_else(|| TokenCachePersistenceOptions {
+        name: DEFAULT_CACHE_NAME.to_owned(),
+        ..Default::default()
+    });
+    let removed = match &account {
+        Some(account) => remove_from_caches(&cache, account).await,
+        None => Err(format!(
+            "the record no longer says which account signed in; delete the persistent cache \
+             {:?} (e.g. ~/.IdentityService/{}.nocae) to remove its tokens",
+            cache.name, cache.name
+        )),
+    };
+    Profile::forget()?;
+    match removed {
+        Ok(removed) => {
+            eprintln!("azid: signed out {who} ({removed} cache entries removed)");
+            Ok(())
+        }
+        Err(why) => Err(format!(
+            "azid: signed out {who}, but its tokens may remain: {why}"
+        )),
+    }
+}
+
+/// Removes the account's entries from both cache files (CAE and not); how many went.
+async fn remove_from_caches(
+    cache: &TokenCachePersistenceOptions,
+    account: &str,
+) -> Result<usize, String> {
     let platform = azidentity::Platform::system();
     let mut removed = 0;
     for cae in [false, true] {
-        let cache = PersistentTokenCache::open(&profile.settings.cache, cae, &platform)
+        let cache = PersistentTokenCache::open(cache, cae, &platform)
             .await
-            .map_err(|e| format!("azid: {e}"))?;
+            .map_err(|e| e.to_string())?;
         removed += cache
-            .modify(|document| remove_account(document, &account))
+            .modify(|document| remove_account(document, account))
             .await
-            .map_err(|e| format!("azid: {e}"))?;
+            .map_err(|e| e.to_string())?;
     }
-    Profile::forget()?;
-    eprintln!(
-        "azid: signed out {} ({removed} cache entries removed)",
-        profile.record.username()
-    );
-    Ok(())
+    Ok(removed)
 }
 
 /// Removes every entry of `home_account_id` (tokens of every client, id tokens, the account),
@@ -239,22 +283,22 @@ enum WhoamiOutput {
     Json,
 }
 
-pub async fn whoami(args: WhoamiArgs) -> Result<(), String> {
-    let Some(profile) = Profile::load()? else {
+pub async fn whoami(args: WhoamiArgs) -> Result<(), crate::flags::Failure> {
+    let Some(profile) = Profile::load().map_err(|u| u.advice())? else {
         return Err(
             "azid: nobody is signed in; run `azid login` (or `azid login --device-code`)".into(),
         );
     };
     match args.output {
-        WhoamiOutput::Json => println!("{}", pretty(&account_json(&profile))),
+        WhoamiOutput::Json => outln!("{}", pretty(&account_json(&profile)))?,
         WhoamiOutput::Text => {
             let record = &profile.record;
-            println!("user:       {}", record.username());
-            println!("tenant:     {}", record.tenant_id());
-            println!("authority:  {}", record.authority());
-            println!("client id:  {}", record.client_id());
-            println!("account id: {}", record.home_account_id());
-            println!(
+            outln!("user:       {}", record.username())?;
+            outln!("tenant:     {}", record.tenant_id())?;
+            outln!("authority:  {}", record.authority())?;
+            outln!("client id:  {}", record.client_id())?;
+            outln!("account id: {}", record.home_account_id())?;
+            outln!(
                 "cache:      {}{}",
                 profile.settings.cache.name,
                 if profile.settings.cache.allow_unencrypted_storage {
@@ -262,7 +306,7 @@ pub async fn whoami(args: WhoamiArgs) -> Result<(), String> {
                 } else {
                     ""
                 }
-            );
+            )?;
         }
     }
     Ok(())

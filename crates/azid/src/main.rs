@@ -1,5 +1,7 @@
 //! `azid`: get Microsoft Entra ID tokens fast, run the local emulator, see the library at work.
 
+#[macro_use]
+mod stdout;
 mod cache;
 mod chain;
 mod demo;
@@ -15,6 +17,7 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
+use flags::Failure;
 
 #[derive(Parser)]
 #[command(name = "azid", version, about = "Microsoft Entra ID tokens, fast", long_about = None)]
@@ -59,12 +62,20 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
     }
-    if cli.verbose {
+    // `--verbose` logs the library; `azid emulator` logs as the standalone emulator does (its
+    // start-up and shutdown, and its warnings: an Azure Arc key directory it cannot use, a bind
+    // beyond loopback), on stderr: stdout stays the environment. AZID_LOG overrides both.
+    let full_log = match &cli.command {
+        _ if cli.verbose => Some("azidentity=debug"),
+        Command::Emulator(_) => Some("info"),
+        _ => None,
+    };
+    if let Some(default) = full_log {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("AZID_LOG")
-                    .unwrap_or_else(|_| "azidentity=debug".into()),
+                    .unwrap_or_else(|_| default.into()),
             )
             .init();
     } else if matches!(cli.command, Command::Token(_)) {
@@ -74,9 +85,10 @@ fn main() -> ExitCode {
         // error itself, with the fix.
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "warn,azidentity::credentials::chained=off",
-            ))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+                "warn,{}=off",
+                azidentity::log_target::CHAIN_FAILED
+            )))
             .without_time()
             .with_target(false)
             .init();
@@ -92,23 +104,27 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), Failure> = runtime.block_on(async {
         match cli.command {
             Command::Token(args) => token::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
-            Command::Emulator(args) => emulator::run(args).await,
+            Command::Emulator(args) => Ok(emulator::run(args).await?),
             Command::Demo => demo::run().await,
             Command::Login(args) => login::login(args).await,
-            Command::Logout(args) => login::logout(args).await,
+            Command::Logout(args) => Ok(login::logout(args).await?),
             Command::Whoami(args) => login::whoami(args).await,
             Command::Kubeconfig(args) => kubeconfig::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failure::Usage(message)) => Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit(),
+        Err(Failure::Failed(message)) => {
             eprintln!("{message}");
             ExitCode::FAILURE
         }
+        Err(Failure::StdoutClosed) => ExitCode::from(141),
     }
 }

@@ -42,9 +42,35 @@ pub fn dir() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("azid: {home} is not set; set AZID_CONFIG_DIR to keep the sign-in"))
 }
 
+/// What `azid login` left but cannot be used: a file that is not what it writes, or that cannot
+/// be read. `azid token` warns and goes on to the chain; `azid logout` still cleans up.
+#[derive(Debug)]
+pub struct Unusable {
+    /// What is wrong, for people.
+    pub problem: String,
+    /// Where `azid login` keeps its files.
+    pub dir: PathBuf,
+    /// The account a damaged record still names, so that logout can remove its tokens.
+    pub home_account_id: Option<String>,
+    /// The sign-in settings, when their file is readable.
+    pub settings: Option<Settings>,
+}
+
+impl Unusable {
+    /// What is wrong and how to fix it.
+    pub fn advice(&self) -> String {
+        format!(
+            "azid: {}; run `azid logout` to remove what `azid login` left in {} (or delete that \
+             directory), then `azid login` again",
+            self.problem,
+            self.dir.display()
+        )
+    }
+}
+
 impl Profile {
     /// The signed-in account, or `None` when nobody is signed in.
-    pub fn load() -> Result<Option<Profile>, String> {
+    pub fn load() -> Result<Option<Profile>, Box<Unusable>> {
         // Without a home directory nobody can have signed in (a service's environment).
         match dir() {
             Ok(dir) => Self::load_from(&dir),
@@ -52,46 +78,30 @@ impl Profile {
         }
     }
 
-    fn load_from(dir: &Path) -> Result<Option<Profile>, String> {
+    fn load_from(dir: &Path) -> Result<Option<Profile>, Box<Unusable>> {
         let record_path = dir.join(RECORD_FILE);
-        let record = match std::fs::read_to_string(&record_path) {
-            Ok(text) => AuthenticationRecord::deserialize(&text).map_err(|e| {
-                format!(
-                    "azid: {} is damaged ({e}); run `azid logout` and `azid login` again",
-                    record_path.display()
-                )
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("azid: cannot read {}: {e}", record_path.display())),
+        let unusable = |problem: String, home_account_id: Option<String>| {
+            Box::new(Unusable {
+                problem,
+                dir: dir.to_owned(),
+                home_account_id,
+                settings: load_settings(dir).ok(),
+            })
         };
-        let settings_path = dir.join(SETTINGS_FILE);
-        let settings: Value = match std::fs::read_to_string(&settings_path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("azid: {} is not JSON ({e})", settings_path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        let text = match std::fs::read_to_string(&record_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(format!(
-                    "azid: cannot read {}: {e}",
-                    settings_path.display()
-                ));
+                let what = format!("cannot read {}: {e}", record_path.display());
+                return Err(unusable(what, None));
             }
         };
-        let defaults = TokenCachePersistenceOptions::default();
-        let settings = Settings {
-            disable_instance_discovery: settings["disableInstanceDiscovery"]
-                .as_bool()
-                .unwrap_or(false),
-            cache: TokenCachePersistenceOptions {
-                name: settings["cacheName"]
-                    .as_str()
-                    .map_or(defaults.name, str::to_owned),
-                allow_unencrypted_storage: settings["allowUnencryptedStorage"]
-                    .as_bool()
-                    .unwrap_or(false),
-                ..Default::default()
-            },
-            method: settings["method"].as_str().unwrap_or("").to_owned(),
-        };
+        let record = AuthenticationRecord::deserialize(&text).map_err(|e| {
+            let what = format!("{} is damaged ({e})", record_path.display());
+            unusable(what, salvage_account(&text))
+        })?;
+        let home_account_id = Some(record.home_account_id().to_owned());
+        let settings = load_settings(dir).map_err(|what| unusable(what, home_account_id))?;
         Ok(Some(Profile { record, settings }))
     }
 
@@ -152,6 +162,69 @@ impl Profile {
     }
 }
 
+/// What `azid doctor` says about the sign-in `azid token` tries before the chain.
+pub struct RecordNote {
+    /// The record file.
+    pub path: PathBuf,
+    /// Who signed in, when the files load.
+    pub username: Option<String>,
+    /// What is wrong with the files, when they do not load.
+    pub problem: Option<String>,
+}
+
+/// The sign-in `azid login` left, if any.
+pub fn record_note() -> Option<RecordNote> {
+    let path = dir().ok()?.join(RECORD_FILE);
+    match Profile::load() {
+        Ok(None) => None,
+        Ok(Some(profile)) => Some(RecordNote {
+            path,
+            username: Some(profile.record.username().to_owned()),
+            problem: None,
+        }),
+        Err(unusable) => Some(RecordNote {
+            path,
+            username: None,
+            problem: Some(unusable.advice()),
+        }),
+    }
+}
+
+/// The sign-in settings (defaults when the file is missing); what is wrong otherwise.
+fn load_settings(dir: &Path) -> Result<Settings, String> {
+    let settings_path = dir.join(SETTINGS_FILE);
+    let settings: Value = match std::fs::read_to_string(&settings_path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("{} is damaged ({e})", settings_path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(e) => return Err(format!("cannot read {}: {e}", settings_path.display())),
+    };
+    let defaults = TokenCachePersistenceOptions::default();
+    Ok(Settings {
+        disable_instance_discovery: settings["disableInstanceDiscovery"]
+            .as_bool()
+            .unwrap_or(false),
+        cache: TokenCachePersistenceOptions {
+            name: settings["cacheName"]
+                .as_str()
+                .map_or(defaults.name, str::to_owned),
+            allow_unencrypted_storage: settings["allowUnencryptedStorage"]
+                .as_bool()
+                .unwrap_or(false),
+            ..Default::default()
+        },
+        method: settings["method"].as_str().unwrap_or("").to_owned(),
+    })
+}
+
+/// The account id a record that no longer loads may still hold (valid JSON, a field missing or
+/// wrong), so that logout can remove the account's tokens.
+fn salvage_account(text: &str) -> Option<String> {
+    let json: Value = serde_json::from_str(text).ok()?;
+    let id = json.get("homeAccountId")?.as_str()?.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
 fn create_private_dir(dir: &Path) -> Result<(), String> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -174,20 +247,29 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("azid: cannot write {}: {e}", path.display()))
 }
 
-/// The token of the account `azid login` signed in, when there is one and `--credential` does
-/// not name another; `None` sends `azid token` on to the default chain. A sign-in that needs
-/// renewing is said so, then the chain is tried.
+/// The token of the account `azid login` signed in, when there is one and no flag names the
+/// credentials ([`crate::chain::ChainArgs::names_credentials`]: flags win over the record);
+/// `None` sends `azid token` on to the default chain. A sign-in that needs renewing, or files
+/// that no longer load, are said so, then the chain is tried.
 pub async fn token_if_signed_in(
     chain: &crate::chain::ChainArgs,
     scopes: &[&str],
     options: &azidentity::TokenRequestOptions,
 ) -> Result<Option<azidentity::AccessToken>, String> {
     use azidentity::TokenCredential;
-    if chain.credential.is_some() {
+    if chain.names_credentials() {
         return Ok(None);
     }
-    let Some(profile) = Profile::load()? else {
-        return Ok(None);
+    let profile = match Profile::load() {
+        Ok(Some(profile)) => profile,
+        Ok(None) => return Ok(None),
+        Err(unusable) => {
+            eprintln!(
+                "{}\nazid: trying the default credential chain instead",
+                unusable.advice()
+            );
+            return Ok(None);
+        }
     };
     let credential = profile.silent_credential(options.tenant_id.as_deref())?;
     match credential.get_token(scopes, options).await {

@@ -38,7 +38,7 @@ enum Output {
     ExecCredential,
 }
 
-pub async fn run(mut args: TokenArgs) -> Result<(), String> {
+pub async fn run(mut args: TokenArgs) -> Result<(), crate::flags::Failure> {
     // Checked before any token is fetched: kubectl's request must be answerable.
     let exec_version = match args.output {
         Output::ExecCredential => crate::exec_credential::api_version_from_env()?,
@@ -56,17 +56,17 @@ pub async fn run(mut args: TokenArgs) -> Result<(), String> {
             .get_token(&scopes, &options)
             .await
             .map_err(explain)?;
-        println!(
+        outln!(
             "{}",
             render(&token, managed.name(), args.output, exec_version)
-        );
+        )?;
         return Ok(());
     }
     if let Some(token) = crate::profile::token_if_signed_in(&args.chain, &scopes, &options).await? {
-        println!(
+        outln!(
             "{}",
             render(&token, "azid login", args.output, exec_version)
-        );
+        )?;
         return Ok(());
     }
     let only = args
@@ -86,7 +86,7 @@ pub async fn run(mut args: TokenArgs) -> Result<(), String> {
     let used = credential
         .successful_credential()
         .map_or(credential.name(), |m| m.name());
-    println!("{}", render(&token, used, args.output, exec_version));
+    outln!("{}", render(&token, used, args.output, exec_version))?;
     Ok(())
 }
 

@@ -6,49 +6,64 @@ use azidentity_emulator::{DEFAULT_CLIENT_SECRET, Emulator, RunningEmulator};
 
 const SCOPE: &str = "https://management.azure.com/.default";
 
-/// The library crate's leak scan, shared: what azid prints is searched as its logs are.
-#[allow(dead_code)]
-#[path = "../../azidentity/tests/common/leaks.rs"]
-mod leaks;
+mod support;
 
-/// Runs azid with the library's TRACE logs on stderr (`--verbose`), then searches stderr for
-/// every planted secret and every emulator-minted credential, and stdout for planted secrets
-/// (stdout carries the access token by design).
+use support::leaks;
+
+/// Runs azid with the library's TRACE logs on stderr (`--verbose`), kept on loopback, then
+/// searches what it printed for secrets (`support::checked_output`).
 fn azid(emu: &RunningEmulator, env: &[(&str, &str)], args: &[&str]) -> Output {
-    for (name, value) in env.iter().copied().chain(
-        emu.env_exports()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    ) {
-        if leaks::SECRET_VARIABLES.contains(&name) {
-            leaks::plant(value);
-        }
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_azid"));
+    command
         .arg("--verbose")
         .args(args)
         .env_clear()
         .envs(emu.env_exports())
         .env("AZID_LOG", "azidentity=trace")
-        .envs(env.iter().copied())
-        .output()
-        .expect("azid runs");
+        .envs(env.iter().copied());
+    support::checked_output(&mut command)
+}
+
+/// Nothing configured (no service principal, no tools): every member fails, the managed
+/// identity one at the closed loopback port the harness gives it, never at the real IMDS
+/// address (`checked_output` fails the test if anything names it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_chain_stays_on_loopback() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let out = azid(
+        &emu,
+        &[("AZURE_CLIENT_ID", ""), ("AZURE_CLIENT_SECRET", "")],
+        &["token", "--disable-instance-discovery", "--scope", SCOPE],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let found = leaks::findings_in(&stderr);
-    assert!(
-        found.is_empty(),
-        "azid {args:?} leaked on stderr: {found:?}"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let planted: Vec<String> = leaks::findings_in(&stdout)
-        .into_iter()
-        .filter(|f| f.starts_with("a planted secret"))
-        .collect();
-    assert!(
-        planted.is_empty(),
-        "azid {args:?} leaked on stdout: {planted:?}"
-    );
-    out
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ManagedIdentityCredential"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
+}
+
+/// The reader went away before the token was printed (`azid token | head -c0`): azid ends as a
+/// closed pipe ends a program (141), without a panic or a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_azid_quietly() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_azid"));
+    command
+        .args(["token", "--disable-instance-discovery", "--scope", SCOPE])
+        .env_clear()
+        .envs(emu.env_exports())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    support::loopback_only(&mut command);
+    support::plant_secrets_of(&command);
+    let mut child = command.spawn().expect("azid starts");
+    // Closed before azid can have its token: the write is what fails.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("azid ran");
+    support::assert_no_leaks("azid token | head -c0", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(emu.token_requests().len(), 1, "the token was got first");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,15 +151,31 @@ async fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(azid(&emu, &[], &["no-such-command"]).status.code(), Some(2));
+    // The cache flags' misuse is a usage error too, found before any token is asked for.
+    for flags in [
+        &["--allow-unencrypted-storage"][..],
+        &["--cache-name", ""],
+        &["--cache-name", "../elsewhere"],
+        &["--redis", "not a url"],
+        &["--redis", "http://127.0.0.1:9"],
+        &["--redis-key-file", "/nonexistent"],
+    ] {
+        let stderr = exits_without_panic(&emu, flags, 2);
+        assert!(
+            stderr.lines().any(|line| line.starts_with("error: ")),
+            "clap's usage error: {flags:?}: {stderr}"
+        );
+    }
+    assert_eq!(emu.token_requests().len(), 0);
 }
 
 #[test]
 fn demo_runs_offline_and_shows_cache_hits() {
-    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
-        .arg("demo")
-        .env_clear()
-        .output()
-        .expect("azid demo runs");
+    let out = support::checked_output(
+        Command::new(env!("CARGO_BIN_EXE_azid"))
+            .arg("demo")
+            .env_clear(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

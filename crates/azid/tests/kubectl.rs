@@ -14,6 +14,8 @@ use azidentity_emulator::{Emulator, RunningEmulator};
 use https_stub::{HttpsStub, StubRequest, StubResponse};
 use serde_json::json;
 
+mod support;
+
 const AKS_SERVER_APP: &str = "6dae42f8-4368-4678-94ff-3960e28e3630";
 
 fn kubectl() -> PathBuf {
@@ -100,17 +102,23 @@ fn kubeconfig(dir: &Path, server: &HttpsStub, api_version: &str) -> PathBuf {
     path
 }
 
-fn run_kubectl(emu: &RunningEmulator, home: &Path, config: &Path) -> Output {
-    Command::new(kubectl())
-        .args(["get", "--raw", "/api/v1/namespaces/default/pods"])
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KUBECONFIG", config)
-        // The plugin's environment is kubectl's: the emulator's service principal.
-        .envs(emu.env_exports())
-        .output()
-        .expect("kubectl runs")
+/// kubectl lists pods with `config`; the plugin's environment is kubectl's: the emulator's
+/// service principal, kept on loopback, and what both print is searched for secrets.
+fn run_kubectl(
+    emu: &RunningEmulator,
+    home: &Path,
+    path: &std::ffi::OsStr,
+    config: &Path,
+) -> Output {
+    support::checked_output(
+        Command::new(kubectl())
+            .args(["get", "--raw", "/api/v1/namespaces/default/pods"])
+            .env_clear()
+            .env("HOME", home)
+            .env("PATH", path)
+            .env("KUBECONFIG", config)
+            .envs(emu.env_exports()),
+    )
 }
 
 async fn kubectl_accepts(api_version: &str) {
@@ -119,7 +127,8 @@ async fn kubectl_accepts(api_version: &str) {
     let home = tempdir();
     let config = kubeconfig(&home, &server, api_version);
 
-    let out = run_kubectl(&emu, &home, &config);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let out = run_kubectl(&emu, &home, &path, &config);
     assert!(
         out.status.success(),
         "kubectl with an {api_version} plugin failed: {}",
@@ -182,13 +191,13 @@ async fn azid_kubeconfig_makes_an_aks_user_use_azid() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
-        .args(["kubeconfig", "--kubeconfig"])
-        .arg(&config)
-        .args(["--", "--disable-instance-discovery"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let out = support::checked_output(
+        Command::new(env!("CARGO_BIN_EXE_azid"))
+            .args(["kubeconfig", "--kubeconfig"])
+            .arg(&config)
+            .args(["--", "--disable-instance-discovery"])
+            .env_clear(),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -202,15 +211,7 @@ async fn azid_kubeconfig_makes_an_aks_user_use_azid() {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))
     .unwrap();
-    let out = Command::new(kubectl())
-        .args(["get", "--raw", "/api/v1/namespaces/default/pods"])
-        .env_clear()
-        .env("HOME", &home)
-        .env("PATH", path)
-        .env("KUBECONFIG", &config)
-        .envs(emu.env_exports())
-        .output()
-        .unwrap();
+    let out = run_kubectl(&emu, &home, &path, &config);
     assert!(
         out.status.success(),
         "kubectl after azid kubeconfig: {}",
@@ -227,21 +228,21 @@ async fn azid_kubeconfig_makes_an_aks_user_use_azid() {
 
 #[test]
 fn an_exec_api_version_azid_cannot_answer_fails_before_any_credential_runs() {
-    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
-        .args([
-            "token",
-            "--output",
-            "exec-credential",
-            "--scope",
-            "x/.default",
-        ])
-        .env_clear()
-        .env(
-            "KUBERNETES_EXEC_INFO",
-            r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#,
-        )
-        .output()
-        .expect("azid runs");
+    let out = support::checked_output(
+        Command::new(env!("CARGO_BIN_EXE_azid"))
+            .args([
+                "token",
+                "--output",
+                "exec-credential",
+                "--scope",
+                "x/.default",
+            ])
+            .env_clear()
+            .env(
+                "KUBERNETES_EXEC_INFO",
+                r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#,
+            ),
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("v1alpha1"), "{stderr}");

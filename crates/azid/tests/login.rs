@@ -9,9 +9,22 @@ use std::process::{Output, Stdio};
 use azidentity_emulator::{Application, DEFAULT_USERNAME, Emulator, RunningEmulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod support;
+
+#[path = "../../azidentity/tests/common/chromium.rs"]
+mod chromium;
+
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const ARM: &str = "https://management.azure.com/.default";
 const GRAPH: &str = "https://graph.microsoft.com/.default";
+/// `azid login` against the emulator, tokens in a 0600 file (no Secret Service here).
+const LOGIN: &[&str] = &[
+    "login",
+    "--disable-instance-discovery",
+    "--allow-unencrypted-storage",
+    "--timeout",
+    "90",
+];
 
 /// The user's environment: the emulator as authority and its CA, a home, nothing else (no
 /// service principal, no az): whatever token comes back was got through the sign-in.
@@ -25,35 +38,76 @@ fn command(emu: &RunningEmulator, home: &Path, args: &[&str]) -> tokio::process:
         .env("AZURE_AUTHORITY_HOST", emu.authority_host())
         .env("SSL_CERT_FILE", emu.ca_path())
         .kill_on_drop(true);
+    support::loopback_only(command.as_std_mut());
     command
 }
 
+/// Runs azid to the end; what it printed is searched for secrets.
 async fn run(emu: &RunningEmulator, home: &Path, args: &[&str]) -> Output {
-    command(emu, home, args).output().await.expect("azid runs")
+    finished(command(emu, home, args), |command| command.output()).await
+}
+
+/// Runs azid with the emulator's service principal in the environment too, so that the chain
+/// can give a token without the sign-in.
+async fn run_beside_a_service_principal(
+    emu: &RunningEmulator,
+    home: &Path,
+    args: &[&str],
+) -> Output {
+    let mut command = command(emu, home, args);
+    command.envs(emu.env_exports());
+    finished(command, |command| command.output()).await
+}
+
+/// Runs `command` with `run`, then searches its output for secrets.
+async fn finished<F: Future<Output = std::io::Result<Output>>>(
+    mut command: tokio::process::Command,
+    run: impl FnOnce(&mut tokio::process::Command) -> F,
+) -> Output {
+    support::plant_secrets_of(command.as_std());
+    let out = run(&mut command).await.expect("azid runs");
+    support::assert_no_leaks(&format!("{:?}", command.as_std()), &out);
+    out
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The emulator with the Azure CLI's public client, answering device code polls at once.
+async fn sign_in_emulator() -> RunningEmulator {
+    let emu = Emulator::builder()
+        .app(Application::public(AZURE_CLI))
+        .start()
+        .await
+        .unwrap();
+    emu.set_device_code_timing(900, 1);
+    emu
+}
+
+/// A home where `azid login --device-code` signed the default user in; the account's JSON.
+async fn signed_in(emu: &RunningEmulator) -> (TempHome, serde_json::Value) {
+    let home = TempHome::new();
+    let login = login_with_device_code(emu, home.path()).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let account = serde_json::from_slice(&login.stdout).unwrap();
+    (home, account)
+}
+
 /// Runs `azid login --device-code`, approves the code it shows at the emulator, waits for it.
 async fn login_with_device_code(emu: &RunningEmulator, home: &Path) -> Output {
-    let mut child = command(
-        emu,
-        home,
-        &[
-            "login",
-            "--device-code",
-            "--disable-instance-discovery",
-            "--allow-unencrypted-storage",
-            "--timeout",
-            "60",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("azid login starts");
+    let login = command(emu, home, &[LOGIN, &["--device-code"]].concat());
+    approve_the_code(emu, login).await
+}
+
+/// Runs `login` until it shows a device code, approves the code at the emulator, waits for it.
+async fn approve_the_code(emu: &RunningEmulator, mut login: tokio::process::Command) -> Output {
+    support::plant_secrets_of(login.as_std());
+    let mut child = login
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("azid login starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut shown = Vec::new();
     let code = loop {
@@ -77,22 +131,34 @@ async fn login_with_device_code(emu: &RunningEmulator, home: &Path) -> Output {
     });
     let mut out = child.wait_with_output().await.unwrap();
     out.stderr = rest.await.unwrap().into_bytes();
+    support::assert_no_leaks("azid login", &out);
     out
+}
+
+/// A `$BROWSER` that cannot be started: `azid login` (no `--device-code`) says so and signs in
+/// with a device code instead (the library's reason `BrowserUnavailable`, not its wording).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_falls_back_to_a_device_code_without_a_browser() {
+    let emu = sign_in_emulator().await;
+    let home = TempHome::new();
+    let mut login = command(&emu, home.path(), LOGIN);
+    login.env("BROWSER", home.path().join("no-such-browser"));
+    let out = approve_the_code(&emu, login).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("signing in with a device code instead"),
+        "{stderr}"
+    );
+    let account: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["method"], "device-code");
+    assert_eq!(account["username"], DEFAULT_USERNAME);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_login_then_silent_tokens_then_logout() {
-    let emu = Emulator::builder()
-        .app(Application::public(AZURE_CLI))
-        .start()
-        .await
-        .unwrap();
-    emu.set_device_code_timing(900, 1);
-    let home = TempHome::new();
-
-    let login = login_with_device_code(&emu, home.path()).await;
-    assert!(login.status.success(), "{}", text(&login.stderr));
-    let account: serde_json::Value = serde_json::from_slice(&login.stdout).unwrap();
+    let emu = sign_in_emulator().await;
+    let (home, account) = signed_in(&emu).await;
     assert_eq!(account["username"], DEFAULT_USERNAME);
     assert_eq!(account["clientId"], AZURE_CLI);
     let record = home.path().join(".azid/authentication_record.json");
@@ -160,13 +226,69 @@ async fn device_code_login_then_silent_tokens_then_logout() {
     let me: serde_json::Value = serde_json::from_slice(&whoami.stdout).unwrap();
     assert_eq!(me["username"], DEFAULT_USERNAME);
 
+    // Flags that name the credentials win over the sign-in; `--tenant` asks the signed-in
+    // account for that tenant; the doctor says which sign-in azid token uses, and where it is.
+    let named = run_beside_a_service_principal(
+        &emu,
+        home.path(),
+        &[
+            "token",
+            "--disable-instance-discovery",
+            "--authority-host",
+            &emu.authority_host(),
+            "--scope",
+            ARM,
+        ],
+    )
+    .await;
+    assert!(named.status.success(), "{}", text(&named.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&named.stdout).unwrap();
+    assert_eq!(json["credential"], "EnvironmentCredential");
+    let tenant = me["tenantId"].as_str().unwrap();
+    let in_tenant = run(
+        &emu,
+        home.path(),
+        &["token", "--tenant", tenant, "--scope", ARM],
+    )
+    .await;
+    assert!(in_tenant.status.success(), "{}", text(&in_tenant.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&in_tenant.stdout).unwrap();
+    assert_eq!(json["credential"], "azid login");
+    let doctor = |flags: &'static [&'static str]| {
+        let args = [
+            &["doctor", "--output", "json", "--disable-instance-discovery"],
+            flags,
+        ]
+        .concat();
+        let (emu, home) = (&emu, home.path());
+        async move {
+            let out = run_beside_a_service_principal(emu, home, &args).await;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            json["azid_login"].clone()
+        }
+    };
+    let login = doctor(&[]).await;
+    assert_eq!(login["record"], record.display().to_string());
+    assert_eq!(login["username"], DEFAULT_USERNAME);
+    assert_eq!(login["used_by_azid_token"], true);
+    let login = doctor(&["--credential", "env"]).await;
+    assert_eq!(login["used_by_azid_token"], false);
+
+    let account = me["homeAccountId"].as_str().unwrap().to_owned();
+    assert!(
+        cache_entries_of(&cache, &account) >= 4,
+        "tokens, id token and account are cached: {}",
+        std::fs::read_to_string(&cache).unwrap()
+    );
     let logout = run(&emu, home.path(), &["logout"]).await;
     assert!(logout.status.success(), "{}", text(&logout.stderr));
     assert!(!record.exists());
-    let left = std::fs::read_to_string(&cache).unwrap();
-    assert!(
-        !left.contains("refresh_token") && !left.contains(DEFAULT_USERNAME),
-        "the account's tokens are gone: {left}"
+    assert_eq!(
+        cache_entries_of(&cache, &account),
+        0,
+        "the account's entries are gone: {}",
+        std::fs::read_to_string(&cache).unwrap()
     );
 
     let after = run(&emu, home.path(), &["token", "--scope", ARM]).await;
@@ -196,18 +318,19 @@ async fn browser_login_in_headless_chromium() {
     let home = TempHome::new();
     let profile = home.path().join("chromium");
     let pid_file = home.path().join("chromium.pid");
-    // Background traffic off (loopback only); the emulator's throw-away CA is not trusted
-    // system-wide, hence --ignore-certificate-errors.
+    // The library's test flags (loopback-only resolver, no background traffic).
+    let flags: Vec<String> = chromium::HEADLESS_CHROMIUM_FLAGS
+        .iter()
+        .map(|flag| format!("'{flag}'"))
+        .collect();
     let script = home.path().join("browser.sh");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\n'{chromium}' --headless --no-sandbox --disable-gpu --no-first-run \
-             --disable-background-networking --disable-component-update --disable-sync \
-             --disable-default-apps --disable-extensions --no-default-browser-check \
-             --ignore-certificate-errors --user-data-dir='{profile}' \"$1\" \
+            "#!/bin/sh\n'{chromium}' {flags} --user-data-dir='{profile}' \"$1\" \
              >/dev/null 2>&1 </dev/null &\necho $! > '{pid}'\n",
             chromium = chromium.display(),
+            flags = flags.join(" "),
             profile = profile.display(),
             pid = pid_file.display()
         ),
@@ -215,21 +338,9 @@ async fn browser_login_in_headless_chromium() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let out = command(
-        &emu,
-        home.path(),
-        &[
-            "login",
-            "--disable-instance-discovery",
-            "--allow-unencrypted-storage",
-            "--timeout",
-            "90",
-        ],
-    )
-    .env("BROWSER", &script)
-    .output()
-    .await
-    .unwrap();
+    let mut login = command(&emu, home.path(), LOGIN);
+    login.env("BROWSER", &script);
+    let out = finished(login, |command| command.output()).await;
     if let Ok(pid) = std::fs::read_to_string(&pid_file) {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
     }
@@ -252,6 +363,113 @@ async fn browser_login_in_headless_chromium() {
     assert!(arm.status.success(), "{}", text(&arm.stderr));
     let json: serde_json::Value = serde_json::from_slice(&arm.stdout).unwrap();
     assert_eq!(json["credential"], "azid login");
+}
+
+/// How many entries of the persistent cache file (every section: access, refresh and id tokens,
+/// accounts) belong to `home_account_id`.
+fn cache_entries_of(cache: &Path, home_account_id: &str) -> usize {
+    let text = std::fs::read_to_string(cache).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_object)
+        .flat_map(|section| section.values())
+        .filter(|entry| entry["home_account_id"] == home_account_id)
+        .count()
+}
+
+/// A record `azid login` wrote, then damaged (a field gone): `azid token` says so and goes on to
+/// the chain (here the emulator's service principal), and `azid logout` still removes the record
+/// and the account's tokens (the id is still readable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_warns_and_logout_still_cleans_up() {
+    let emu = sign_in_emulator().await;
+    let (home, account) = signed_in(&emu).await;
+    let account = account["homeAccountId"].as_str().unwrap().to_owned();
+    let record = home.path().join(".azid/authentication_record.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("tenantId");
+    std::fs::write(&record, json.to_string()).unwrap();
+
+    let out = run_beside_a_service_principal(
+        &emu,
+        home.path(),
+        &["token", "--disable-instance-discovery", "--scope", ARM],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(stderr.contains("azid logout"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["credential"], "EnvironmentCredential");
+
+    let cache = home.path().join(".IdentityService/msal.cache.nocae");
+    assert!(cache_entries_of(&cache, &account) > 0);
+    let logout = run(&emu, home.path(), &["logout"]).await;
+    assert!(logout.status.success(), "{}", text(&logout.stderr));
+    assert!(!record.exists());
+    assert!(!home.path().join(".azid/login.json").exists());
+    assert_eq!(cache_entries_of(&cache, &account), 0);
+
+    // A record that is not even JSON: logout removes it and says the tokens may remain.
+    std::fs::write(&record, "{not json").unwrap();
+    let logout = run(&emu, home.path(), &["logout"]).await;
+    assert_eq!(logout.status.code(), Some(1), "{}", text(&logout.stderr));
+    assert!(text(&logout.stderr).contains("may remain"));
+    assert!(!record.exists());
+    let whoami = run(&emu, home.path(), &["whoami"]).await;
+    assert!(text(&whoami.stderr).contains("nobody is signed in"));
+}
+
+/// The test browser's resolver knows loopback only: a name Chromium would itself send to
+/// loopback (`*.localhost`) fails, while `localhost` (the redirect server) still loads.
+#[test]
+fn the_test_browser_resolves_loopback_only() {
+    use std::io::{Read as _, Write as _};
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|name| azidentity::platform::which(&azidentity::Env::System, name))
+        .expect("chromium is missing: run scripts/install-test-packages (scripts/test does this)");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = "<html><body>served-on-loopback</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let home = TempHome::new();
+    let loads = |host: &str| {
+        let out = support::checked_output(
+            std::process::Command::new(&chromium)
+                .args(chromium::HEADLESS_CHROMIUM_FLAGS)
+                .arg(format!(
+                    "--user-data-dir={}",
+                    home.path().join(host).display()
+                ))
+                .arg("--dump-dom")
+                .arg(format!("http://{host}:{port}/"))
+                .env_clear()
+                .env("HOME", home.path())
+                .stdin(Stdio::null()),
+        );
+        text(&out.stdout).contains("served-on-loopback")
+    };
+    assert!(loads("localhost"), "localhost must load");
+    assert!(
+        !loads("resolver-check.localhost"),
+        "only loopback's names resolve"
+    );
 }
 
 #[cfg(unix)]

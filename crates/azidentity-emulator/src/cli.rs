@@ -69,9 +69,15 @@ pub struct LaunchArgs {
     /// Send refresh_in (seconds) with every token.
     #[arg(long, value_name = "SECS")]
     pub refresh_in: Option<u64>,
-    /// Seconds added to the emulator's clock (negative: behind); the control route
-    /// POST /_emulator/time changes it while running.
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    /// Seconds added to the emulator's clock (negative: behind; at most a hundred years either
+    /// way); the control route POST /_emulator/time changes it while running.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_hyphen_values = true,
+        value_parser = clap::value_parser!(i64)
+            .range(-crate::config::MAX_TIME_SECS..=crate::config::MAX_TIME_SECS)
+    )]
     pub clock_offset: Option<i64>,
 }
 
@@ -88,6 +94,11 @@ fn parse_host_kind(name: &str) -> std::result::Result<HostKind, String> {
 /// Starts the emulator as `args` say, prints its environment, and serves until SIGINT or
 /// SIGTERM; then stops every server and removes the ready file and temporary files.
 pub async fn run(args: LaunchArgs) -> Result<()> {
+    // Listening for the signals before anything is printed: a supervisor may stop the emulator
+    // the moment it reads the environment or sees the ready file, and a signal without a
+    // handler would kill it uncleanly (ready file and temporary files left behind).
+    let shutdown =
+        Shutdown::listen().map_err(|e| Error::io("listening for SIGINT and SIGTERM", e))?;
     let emulator = start(&args).await?;
     let endpoint = match args.managed_identity {
         Some(kind) => {
@@ -112,7 +123,7 @@ pub async fn run(args: LaunchArgs) -> Result<()> {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     }
 
-    let signal = wait_for_shutdown_signal().await;
+    let signal = shutdown.wait().await;
     tracing::info!("shutting down");
     drop(endpoint);
     emulator.shutdown().await;
@@ -150,30 +161,32 @@ async fn start(args: &LaunchArgs) -> Result<RunningEmulator> {
     if let Some(secs) = args.clock_offset {
         builder = builder.clock_offset(secs);
     }
-    if !args.bind.is_loopback() {
-        warn_exposed(args.bind, args.port);
+    if let Some(banner) = exposure_warning(args.bind, args.port) {
+        eprintln!("{banner}");
+        tracing::warn!(bind = %args.bind, "the emulator is reachable from other machines");
     }
     builder.start().await
 }
 
-/// Loud, on stderr and in the log: the emulator accepts any credentials' holder's requests
-/// and records what they send.
-fn warn_exposed(bind: IpAddr, port: u16) {
+/// Loud, on stderr and in the log, when the emulator listens beyond loopback: it accepts any
+/// credentials' holder's requests and records what they send.
+fn exposure_warning(bind: IpAddr, port: u16) -> Option<String> {
+    if bind.is_loopback() {
+        return None;
+    }
     let port = if port == 0 {
         "a free port".to_owned()
     } else {
         format!("port {port}")
     };
-    let banner = format!(
+    Some(format!(
         "\n\
          ********************************************************************************\n\
          WARNING: the emulator listens on {bind}, {port}: other machines can reach it.\n\
          It issues tokens to anyone who knows its test credentials. Its control API (which\n\
          hands out recorded requests and mints tokens) answers loopback clients only.\n\
          ********************************************************************************\n"
-    );
-    eprintln!("{banner}");
-    tracing::warn!(%bind, "the emulator is reachable from other machines");
+    ))
 }
 
 /// Everything printed on stdout: comments saying what runs and what is registered, then
@@ -238,8 +251,8 @@ pub fn describe(emulator: &RunningEmulator, endpoint: Option<&ManagedIdentityEnd
     out
 }
 
-/// Written to a temporary name and renamed, so a reader polling for the file never sees
-/// half of it.
+/// Written to a new temporary name (0600) and renamed, so a reader polling for the file never
+/// sees half of it.
 fn write_ready_file(
     path: &Path,
     emulator: &RunningEmulator,
@@ -279,26 +292,65 @@ fn write_ready_file(
             "managed_identities": crate::config::control::identities(&config),
         },
     });
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    std::fs::write(&partial, serde_json::to_vec_pretty(&ready)?)?;
-    std::fs::rename(&partial, path)
+    // It holds the service principal's secret: readable by the owner only.
+    crate::files::replace(path, &serde_json::to_vec_pretty(&ready)?, true)
 }
 
-async fn wait_for_shutdown_signal() -> io::Result<()> {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment it is made.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = interrupt.recv() => Ok(()),
-            _ = terminate.recv() => Ok(()),
+    signals: [tokio::signal::unix::Signal; 2],
+}
+
+impl Shutdown {
+    fn listen() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown {
+                signals: [
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::interrupt())?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Shutdown {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            let [mut terminate, mut interrupt] = self.signals;
+            tokio::select! {
+                _ = interrupt.recv() => Ok(()),
+                _ = terminate.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Judged without binding anything beyond loopback (tests stay on loopback).
+    #[test]
+    fn listening_beyond_loopback_is_warned_about() {
+        let everywhere = exposure_warning("0.0.0.0".parse().unwrap(), 0).unwrap();
+        assert!(everywhere.contains("WARNING"), "{everywhere}");
+        assert!(everywhere.contains("other machines can reach it"));
+        assert!(everywhere.contains("a free port"));
+        assert!(exposure_warning("::".parse().unwrap(), 8443).is_some());
+        assert!(exposure_warning("192.0.2.1".parse().unwrap(), 1).is_some());
+        for loopback in ["127.0.0.1", "127.1.2.3", "::1"] {
+            assert_eq!(exposure_warning(loopback.parse().unwrap(), 0), None);
+        }
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! Files (keys 0600 in a 0700 directory): `ca.pem` (what clients trust), `ca-key.pem`,
 //! `server.pem`, `server-key.pem`, `server-names.json` (the names the server certificate was
-//! issued for) and `signing-key.pem`. A server certificate for other names, or with less than
-//! a week left, is issued again by the kept CA. One emulator at a time should create a state
+//! issued for), `ca-names.json` (the names the CA may certify besides loopback: its name
+//! constraints) and `signing-key.pem`. A server certificate for other names the CA may certify,
+//! or with less than a week left, is issued again by the kept CA; names it may not certify are
+//! refused (a new CA is made once ca.pem is removed). One emulator at a time should create a state
 //! directory; any number may then share it.
 
 use std::io;
@@ -36,7 +38,7 @@ fn signing_error(message: String) -> Error {
 
 /// Made anew: a CA for this run, its server certificate for `names`, the process's signing key.
 pub(crate) fn ephemeral(names: &[String]) -> Result<Keys> {
-    let ca = Ca::generate(RUN_DAYS).map_err(|e| Error::io("making the CA", e))?;
+    let ca = Ca::generate(RUN_DAYS, names).map_err(|e| Error::io("making the CA", e))?;
     let server = ca
         .issue(names, "127.0.0.1", RUN_DAYS)
         .map_err(|e| Error::io("issuing the server certificate", e))?;
@@ -63,12 +65,34 @@ pub(crate) fn kept(dir: &Path, names: &[String]) -> Result<Keys> {
         }
     };
 
+    let names_json = serde_json::to_string(names).unwrap_or_default();
     let ca = match (read("ca.pem")?, read("ca-key.pem")?) {
-        (Some(pem), Some(key)) => Ca::load(&pem, &key).map_err(|e| {
-            Error::config(format!("{}: the kept CA is unusable: {e}", dir.display()))
-        })?,
+        (Some(pem), Some(key)) => {
+            // A CA made for other names (name constraints) cannot certify these; one kept from
+            // before name constraints (no ca-names.json) certifies any.
+            if let Some(ca_names) = read("ca-names.json")? {
+                let permitted: Vec<String> = serde_json::from_str(&ca_names).unwrap_or_default();
+                if let Some(name) = names
+                    .iter()
+                    .find(|n| !is_loopback_name(n) && !permitted.contains(n))
+                {
+                    return Err(Error::config(format!(
+                        "{}: the kept CA may certify loopback and {permitted:?} only, not \
+                         {name:?}: remove ca.pem and ca-key.pem there to make a new CA (clients \
+                         must then trust the new ca.pem)",
+                        dir.display()
+                    )));
+                }
+            }
+            Ca::load(&pem, &key).map_err(|e| {
+                Error::config(format!("{}: the kept CA is unusable: {e}", dir.display()))
+            })?
+        }
         _ => {
-            let ca = Ca::generate(KEPT_CA_DAYS).map_err(|e| Error::io("making the CA", e))?;
+            let ca =
+                Ca::generate(KEPT_CA_DAYS, names).map_err(|e| Error::io("making the CA", e))?;
+            write(&file("ca-names.json"), &names_json, false)
+                .map_err(|e| context("saving ca-names.json", e))?;
             write(&file("ca-key.pem"), ca.key_pem(), true)
                 .map_err(|e| context("saving ca-key.pem", e))?;
             write(&file("ca.pem"), &ca.pem, false).map_err(|e| context("saving ca.pem", e))?;
@@ -78,7 +102,6 @@ pub(crate) fn kept(dir: &Path, names: &[String]) -> Result<Keys> {
         }
     };
 
-    let names_json = serde_json::to_string(names).unwrap_or_default();
     let kept_server = match (
         read("server.pem")?,
         read("server-key.pem")?,
@@ -124,6 +147,14 @@ pub(crate) fn kept(dir: &Path, names: &[String]) -> Result<Keys> {
     })
 }
 
+/// Loopback names every CA of the emulator may certify.
+fn is_loopback_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether a kept certificate has more than [`RENEW_DAYS`] left.
 fn fresh(server: &ServerCert) -> bool {
     let Ok(der) = server.der() else {
@@ -155,10 +186,22 @@ mod tests {
         assert_eq!(first.server.cert_pem, second.server.cert_pem);
         assert_eq!(first.signer.kid(), second.signer.kid());
         assert_eq!(second.ca_path, Some(dir.join("ca.pem")));
-        // Other names: the same CA issues a new server certificate.
-        let other = kept(&dir, &crate::tls::server_names(&["emulator.test".into()])).expect("x");
-        assert_eq!(other.ca.pem, first.ca.pem);
-        assert_ne!(other.server.cert_pem, first.server.cert_pem);
+        // The CA may certify loopback and the names it was made for (its name constraints):
+        // other names are refused with the way out, and nothing kept changes.
+        let refused = kept(&dir, &crate::tls::server_names(&["emulator.test".into()]))
+            .err()
+            .expect("refused");
+        assert!(refused.to_string().contains("remove ca.pem"), "{refused}");
+        let again = kept(&dir, &names).expect("loaded");
+        assert_eq!(again.server.cert_pem, first.server.cert_pem);
+        // Made for extra names, it issues for them, and for fewer.
+        let named = std::env::temp_dir().join(format!("emulator-state-{}", uuid::Uuid::new_v4()));
+        let extra = crate::tls::server_names(&["emulator.test".into()]);
+        let with_name = kept(&named, &extra).expect("made");
+        let fewer = kept(&named, &names).expect("loopback only");
+        assert_eq!(fewer.ca.pem, with_name.ca.pem);
+        assert_ne!(fewer.server.cert_pem, with_name.server.cert_pem);
+        std::fs::remove_dir_all(&named).ok();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -6,8 +6,8 @@ use std::io;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls::ServerConfig;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -32,6 +32,36 @@ fn io_error(error: rcgen::Error) -> io::Error {
     io::Error::other(error)
 }
 
+/// What the CA may certify: loopback (`localhost` and its subdomains, 127.0.0.0/8, ::1) and
+/// the extra names the emulator serves. Clients that honour name constraints (rustls/webpki,
+/// OpenSSL under Python and Node) then refuse any other name signed by a leaked CA key.
+fn name_constraints(names: &[String]) -> NameConstraints {
+    let mut permitted = vec![
+        GeneralSubtree::DnsName("localhost".to_owned()),
+        GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([127, 0, 0, 0], 8)),
+        GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+            std::net::Ipv6Addr::LOCALHOST.into(),
+            128,
+        )),
+    ];
+    for name in names {
+        let subtree = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_loopback() => continue,
+            Ok(ip) => {
+                let bits = if ip.is_ipv4() { 32 } else { 128 };
+                GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(ip, bits))
+            }
+            Err(_) if name.eq_ignore_ascii_case("localhost") => continue,
+            Err(_) => GeneralSubtree::DnsName(name.clone()),
+        };
+        permitted.push(subtree);
+    }
+    NameConstraints {
+        permitted_subtrees: permitted,
+        excluded_subtrees: Vec::new(),
+    }
+}
+
 /// The CA's own parameters: also what its issuer is rebuilt from when it is loaded from disk
 /// (the issuer needs the name and key usages, not the certificate).
 fn ca_params(
@@ -54,11 +84,12 @@ fn ca_params(
 
 impl Ca {
     /// A new CA valid from an hour ago (a client whose clock is slightly behind still accepts
-    /// it) for `days`.
-    pub fn generate(days: i64) -> io::Result<Self> {
+    /// it) for `days`, that may certify loopback and `names` only.
+    pub fn generate(days: i64, names: &[String]) -> io::Result<Self> {
         let now = OffsetDateTime::now_utc();
         let key = KeyPair::generate().map_err(io_error)?;
-        let params = ca_params(now - Duration::hours(1), now + Duration::days(days))?;
+        let mut params = ca_params(now - Duration::hours(1), now + Duration::days(days))?;
+        params.name_constraints = Some(name_constraints(names));
         let cert = params.self_signed(&key).map_err(io_error)?;
         Ok(Self {
             pem: cert.pem(),
@@ -158,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_loaded_ca_issues_certificates_that_chain_to_it() {
-        let ca = Ca::generate(1).expect("CA");
+        let ca = Ca::generate(1, &server_names(&[])).expect("CA");
         let again = Ca::load(&ca.pem, ca.key_pem()).expect("loads");
         let leaf = again
             .issue(&server_names(&[]), "127.0.0.1", 1)
@@ -177,5 +208,83 @@ mod tests {
             .verify_signature(Some(ca_cert.public_key()))
             .expect("signed by the CA");
         leaf.server_config().expect("rustls takes it");
+    }
+
+    #[test]
+    fn the_ca_may_certify_loopback_and_the_served_names_only() {
+        let names = bound_server_names(&["emulator.test".to_owned()], "192.0.2.7".parse().unwrap());
+        let ca = Ca::generate(1, &names).expect("CA");
+        let der = x509_parser::pem::parse_x509_pem(ca.pem.as_bytes())
+            .expect("pem")
+            .1
+            .contents;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("CA parses");
+        let constraints = cert
+            .name_constraints()
+            .expect("one extension")
+            .expect("name constraints");
+        assert!(constraints.critical);
+        let permitted: Vec<String> = constraints
+            .value
+            .permitted_subtrees
+            .as_ref()
+            .expect("permitted")
+            .iter()
+            .map(|s| format!("{:?}", s.base))
+            .collect();
+        let text = permitted.join(" ");
+        for expected in [
+            "localhost",
+            "emulator.test",
+            "[127, 0, 0, 0, 255, 0, 0, 0]",
+            "[192, 0, 2, 7, 255, 255, 255, 255]",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert_eq!(permitted.len(), 5, "{text}");
+    }
+
+    /// rustls (webpki) enforces the constraints: a certificate the CA's key signs for a real
+    /// host is refused.
+    #[test]
+    fn a_client_refuses_a_name_the_ca_may_not_certify() {
+        use rustls::client::WebPkiServerVerifier;
+        use rustls::client::danger::ServerCertVerifier as _;
+        use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+        let ca = Ca::generate(1, &server_names(&[])).expect("CA");
+        let mut roots = rustls::RootCertStore::empty();
+        let ca_der = x509_parser::pem::parse_x509_pem(ca.pem.as_bytes())
+            .expect("pem")
+            .1
+            .contents;
+        roots.add(CertificateDer::from(ca_der)).expect("a root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .expect("a verifier");
+        let check = |name: &str| {
+            let leaf = ca.issue(&[name.to_owned()], name, 1).expect("issues");
+            verifier.verify_server_cert(
+                &CertificateDer::from(leaf.der().expect("der")),
+                &[],
+                &ServerName::try_from(name.to_owned()).expect("a name"),
+                &[],
+                UnixTime::now(),
+            )
+        };
+        for allowed in ["localhost", "127.0.0.1", "127.0.0.2", "::1"] {
+            check(allowed).unwrap_or_else(|e| panic!("{allowed}: {e:?}"));
+        }
+        for refused in [
+            "login.microsoftonline.com",
+            "169.254.169.254",
+            "localhost.example",
+        ] {
+            let error = check(refused).expect_err(refused);
+            assert!(
+                format!("{error:?}").contains("NameConstraint"),
+                "{refused}: {error:?}"
+            );
+        }
     }
 }

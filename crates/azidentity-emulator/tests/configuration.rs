@@ -65,6 +65,33 @@ async fn applications_users_and_identities_are_added_at_run_time() {
         token.text()
     );
 
+    // Certificates come as PEM text: the API reads no file of the emulator's host for its
+    // caller (here the emulator's own CA, a readable PEM file).
+    let ca = emu.ca_path().display().to_string();
+    for certificate in [
+        json!({"certificates": [{"pem_path": ca}]}),
+        json!({"trusted_subjects": [{"subject": "CN=x", "issuer_pem_path": ca}]}),
+    ] {
+        let mut app = json!({"client_id": "c0c0c0c0-1111-4222-8333-444455556666"});
+        app.as_object_mut()
+            .unwrap()
+            .extend(certificate.as_object().unwrap().clone());
+        let refused = client
+            .post_json("/_emulator/applications", &app.to_string())
+            .await;
+        assert_eq!(refused.status, 400, "{app}: {}", refused.text());
+        assert!(refused.text().contains("not a path"), "{}", refused.text());
+    }
+    let with_pem = client
+        .post_json(
+            "/_emulator/applications",
+            &json!({"client_id": "c0c0c0c0-1111-4222-8333-444455556666",
+                    "certificates": [{"pem": std::fs::read_to_string(emu.ca_path()).unwrap()}]})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(with_pem.status, 200, "{}", with_pem.text());
+
     let user = client
         .post_json(
             "/_emulator/users",
@@ -269,18 +296,25 @@ async fn time_and_lifetimes_change_while_running() {
     assert_eq!(set.json()["clock_offset_secs"], 660);
     let expired = emu.verify_token(&first_token).unwrap_err();
     assert_eq!(expired.kind(), ErrorKind::InvalidToken);
+    let before = client.get("/_emulator/time").await.json()["now"]
+        .as_i64()
+        .unwrap();
     let second = client
         .post_form(&token_path(DEFAULT_TENANT_ID), &form)
         .await
         .json();
+    let after = client.get("/_emulator/time").await.json()["now"]
+        .as_i64()
+        .unwrap();
     assert_eq!(second["expires_in"], 120);
     assert_eq!(second["refresh_in"], 60);
+    // Issued on the emulator's clock (Entra backdates `iat` five minutes), read around it
+    // through the control API: no comparison with the test's own clock.
     let issued = claims(second["access_token"].as_str().unwrap());
-    let system_now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let emulator_now = issued["iat"].as_i64().unwrap() + 300;
+    let iat = issued["iat"].as_i64().unwrap() + 300;
     assert!(
-        (emulator_now - system_now - 660).abs() <= 5,
-        "tokens are issued on the emulator's clock"
+        (before..=after).contains(&iat),
+        "tokens are issued on the emulator's clock: {before} <= {iat} <= {after}"
     );
 
     // Codes age with the clock: one minted now has expired ten minutes later.
@@ -311,6 +345,39 @@ async fn time_and_lifetimes_change_while_running() {
         .post_json("/_emulator/time", r#"{"tea_time": 5}"#)
         .await;
     assert_eq!(bad.status, 400);
+    // A clock or a lifetime beyond reach is a clear 400 and changes nothing (no overflow).
+    let offset = client.get("/_emulator/time").await.json()["clock_offset_secs"].clone();
+    for body in [
+        json!({"advance_secs": i64::MAX}),
+        json!({"advance_secs": i64::MIN}),
+        json!({"clock_offset_secs": i64::MIN}),
+        json!({"token_lifetime_secs": u64::MAX}),
+        json!({"refresh_in_secs": 1u64 << 62}),
+    ] {
+        let refused = client.post_json("/_emulator/time", &body.to_string()).await;
+        assert_eq!(refused.status, 400, "{body}: {}", refused.text());
+        assert!(
+            refused.json()["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("seconds")),
+            "{body}: {}",
+            refused.text()
+        );
+    }
+    assert_eq!(
+        client.get("/_emulator/time").await.json()["clock_offset_secs"],
+        offset
+    );
+    emu.advance_clock(Duration::MAX);
+    let far = client.get("/_emulator/time").await.json();
+    assert!(
+        far["clock_offset_secs"].as_i64().unwrap() < i64::MAX / 2,
+        "{far}"
+    );
+    let token = client
+        .post_form(&token_path(DEFAULT_TENANT_ID), &form)
+        .await;
+    assert_eq!(token.status, 200, "{}", token.text());
     assert_eq!(
         client.get("/_emulator/time").await.json()["refresh_in_secs"],
         Value::Null

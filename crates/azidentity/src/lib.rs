@@ -52,6 +52,7 @@ mod error;
 mod error_chain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod log_target;
 mod managed_identity;
 mod options;
 mod pipeline;

@@ -4,6 +4,8 @@
 //! scripts/test runs it in a network namespace with nothing but `lo`, and Chromium's own
 //! background traffic is switched off.
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 mod persistence_support;
 
@@ -50,22 +52,7 @@ impl BrowserLauncher for HeadlessChromium {
     fn open<'a>(&'a self, url: &'a str, _env: &'a Env) -> BrowserFuture<'a> {
         Box::pin(async move {
             let child = tokio::process::Command::new(chromium())
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-default-apps",
-                    "--disable-extensions",
-                    "--metrics-recording-only",
-                    "--no-default-browser-check",
-                    // The emulator's CA is made at start; trusting it system-wide is not an
-                    // option for a test.
-                    "--ignore-certificate-errors",
-                ])
+                .args(chromium::HEADLESS_CHROMIUM_FLAGS)
                 .arg(format!("--user-data-dir={}", self.profile.path().display()))
                 .arg(url)
                 .env_clear()

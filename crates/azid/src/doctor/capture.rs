@@ -1,6 +1,6 @@
-//! The commands a developer-tool credential ran, taken from the library's own `running` debug
-//! event (its command line is already redacted there), so `azid doctor` can show exactly what
-//! was tried.
+//! The commands a developer-tool credential ran, taken from the library's own debug event
+//! (target `azidentity::log_target::TOOL_COMMAND`; its command line is already redacted there),
+//! so `azid doctor` can show exactly what was tried.
 
 use std::fmt;
 use std::future::Future;
@@ -12,29 +12,26 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 #[derive(Clone, Default)]
 struct Commands(Arc<Mutex<Vec<String>>>);
 
+/// The event's `command` field.
 #[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    command: Option<String>,
-}
+struct CommandField(Option<String>);
 
-impl Visit for Fields {
+impl Visit for CommandField {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "message" => self.message = Some(format!("{value:?}")),
-            "command" => self.command = Some(format!("{value:?}")),
-            _ => {}
+        if field.name() == "command" {
+            self.0 = Some(format!("{value:?}"));
         }
     }
 }
 
 impl<S: tracing::Subscriber> Layer<S> for Commands {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        if fields.message.as_deref() == Some("running")
-            && let Some(command) = fields.command
-        {
+        if event.metadata().target() != azidentity::log_target::TOOL_COMMAND {
+            return;
+        }
+        let mut field = CommandField::default();
+        event.record(&mut field);
+        if let Some(command) = field.0 {
             self.0
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -64,12 +61,15 @@ pub async fn commands_run<T>(work: impl Future<Output = T>) -> (T, Vec<String>) 
 #[cfg(test)]
 mod tests {
     #[tokio::test]
-    async fn the_running_event_is_captured() {
+    async fn the_tool_command_event_is_captured() {
+        use azidentity::log_target::TOOL_COMMAND;
         let ((), ran) = super::commands_run(async {
-            tracing::debug!(credential = "X", command = %"az account get-access-token", "running");
-            tracing::debug!(command = %"ignored", "something else");
+            tracing::debug!(target: TOOL_COMMAND, credential = "X", command = %"az account get-access-token", "running");
+            // Chosen by target, not by its message.
+            tracing::debug!(command = %"ignored", "running");
+            tracing::debug!(target: TOOL_COMMAND, command = %"azd auth token", "worded otherwise");
         })
         .await;
-        assert_eq!(ran, ["az account get-access-token"]);
+        assert_eq!(ran, ["az account get-access-token", "azd auth token"]);
     }
 }

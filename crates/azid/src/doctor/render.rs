@@ -12,6 +12,28 @@ pub(super) struct Page<'a> {
     pub selection: Option<&'a str>,
     pub reports: &'a [Report],
     pub outcome: Outcome,
+    /// The sign-in of `azid login`, and whether `azid token` with these flags uses it.
+    pub login: Option<(&'a crate::profile::RecordNote, bool)>,
+}
+
+/// The sign-in `azid token` tries before the chain, in words.
+fn login_text(note: &crate::profile::RecordNote, used: bool) -> String {
+    let whose = match (&note.username, &note.problem) {
+        (_, Some(problem)) => format!("a sign-in that does not load: {problem}"),
+        (Some(user), None) => format!("{user} (record: {})", note.path.display()),
+        (None, None) => format!("record: {}", note.path.display()),
+    };
+    let role = match (used, note.problem.is_some()) {
+        (_, true) => "`azid token` warns about it and uses the chain below",
+        (true, false) => {
+            "`azid token` uses this account before the chain below; `azid logout` stops that"
+        }
+        (false, false) => {
+            "not used here: the flags name the credentials (--credential, --authority-host, a \
+             managed identity id or a cache flag)"
+        }
+    };
+    format!("azid login: {whose}\n  {role}\n")
 }
 
 impl Status {
@@ -66,6 +88,12 @@ impl Page<'_> {
             "scopes": self.scopes,
             "tenant": self.tenant,
             "azure_token_credentials": self.selection,
+            "azid_login": self.login.map(|(note, used)| json!({
+                "record": note.path.display().to_string(),
+                "username": note.username,
+                "problem": note.problem,
+                "used_by_azid_token": used && note.problem.is_none(),
+            })),
             "sequential_walk": true,
             "result": {
                 "credential": name(self.outcome.chosen),
@@ -99,6 +127,10 @@ impl Page<'_> {
                 .unwrap_or_default(),
             self.selection.unwrap_or("(not set: every credential)")
         );
+        if let Some((note, used)) = self.login {
+            out.push_str(&login_text(note, used));
+            out.push('\n');
+        }
         for (i, r) in self.reports.iter().enumerate() {
             member_text(&mut out, i + 1, r);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::{Application, Config, Timing, User, file};
+use super::{Application, Config, MAX_TIME_SECS, Timing, User, bounded_offset, file};
 use crate::emulator::RunningEmulator;
 use crate::error::{Error, Result};
 use crate::http::{Response, json};
@@ -25,13 +25,13 @@ pub(crate) const PATHS: [&str; 4] = [
 pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
     let result = match (method, path) {
         (&Method::GET, "/_emulator/applications") => Ok(applications(&shared.config())),
-        (&Method::POST, "/_emulator/applications") => body_json(body)
-            .and_then(|v| file::application(v, std::path::Path::new(".")))
-            .map(|app| {
+        (&Method::POST, "/_emulator/applications") => {
+            body_json(body).and_then(file::application).map(|app| {
                 let summary = app_summary(&app);
                 shared.update_config(|config| config.add_app(app));
                 summary
-            }),
+            })
+        }
         (&Method::GET, "/_emulator/users") => Ok(users(&shared.config())),
         (&Method::POST, "/_emulator/users") => body_json(body).and_then(file::user).map(|user| {
             let summary = user_summary(&user);
@@ -170,9 +170,24 @@ fn seconds(value: &Value, name: &str) -> Result<Option<u64>> {
         Value::Null => Ok(None),
         other => other
             .as_u64()
+            .filter(|secs| i64::try_from(*secs).is_ok_and(|s| s <= MAX_TIME_SECS))
             .map(Some)
-            .ok_or_else(|| Error::refused(format!("{name} is not a number of seconds"))),
+            .ok_or_else(|| {
+                Error::refused(format!(
+                    "{name} is not a number of seconds from 0 to {MAX_TIME_SECS}"
+                ))
+            }),
     }
+}
+
+/// A clock offset the emulator keeps: within [`MAX_TIME_SECS`] of the system's clock.
+fn offset(secs: Option<i64>, name: &str) -> Result<i64> {
+    secs.filter(|s| (-MAX_TIME_SECS..=MAX_TIME_SECS).contains(s))
+        .ok_or_else(|| {
+            Error::refused(format!(
+                "{name} must leave the clock within {MAX_TIME_SECS} seconds of the system's"
+            ))
+        })
 }
 
 /// Applies every field present; unknown fields are refused, and nothing changes then.
@@ -195,16 +210,12 @@ fn set_time(shared: &Shared, body: &Value) -> Result<()> {
             "managed_identity_token_lifetime_secs" => {
                 timing.mi_token_lifetime = seconds(value, name)?.map(Duration::from_secs)
             }
-            "clock_offset_secs" => {
-                timing.clock_offset = value
-                    .as_i64()
-                    .ok_or_else(|| Error::refused("clock_offset_secs is not a whole number"))?
-            }
+            "clock_offset_secs" => timing.clock_offset = offset(value.as_i64(), name)?,
             "advance_secs" => {
                 let secs = value
                     .as_i64()
                     .ok_or_else(|| Error::refused("advance_secs is not a whole number"))?;
-                timing.clock_offset = timing.clock_offset.saturating_add(secs);
+                timing.clock_offset = offset(timing.clock_offset.checked_add(secs), name)?;
             }
             other => return Err(Error::refused(format!("unknown field {other:?}"))),
         }
@@ -245,14 +256,18 @@ impl RunningEmulator {
     }
 
     /// Sets the emulator's clock to the system's plus `seconds` (negative: behind).
+    /// At most a hundred years either way (more is taken as that).
     pub fn set_clock_offset(&self, seconds: i64) {
-        self.update_timing(|t| t.clock_offset = seconds);
+        self.update_timing(|t| t.clock_offset = bounded_offset(seconds));
     }
 
-    /// Moves the emulator's clock forward: tokens, codes and assertions age at once.
+    /// Moves the emulator's clock forward: tokens, codes and assertions age at once. The clock
+    /// stops a hundred years ahead of the system's.
     pub fn advance_clock(&self, by: Duration) {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
-        self.update_timing(|t| t.clock_offset = t.clock_offset.saturating_add(secs));
+        self.update_timing(|t| {
+            t.clock_offset = bounded_offset(t.clock_offset.saturating_add(secs))
+        });
     }
 
     /// The emulator's clock: Unix seconds, the system's plus the offset.

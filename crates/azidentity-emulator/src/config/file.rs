@@ -137,17 +137,26 @@ impl From<IdentityEntry> for UserAssignedIdentity {
     }
 }
 
-fn read_text(base: &Path, path: &Path, what: &str) -> Result<String> {
+/// A file a configuration entry names: read relative to the configuration file's directory
+/// (`base`); with no `base` (the control API, which any loopback client may call) a path is
+/// refused, so the API never reads a file of the emulator's host for its caller.
+fn read_text(base: Option<&Path>, path: &Path, what: &str, inline: &str) -> Result<String> {
+    let Some(base) = base else {
+        return Err(Error::config(format!(
+            "the control API takes {what} itself in `{inline}` (PEM text), not a path"
+        )));
+    };
     let full = base.join(path);
     std::fs::read_to_string(&full)
         .map_err(|e| Error::io(format!("reading {what} {}", full.display()), e))
 }
 
-/// Parses an application entry (also the body of `POST /_emulator/applications`).
-pub(crate) fn application(value: serde_json::Value, base: &Path) -> Result<Application> {
+/// Parses an application entry given to the control API (`POST /_emulator/applications`):
+/// certificates as PEM text, never as paths.
+pub(crate) fn application(value: serde_json::Value) -> Result<Application> {
     let entry: AppEntry =
         serde_json::from_value(value).map_err(|e| Error::config(format!("an application: {e}")))?;
-    entry.into_application(base)
+    entry.into_application(None)
 }
 
 /// Parses a user entry (also the body of `POST /_emulator/users`).
@@ -165,7 +174,7 @@ pub(crate) fn identity(value: serde_json::Value) -> Result<UserAssignedIdentity>
 }
 
 impl AppEntry {
-    fn into_application(self, base: &Path) -> Result<Application> {
+    fn into_application(self, base: Option<&Path>) -> Result<Application> {
         let mut app = if self.public_client && self.secrets.is_empty() {
             Application::public(&self.client_id)
         } else {
@@ -184,7 +193,7 @@ impl AppEntry {
         for cert in self.certificates {
             app = match (cert.pem_path, cert.pem, cert.thumbprint) {
                 (Some(path), None, None) => {
-                    app.certificate_pem(&read_text(base, &path, "the certificate")?)
+                    app.certificate_pem(&read_text(base, &path, "the certificate", "pem")?)
                 }
                 (None, Some(pem), None) => app.certificate_pem(&pem),
                 (None, None, Some(thumbprint)) => app.certificate_thumbprint(&thumbprint),
@@ -198,7 +207,9 @@ impl AppEntry {
         }
         for trust in self.trusted_subjects {
             let ca = match (trust.issuer_pem_path, trust.issuer_pem) {
-                (Some(path), None) => read_text(base, &path, "the issuer certificate")?,
+                (Some(path), None) => {
+                    read_text(base, &path, "the issuer certificate", "issuer_pem")?
+                }
                 (None, Some(pem)) => pem,
                 _ => {
                     return Err(Error::config(format!(
@@ -290,7 +301,7 @@ impl ConfigFile {
             builder = builder.tenant(tenant);
         }
         for entry in self.applications {
-            builder = builder.app(entry.into_application(base)?);
+            builder = builder.app(entry.into_application(Some(base))?);
         }
         for entry in self.users {
             builder = builder.user(entry.into_user());

@@ -45,6 +45,15 @@ pub(crate) struct Timing {
     pub clock_offset: i64,
 }
 
+/// The furthest the emulator's clock may be from the system's, and the longest lifetime it
+/// takes, in seconds: a hundred years, far from where time arithmetic overflows.
+pub(crate) const MAX_TIME_SECS: i64 = 100 * 366 * 24 * 60 * 60;
+
+/// A clock offset within [`MAX_TIME_SECS`] either way.
+pub(crate) fn bounded_offset(seconds: i64) -> i64 {
+    seconds.clamp(-MAX_TIME_SECS, MAX_TIME_SECS)
+}
+
 impl Default for Timing {
     fn default() -> Self {
         Self {
@@ -179,9 +188,10 @@ impl EmulatorBuilder {
 
     /// Seconds added to the system clock wherever the emulator reads the time (token `iat`,
     /// `nbf` and `exp`, assertion and code expiry): tests of expiry need not wait. Negative
-    /// values set the emulator's clock back.
+    /// values set the emulator's clock back. At most a hundred years either way (more is
+    /// taken as that).
     pub fn clock_offset(mut self, seconds: i64) -> Self {
-        self.timing.clock_offset = seconds;
+        self.timing.clock_offset = bounded_offset(seconds);
         self
     }
 

@@ -301,6 +301,15 @@ impl Launched {
         })
         .await
         .expect("ready in time");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&ready_file)
+                .expect("the ready file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the ready file holds a secret");
+        }
         Self {
             child,
             ready,

@@ -20,7 +20,12 @@ pub(crate) fn chain_failure(chain: &'static str, attempts: Vec<ChainAttempt>) ->
             crate::troubleshooting::DEFAULT
         ),
     );
-    tracing::warn!(credential = chain, error = %error, "no credential in the chain produced a token");
+    tracing::warn!(
+        target: crate::log_target::CHAIN_FAILED,
+        credential = chain,
+        error = %error,
+        "no credential in the chain produced a token"
+    );
     error
 }
 

@@ -128,7 +128,12 @@ impl<T: CliTool> CliEngine<T> {
         let platform = &self.settings.platform;
         let command = self.tool.command(&request, platform)?;
         let timeout = self.settings.process_timeout;
-        tracing::debug!(credential = T::NAME, command = %command, "running");
+        tracing::debug!(
+            target: crate::log_target::TOOL_COMMAND,
+            credential = T::NAME,
+            command = %command,
+            "running"
+        );
         let started = Instant::now();
         let result = platform
             .process_runner()
