@@ -67,13 +67,11 @@ pub fn plant(secret: &str) {
 /// finding names the kind and the line, with every planted secret masked.
 pub fn findings_in(text: &str) -> Vec<String> {
     let planted = lock(&scanner().planted).clone();
-    let forms: Vec<(String, Vec<(&'static str, String)>)> = planted
-        .iter()
-        .map(|secret| (secret.clone(), leak_forms(secret)))
-        .collect();
+    let forms: Vec<Vec<(&'static str, String)>> =
+        planted.iter().map(|secret| leak_forms(secret)).collect();
     let mask = |line: &str| {
         let mut shown = line.to_owned();
-        for (_, secret_forms) in &forms {
+        for secret_forms in &forms {
             for (_, form) in secret_forms {
                 shown = shown.replace(form.as_str(), "<SECRET>");
             }
@@ -81,7 +79,7 @@ pub fn findings_in(text: &str) -> Vec<String> {
         cut(&shown, 300)
     };
     let mut found = Vec::new();
-    for (_, secret_forms) in &forms {
+    for secret_forms in &forms {
         if let Some((how, at)) = secret_forms
             .iter()
             .find_map(|(how, form)| text.find(form.as_str()).map(|at| (*how, at)))
