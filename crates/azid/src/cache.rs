@@ -17,8 +17,7 @@ pub struct CacheArgs {
     #[arg(long, value_name = "NAME", value_parser = crate::flags::cache_name)]
     cache_name: Option<String>,
     /// With --cache-name: keep the cache in a plain file (mode 0600) when the Secret Service is
-    /// unusable, instead of failing. With --redis: store tokens in Redis unencrypted (without
-    /// it, --redis needs --redis-key-file).
+    /// unusable, instead of failing. With --redis: store tokens in Redis unencrypted.
     #[arg(long)]
     allow_unencrypted_storage: bool,
     /// Keep tokens in Redis (redis://HOST:PORT/DB): processes and hosts sharing it send one
@@ -26,7 +25,8 @@ pub struct CacheArgs {
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
     /// With --redis: encrypt the values (AES-256-GCM) with the key in FILE (32 bytes, raw or as
-    /// 64 hexadecimal digits).
+    /// 64 hexadecimal digits). Without it (and without --allow-unencrypted-storage) the key is
+    /// ~/.azid/redis.key, made on first use: hosts sharing one Redis need the same key file.
     #[arg(long, value_name = "FILE", requires = "redis")]
     redis_key_file: Option<PathBuf>,
 }
@@ -37,14 +37,6 @@ impl CacheArgs {
         if self.allow_unencrypted_storage && self.cache_name.is_none() && self.redis.is_none() {
             return Err(Failure::Usage(
                 "--allow-unencrypted-storage needs --cache-name or --redis".to_owned(),
-            ));
-        }
-        if self.redis.is_some() && self.redis_key_file.is_none() && !self.allow_unencrypted_storage
-        {
-            return Err(Failure::Usage(
-                "--redis keeps tokens in Redis: give --redis-key-file FILE to encrypt them, or \
-                 --allow-unencrypted-storage to store them in plain text"
-                    .to_owned(),
             ));
         }
         let mut options = TokenCachePersistenceOptions {
@@ -68,13 +60,17 @@ impl CacheArgs {
         // the flag's value.
         let store = azidentity::RedisTokenStore::open(url)
             .map_err(|e| Failure::Usage(format!("--redis: {e}")))?;
-        let mut store = azidentity::CacheStore::new(store);
-        if let Some(path) = &self.redis_key_file {
-            store = store
-                .with_encryption_key(&read_key(path)?)
-                .map_err(|e| format!("azid: {e}"))?;
+        let store = azidentity::CacheStore::new(store);
+        if self.allow_unencrypted_storage && self.redis_key_file.is_none() {
+            return Ok(store);
         }
-        Ok(store)
+        let key = match &self.redis_key_file {
+            Some(path) => read_key(path)?,
+            None => own_key()?,
+        };
+        Ok(store
+            .with_encryption_key(&key)
+            .map_err(|e| format!("azid: {e}"))?)
     }
 
     #[cfg(not(feature = "redis"))]
@@ -83,6 +79,50 @@ impl CacheArgs {
             "--redis: this build has no Redis support (feature \"redis\")".to_owned(),
         ))
     }
+}
+
+/// The key `--redis` encrypts with when no key file is named: `~/.azid/redis.key`, made on
+/// first use from the system's random source. Tokens in Redis are encrypted unless the user
+/// said otherwise, with no set-up on one host. Many processes may start at once: the key is
+/// written to a private temporary file and published with a hard link, which fails if another
+/// process published first; everyone then reads the one published key.
+#[cfg(feature = "redis")]
+fn own_key() -> Result<[u8; 32], String> {
+    use std::io::Write;
+
+    let dir = crate::profile::dir()?;
+    let path = dir.join("redis.key");
+    if !path.exists() {
+        let fail = |e: std::io::Error| {
+            format!(
+                "azid: cannot create the Redis encryption key {}: {e}; name one with \
+                 --redis-key-file FILE",
+                path.display()
+            )
+        };
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| fail(std::io::Error::other(format!("no random source: {e}"))))?;
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let temp = dir.join(format!("redis.key.{}", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp).map_err(fail)?;
+        let written = file
+            .write_all(format!("{hex}\n").as_bytes())
+            .and_then(|()| file.sync_all());
+        let published = written.and_then(|()| std::fs::hard_link(&temp, &path));
+        let _ = std::fs::remove_file(&temp);
+        match published {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    read_key(&path)
 }
 
 /// A 32-byte key, raw or as hexadecimal text.

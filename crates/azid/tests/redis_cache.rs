@@ -20,9 +20,6 @@ fn redis_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "--scope",
         SCOPE,
     ];
-    if !extra.contains(&"--redis-key-file") {
-        args.push("--allow-unencrypted-storage");
-    }
     args.extend_from_slice(extra);
     args
 }
@@ -85,6 +82,29 @@ async fn twenty_processes_cold_starting_send_one_token_request() {
     let token_key = keys.iter().find(|k| k.contains("/app/")).expect("app key");
     let ttl: i64 = redis.cli(&["PTTL", token_key]).trim().parse().unwrap();
     assert!(ttl <= 3_600_000 + 1000, "{ttl}");
+    // No key file named: encrypted all the same, with the one key the 20 processes made between
+    // them on first use.
+    let value = redis.cli(&["GET", token_key]);
+    assert!(value.starts_with("azidentity-aes256gcm-v1:"), "{value}");
+    assert!(!value.contains(&tokens[0]), "the token in clear");
+    assert_own_key(home.path());
+}
+
+/// `~/.azid/redis.key`: 64 hexadecimal digits, readable by its owner only.
+fn assert_own_key(home: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = home.join(".azid").join("redis.key");
+    let text = std::fs::read_to_string(&path).expect("azid made its Redis key");
+    assert_eq!(text.trim().len(), 64, "{text:?}");
+    assert!(text.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let others: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("redis.key."))
+        .collect();
+    assert!(others.is_empty(), "temporary key files left: {others:?}");
 }
 
 /// Redis down: a token from Entra all the same, and one warning.
@@ -111,7 +131,9 @@ async fn corrupt_values_are_replaced_not_fatal() {
     let redis = RedisServer::start();
     let home = TempDir::new("redis-corrupt");
     let url = redis.url();
-    let first = token_of(&azid(&emu, home.path(), &redis_args(&url, &[])));
+    // In plain text, so that the garbage reaches the cache document's reader.
+    let plain = ["--allow-unencrypted-storage"];
+    let first = token_of(&azid(&emu, home.path(), &redis_args(&url, &plain)));
     let keys = redis.keys();
     let token_key = keys.iter().find(|k| k.contains("/app/")).expect("app key");
     for garbage in [
@@ -121,14 +143,14 @@ async fn corrupt_values_are_replaced_not_fatal() {
         "\u{fffd}\u{7f}",
     ] {
         redis.cli(&["SET", token_key, garbage, "PX", "60000"]);
-        let out = azid(&emu, home.path(), &redis_args(&url, &[]));
+        let out = azid(&emu, home.path(), &redis_args(&url, &plain));
         let token = token_of(&out);
         assert!(emu.verify_token(&token).is_ok(), "{garbage}");
     }
     assert!(emu.stats().token_requests >= 2);
     // Healed: the next process finds the last token.
     let requests = emu.stats().token_requests;
-    let again = token_of(&azid(&emu, home.path(), &redis_args(&url, &[])));
+    let again = token_of(&azid(&emu, home.path(), &redis_args(&url, &plain)));
     assert_eq!(emu.stats().token_requests, requests);
     assert_ne!(again, first);
 }
@@ -176,23 +198,34 @@ async fn encrypted_values_and_another_apps_value() {
     assert_eq!(warnings(&out.stderr).len(), 1);
 }
 
-/// Tokens go to Redis encrypted, or in plain text only when asked: `--redis` alone is a usage
-/// error naming both flags, and nothing reaches Redis or the token endpoint.
+/// Tokens go to Redis encrypted unless the user asks for plain text: `--redis` alone encrypts
+/// with azid's own key (made on first use, 0600), `--allow-unencrypted-storage` stores the
+/// cache document as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_text_in_redis_only_when_asked() {
     let emu = Emulator::builder().start().await.unwrap();
-    let redis = RedisServer::start();
+    let encrypted = RedisServer::start();
     let home = TempDir::new("redis-plain");
-    let url = redis.url();
-    let mut args = redis_args(&url, &[]);
-    args.retain(|a| *a != "--allow-unencrypted-storage");
-    let out = azid(&emu, home.path(), &args);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--redis-key-file") && stderr.contains("--allow-unencrypted-storage"),
-        "{stderr}"
+    let url = encrypted.url();
+    let token = token_of(&azid(&emu, home.path(), &redis_args(&url, &[])));
+    assert_own_key(home.path());
+    for key in encrypted.keys() {
+        let value = encrypted.cli(&["GET", &key]);
+        assert!(value.starts_with("azidentity-aes256gcm-v1:"), "{value}");
+        assert!(!value.contains(&token), "{key} holds the token in clear");
+    }
+    // The same key next time: a cache hit.
+    assert_eq!(
+        token_of(&azid(&emu, home.path(), &redis_args(&url, &[]))),
+        token
     );
-    assert!(redis.keys().is_empty(), "{:?}", redis.keys());
-    assert_eq!(emu.stats().token_requests, 0);
+    assert_eq!(emu.stats().token_requests, 1);
+
+    let plain = RedisServer::start();
+    let url = plain.url();
+    let args = redis_args(&url, &["--allow-unencrypted-storage"]);
+    let token = token_of(&azid(&emu, home.path(), &args));
+    let keys = plain.keys();
+    let token_key = keys.iter().find(|k| k.contains("/app/")).expect("app key");
+    assert!(plain.cli(&["GET", token_key]).contains(&token));
 }
