@@ -297,6 +297,12 @@ impl TokenCache {
         slots.sweep_at = FIRST_SWEEP_AT;
     }
 
+    /// How many callers have waited on another caller's fetch so far.
+    #[cfg(test)]
+    pub(super) fn waiters(&self) -> usize {
+        self.waits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.slots
