@@ -73,7 +73,7 @@ async fn cached_get_token() {
     };
     report(json!({
         "bench": "cached_get_token",
-        "calls_per_round": CALLS,
+        "calls_per_round": calls(),
         "rounds": ROUNDS,
         "ns_per_call_best": best,
         "ns_per_call_median": median,
@@ -131,7 +131,7 @@ async fn cached_get_token_with_stores() {
     };
     report(json!({
         "bench": "cached_get_token_with_stores",
-        "calls_per_round": CALLS,
+        "calls_per_round": calls(),
         "memory_ns_per_call_best": memory.0,
         "file_ns_per_call_best": file.0,
         "file_vs_memory": (file.0 / memory.0 * 1000.0).round() / 1000.0,
@@ -191,7 +191,14 @@ async fn redis_processes_cold_start(processes: usize) {
     }));
 }
 
-const CALLS: u32 = 1_000_000;
+/// Calls per round of the cached benchmarks: 1,000,000, or `AZID_BENCH_CALLS` (fewer make a run
+/// under `valgrind --tool=callgrind` short; instruction counts do not need many).
+fn calls() -> u32 {
+    std::env::var("AZID_BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
 const ROUNDS: usize = 7;
 
 /// Best and median nanoseconds per cached `get_token`, over several rounds (the machine is
@@ -206,18 +213,19 @@ async fn cached_lookups(cred: &ClientSecretCredential) -> (f64, f64) {
 }
 
 /// Best and median nanoseconds per call of `call`, after a warm-up, over [`ROUNDS`] rounds of
-/// [`CALLS`] calls: the one loop every Rust figure of the cached benchmark goes through.
+/// [`calls`] calls: the one loop every Rust figure of the cached benchmark goes through.
 async fn timed_rounds(mut call: impl AsyncFnMut()) -> (f64, f64) {
     for _ in 0..10_000 {
         call().await;
     }
+    let calls = calls();
     let mut rounds = Vec::new();
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        for _ in 0..CALLS {
+        for _ in 0..calls {
             call().await;
         }
-        rounds.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
+        rounds.push(started.elapsed().as_nanos() as f64 / f64::from(calls));
     }
     rounds.sort_by(f64::total_cmp);
     (

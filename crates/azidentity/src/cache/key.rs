@@ -72,26 +72,28 @@ fn same_ignoring_case(stored: &str, wanted: &str) -> bool {
 }
 
 /// Compares `stored` with `wanted` passed through `fold`, word by word; the last word overlaps
-/// the one before it instead of copying a tail (comparing bytes twice changes nothing).
+/// the one before it instead of copying a tail (comparing bytes twice changes nothing). `fold`
+/// runs only on a word that differs as it is: callers nearly always spell a scope alike.
 fn same_words(stored: &[u8], wanted: &[u8], fold: impl Fn(u64) -> u64) -> bool {
     let len = stored.len();
     if len != wanted.len() {
         return false;
     }
+    let same_word = |s: u64, w: u64| s == w || s == fold(w);
     if len < 8 {
         return stored
             .iter()
             .zip(wanted)
-            .all(|(&s, &w)| u64::from(s) == fold(u64::from(w)));
+            .all(|(&s, &w)| same_word(u64::from(s), u64::from(w)));
     }
     let mut at = 0;
     while at + 8 < len {
-        if word(stored, at) != fold(word(wanted, at)) {
+        if !same_word(word(stored, at), word(wanted, at)) {
             return false;
         }
         at += 8;
     }
-    word(stored, len - 8) == fold(word(wanted, len - 8))
+    same_word(word(stored, len - 8), word(wanted, len - 8))
 }
 
 fn word(bytes: &[u8], at: usize) -> u64 {
