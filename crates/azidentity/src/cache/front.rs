@@ -94,6 +94,7 @@ impl<E: Engine> CacheFront<E> {
     }
 
     /// A cached token when one is usable, else the engine's. The hit path allocates nothing.
+    #[inline]
     pub(crate) fn get_token<'a>(
         &'a self,
         scopes: &'a [&'a str],

@@ -120,6 +120,7 @@ fn ascii_lowercase_word(w: u64) -> u64 {
 /// equal ignoring ASCII case hash alike; the few extra collisions this allows are settled by
 /// `StoredKey::matches`. Scope hashes are summed so their order does not matter. The tenant is
 /// left out (it is nearly always the credential's own) and compared on match.
+#[inline]
 pub(super) fn hash_key(key: &KeyRef<'_>) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     fn fold(bytes: &[u8]) -> u64 {

@@ -166,6 +166,7 @@ impl TokenCache {
 
     /// The cached token if it can be used as it is: the synchronous fast path, which lets callers
     /// skip building the (much larger) fetching future.
+    #[inline]
     pub(crate) fn fresh(&self, key: &KeyRef<'_>) -> Option<AccessToken> {
         let hash = hash_key(key);
         let now = self.clock.now_unix_ms();
