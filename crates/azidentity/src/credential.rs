@@ -20,16 +20,19 @@ pub struct TokenFuture<'a>(Inner<'a>);
 
 type BoxedTokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
 
+/// A ready error is boxed so that the future stays the size of a token: a cached hit moves the
+/// future and its output several times, and `Error` is twice the size of `AccessToken`.
 enum Inner<'a> {
     /// `None` once taken: polling a completed future again is a caller bug, as for any future.
-    Ready(Option<Result<AccessToken, Error>>),
+    Ready(Option<Result<AccessToken, Box<Error>>>),
     Pending(BoxedTokenFuture<'a>),
 }
 
 impl<'a> TokenFuture<'a> {
     /// A future that is complete already.
+    #[inline]
     pub fn ready(result: Result<AccessToken, Error>) -> Self {
-        TokenFuture(Inner::Ready(Some(result)))
+        TokenFuture(Inner::Ready(Some(result.map_err(Box::new))))
     }
 
     /// A future that runs `future` (boxed here).
@@ -41,7 +44,7 @@ impl<'a> TokenFuture<'a> {
     /// ready result stays ready, without allocating.
     pub fn map_err(self, f: impl FnOnce(Error) -> Error + Send + 'a) -> Self {
         match self.0 {
-            Inner::Ready(Some(result)) => TokenFuture::ready(result.map_err(f)),
+            Inner::Ready(Some(result)) => TokenFuture::ready(result.map_err(|e| f(*e))),
             Inner::Ready(None) => self,
             Inner::Pending(future) => TokenFuture::new(async move { future.await.map_err(f) }),
         }
@@ -57,10 +60,11 @@ impl<'a> TokenFuture<'a> {
 impl Future for TokenFuture<'_> {
     type Output = Result<AccessToken, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
             Inner::Ready(result) => match result.take() {
-                Some(result) => Poll::Ready(result),
+                Some(result) => Poll::Ready(result.map_err(|e| *e)),
                 None => panic!("TokenFuture polled after completion"),
             },
             Inner::Pending(future) => future.as_mut().poll(cx),
@@ -187,5 +191,22 @@ impl<T: TokenCredential + ?Sized> TokenCredential for Box<T> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cached hit moves the future a few times: it stays about the size of a token (a boxed
+    /// error), not of an `Error`.
+    #[test]
+    fn a_ready_future_is_the_size_of_a_token() {
+        let future = std::mem::size_of::<TokenFuture<'_>>();
+        let token = std::mem::size_of::<AccessToken>();
+        assert!(
+            future <= token + 8,
+            "TokenFuture is {future} bytes, AccessToken {token}"
+        );
     }
 }

@@ -94,6 +94,7 @@ impl<E: Engine> CacheFront<E> {
     }
 
     /// A cached token when one is usable, else the engine's. The hit path allocates nothing.
+    #[inline]
     pub(crate) fn get_token<'a>(
         &'a self,
         scopes: &'a [&'a str],
@@ -182,12 +183,14 @@ mod tests {
     use super::*;
     use crate::platform::ManualClock;
 
-    /// Records what it was asked for and answers with a token named after the request.
+    /// Records what it was asked for and answers with a token named after the request; with a
+    /// gate, it answers only once the gate opens.
     #[derive(Default)]
     struct Recording {
         calls: AtomicUsize,
         seen: Mutex<Vec<String>>,
         lifetime_s: i64,
+        gate: Option<tokio::sync::watch::Receiver<bool>>,
     }
 
     fn start() -> OffsetDateTime {
@@ -214,6 +217,9 @@ mod tests {
 
         async fn acquire<'a>(&'a self, request: Request<'a, ()>) -> Result<AccessToken, Error> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(gate) = &self.gate {
+                gate.clone().wait_for(|open| *open).await.ok();
+            }
             let name = format!(
                 "{}|{}|{}|{}|{}|{n}",
                 request.tenant,
@@ -327,11 +333,19 @@ mod tests {
         assert_eq!(front.cache.len(), 0);
     }
 
-    #[tokio::test]
+    /// Every caller starts while the one acquisition is held open, so all of them overlap it:
+    /// without single flight each would reach the engine (and the wait below would time out).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_callers_share_one_acquisition() {
-        let (front, _) = front(3600);
-        let front = Arc::new(front);
-        let callers: Vec<_> = (0..50)
+        const CALLERS: usize = 50;
+        let (open, gate) = tokio::sync::watch::channel(false);
+        let engine = Recording {
+            lifetime_s: 3600,
+            gate: Some(gate),
+            ..Recording::default()
+        };
+        let front = Arc::new(CacheFront::new(engine, Arc::new(ManualClock::new(start()))));
+        let callers: Vec<_> = (0..CALLERS)
             .map(|_| {
                 let front = front.clone();
                 tokio::spawn(async move {
@@ -340,6 +354,24 @@ mod tests {
                 })
             })
             .collect();
+        // One caller is inside the engine and every other one waits on it.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while front.engine().calls.load(Ordering::SeqCst) < 1
+                || front.cache.waiters() < CALLERS - 1
+            {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "expected 1 acquisition and {} waiting callers, saw {} and {}",
+                CALLERS - 1,
+                front.engine().calls.load(Ordering::SeqCst),
+                front.cache.waiters()
+            )
+        });
+        open.send(true).unwrap();
         for caller in callers {
             assert_eq!(caller.await.unwrap(), "home|s|false|||1");
         }

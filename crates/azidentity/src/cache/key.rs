@@ -47,43 +47,98 @@ impl StoredKey {
             return false;
         }
         if let ([stored], [wanted]) = (&*self.scopes, key.scopes) {
-            return stored.eq_ignore_ascii_case(wanted);
+            return same_ignoring_case(stored, wanted);
         }
         key.scopes
             .iter()
-            .all(|s| self.scopes.iter().any(|t| t.eq_ignore_ascii_case(s)))
+            .all(|s| self.scopes.iter().any(|t| same_ignoring_case(t, s)))
             && self
                 .scopes
                 .iter()
-                .all(|t| key.scopes.iter().any(|s| t.eq_ignore_ascii_case(s)))
+                .all(|t| key.scopes.iter().any(|s| same_ignoring_case(t, s)))
     }
 }
 
-/// String equality without a call to libc's `memcmp`, whose vector start-up cost dominated the
-/// cached lookup for short keys (measured with `perf`).
+/// String equality, eight bytes at a time. Not `==`: libc's `memcmp` costs more to start than
+/// these short keys (a tenant id, a scope) cost to compare (measured with `perf`).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    same_words(a.as_bytes(), b.as_bytes(), |w| w)
+}
+
+/// Whether `wanted` equals `stored` (already lower case) ignoring ASCII case, as
+/// `eq_ignore_ascii_case` would say, eight bytes at a time.
+fn same_ignoring_case(stored: &str, wanted: &str) -> bool {
+    same_words(stored.as_bytes(), wanted.as_bytes(), ascii_lowercase_word)
+}
+
+/// Compares `stored` with `wanted` passed through `fold`, word by word; the last word overlaps
+/// the one before it instead of copying a tail (comparing bytes twice changes nothing). `fold`
+/// runs only on a word that differs as it is: callers nearly always spell a scope alike.
+fn same_words(stored: &[u8], wanted: &[u8], fold: impl Fn(u64) -> u64) -> bool {
+    let len = stored.len();
+    if len != wanted.len() {
+        return false;
+    }
+    let same_word = |s: u64, w: u64| s == w || s == fold(w);
+    if len < 8 {
+        return stored
+            .iter()
+            .zip(wanted)
+            .all(|(&s, &w)| same_word(u64::from(s), u64::from(w)));
+    }
+    let mut at = 0;
+    while at + 8 < len {
+        if !same_word(word(stored, at), word(wanted, at)) {
+            return false;
+        }
+        at += 8;
+    }
+    same_word(word(stored, len - 8), word(wanted, len - 8))
+}
+
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// ASCII upper-case letters of the eight bytes in `w` made lower case, every other byte
+/// (including non-ASCII ones) left alone: `to_ascii_lowercase` on a whole word.
+fn ascii_lowercase_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Each byte's low seven bits plus a constant sets its high bit exactly when the byte is at
+    // least `A` (resp. past `Z`); the sums stay below 0x100, so nothing carries between bytes.
+    let low7 = w & !HIGH;
+    let from_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let past_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = from_a & !past_z & !w & HIGH;
+    w | (upper >> 2)
 }
 
 /// A word-at-a-time hash (FxHash's mixing). Bytes are folded with `| 0x20` so strings that are
 /// equal ignoring ASCII case hash alike; the few extra collisions this allows are settled by
 /// `StoredKey::matches`. Scope hashes are summed so their order does not matter. The tenant is
 /// left out (it is nearly always the credential's own) and compared on match.
+#[inline]
 pub(super) fn hash_key(key: &KeyRef<'_>) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     fn fold(bytes: &[u8]) -> u64 {
-        let mut h = bytes.len() as u64;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        let len = bytes.len();
+        let mut h = len as u64;
+        let mix = |h: u64, w: u64| (h.rotate_left(5) ^ (w | 0x2020_2020_2020_2020)).wrapping_mul(K);
+        if len < 8 {
+            let mut tail = [0u8; 8];
+            tail[..len].copy_from_slice(bytes);
+            return mix(h, u64::from_le_bytes(tail));
         }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        let w = u64::from_le_bytes(tail) | 0x2020_2020_2020_2020;
-        (h.rotate_left(5) ^ w).wrapping_mul(K)
+        let mut at = 0;
+        while at + 8 < len {
+            h = mix(h, word(bytes, at));
+            at += 8;
+        }
+        // The last word overlaps the one before it: no tail to copy.
+        mix(h, word(bytes, len - 8))
     }
     let mut scopes = 0u64;
     // Duplicates must not change the hash (the stored key is deduplicated).
@@ -140,5 +195,50 @@ mod tests {
         assert!(!StoredKey::new(&a).matches(&key(&["b"])));
         let cae = KeyRef { cae: true, ..a };
         assert!(!StoredKey::new(&a).matches(&cae));
+    }
+
+    /// The word-at-a-time comparisons agree with the standard library's at every length around
+    /// the word size, for every byte value in every position.
+    #[test]
+    fn word_comparisons_agree_with_the_standard_library() {
+        let base = "https://Management.azure.com/.default";
+        for len in 0..=base.len() {
+            let stored = base[..len].to_ascii_lowercase();
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut wanted = base.as_bytes()[..len].to_vec();
+                    wanted[at] = b;
+                    let Ok(wanted) = String::from_utf8(wanted) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        same_ignoring_case(&stored, &wanted),
+                        stored.eq_ignore_ascii_case(&wanted),
+                        "{stored:?} vs {wanted:?}"
+                    );
+                    assert_eq!(same(&stored, &wanted), stored == wanted);
+                }
+            }
+        }
+        for (a, b) in [
+            ("ü", "Ü"),
+            ("\u{e9}", "\u{c9}"),
+            ("@[`{", "@[`{"),
+            ("@", "`"),
+            ("[", "{"),
+        ] {
+            assert_eq!(
+                same_ignoring_case(a, b),
+                a.eq_ignore_ascii_case(b),
+                "{a} {b}"
+            );
+        }
+        let long = "ÜBER-äöü-ÀÉÎ-abc";
+        assert!(same_ignoring_case(&long.to_ascii_lowercase(), long));
+        assert!(!same("a", "ab"));
+        assert!(!same_ignoring_case("abcdefghi", "abcdefgh"));
+        let variants = key(&["HTTPS://management.azure.COM/.default", "Openid"]);
+        let lower = key(&["openid", "https://management.azure.com/.default"]);
+        assert_eq!(hash_key(&variants), hash_key(&lower));
     }
 }

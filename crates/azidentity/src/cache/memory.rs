@@ -166,6 +166,7 @@ impl TokenCache {
 
     /// The cached token if it can be used as it is: the synchronous fast path, which lets callers
     /// skip building the (much larger) fetching future.
+    #[inline]
     pub(crate) fn fresh(&self, key: &KeyRef<'_>) -> Option<AccessToken> {
         let hash = hash_key(key);
         let now = self.clock.now_unix_ms();
@@ -295,6 +296,12 @@ impl TokenCache {
         slots.buckets.clear();
         slots.len = 0;
         slots.sweep_at = FIRST_SWEEP_AT;
+    }
+
+    /// How many callers have waited on another caller's fetch so far.
+    #[cfg(test)]
+    pub(super) fn waiters(&self) -> usize {
+        self.waits.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     #[cfg(test)]

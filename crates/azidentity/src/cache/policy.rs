@@ -66,23 +66,21 @@ pub(crate) fn freshness(
     Freshness::Fresh
 }
 
-/// `refresh_on` for a new token: now + `refresh_in` when the service sent it, else half the
-/// lifetime when the lifetime is two hours or more (Python and MSAL).
+/// `refresh_on` for a new token, Python's and MSAL's rule: now + `refresh_in` when the service
+/// sent it, else half the lifetime when the lifetime is two hours or more, else none.
 ///
-/// `refresh_in` comes from the network: a value that is not positive, or that would not come
-/// before expiry (including one too large to add), is ignored and the half-life rule applies,
-/// so a hostile or broken service can neither panic the process nor keep a token past expiry.
+/// `refresh_in` is taken as sent, whatever it says: [`freshness`] checks expiry before
+/// `refresh_on`, so a refresh time at or past expiry changes nothing, and one already past only
+/// asks for a refresh, at most one attempt per [`RETRY_DELAY_MS`] while the token is valid.
+/// The one value not taken is a sum past the last representable date (a broken service's
+/// `i64::MAX`), which counts as not sent rather than panicking.
 pub(crate) fn refresh_on(
     now: OffsetDateTime,
     expires_on: OffsetDateTime,
     refresh_in: Option<i64>,
 ) -> Option<OffsetDateTime> {
-    let sent = refresh_in
-        .filter(|seconds| *seconds > 0)
-        .and_then(|seconds| now.checked_add(Duration::seconds(seconds)))
-        .filter(|on| *on < expires_on);
-    if sent.is_some() {
-        return sent;
+    if let Some(on) = refresh_in.and_then(|seconds| now.checked_add(Duration::seconds(seconds))) {
+        return Some(on);
     }
     let lifetime = expires_on - now;
     (lifetime >= Duration::hours(2)).then(|| now + lifetime / 2)
@@ -146,24 +144,50 @@ mod tests {
         );
     }
 
+    /// `refresh_in` is used as sent, as Python and MSAL use it; only an unrepresentable sum is
+    /// dropped, without a panic.
     #[test]
-    fn hostile_refresh_in_is_ignored() {
+    fn refresh_in_is_taken_as_sent() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let day = now + Duration::hours(24);
-        for huge in [400_000_000_000, i64::MAX, 86_400, 90_000] {
+        for seconds in [86_399, 86_400, 90_000, 0, -5] {
+            assert_eq!(
+                refresh_on(now, day, Some(seconds)),
+                Some(now + Duration::seconds(seconds))
+            );
+        }
+        for huge in [400_000_000_000, i64::MAX] {
             assert_eq!(
                 refresh_on(now, day, Some(huge)),
                 Some(now + Duration::hours(12))
             );
+            assert_eq!(refresh_on(now, now + Duration::hours(1), Some(huge)), None);
         }
         assert_eq!(
-            refresh_on(now, now + Duration::hours(1), Some(i64::MAX)),
+            refresh_on(now, now + Duration::hours(1), Some(i64::MIN)),
             None
         );
-        assert_eq!(refresh_on(now, now + Duration::hours(1), Some(-5)), None);
+    }
+
+    /// What a refresh time that is already past, or past expiry, does: the policy's order makes
+    /// both harmless, so no filter is needed where `refresh_on` is computed.
+    #[test]
+    fn odd_refresh_times_are_harmless() {
+        let now = 1_800_000_000_000;
+        let past = token(3600, Some(-5), now);
+        assert_eq!(freshness(past, Some(now - 10_000), now), Freshness::Fresh);
         assert_eq!(
-            refresh_on(now, day, Some(86_399)),
-            Some(now + Duration::seconds(86_399))
+            freshness(past, Some(now - 60_000), now),
+            Freshness::RefreshRecommended
+        );
+        let after_expiry = token(3600, Some(90_000), now);
+        assert_eq!(
+            freshness(after_expiry, Some(now - 60_000), now),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            freshness(after_expiry, None, now + 3_600_000),
+            Freshness::Missing
         );
     }
 }

@@ -224,6 +224,11 @@ impl TokenCredential for DefaultAzureCredential {
         scopes: &'a [&'a str],
         options: &'a TokenRequestOptions,
     ) -> TokenFuture<'a> {
+        // Once a member has given a token, every call is that member's: its own future (ready
+        // on a cache hit) is the answer, with nothing to box.
+        if let Some(&index) = self.successful.get() {
+            return self.chain[index].credential.get_token(scopes, options);
+        }
         TokenFuture::new(self.get(scopes, options))
     }
 

@@ -223,6 +223,7 @@ impl ConfidentialClient {
         })
     }
 
+    #[inline]
     pub(crate) fn get_token<'a>(
         &'a self,
         scopes: &'a [&'a str],
@@ -239,6 +240,7 @@ impl Engine for AppEngine {
         authority::validate_scopes(self.entra.credential(), scopes)
     }
 
+    #[inline]
     fn tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str, Error> {
         self.entra.resolve_tenant(options.tenant_id.as_deref())
     }

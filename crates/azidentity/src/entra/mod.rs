@@ -93,10 +93,15 @@ impl EntraClient {
     }
 
     /// The tenant a request goes to (Python's `resolve_tenant`).
+    #[inline]
     pub(crate) fn resolve_tenant<'a>(
         &'a self,
         requested: Option<&'a str>,
     ) -> Result<&'a str, Error> {
+        // The common case, on every cached lookup: no other tenant asked for.
+        if requested.is_none_or(str::is_empty) {
+            return Ok(&self.tenant_id);
+        }
         authority::resolve_tenant(
             self.credential,
             &self.tenant_id,

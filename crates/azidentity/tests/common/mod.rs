@@ -7,8 +7,13 @@ pub mod leaks;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use azidentity::{ClientOptions, Env, HttpOptions, Platform, RetryOptions};
-use azidentity_emulator::{Emulator, RunningEmulator};
+use azidentity::{
+    ClientOptions, ClientSecretCredential, ClientSecretCredentialOptions, Env, HttpOptions,
+    Platform, RetryOptions, Secret,
+};
+use azidentity_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, RunningEmulator,
+};
 
 pub async fn emulator() -> RunningEmulator {
     leaks::arm();
@@ -47,6 +52,21 @@ pub fn client_options(emu: &RunningEmulator) -> ClientOptions {
         platform: platform(emu, &[]),
         ..Default::default()
     }
+}
+
+/// The emulator's default application as a `ClientSecretCredential`.
+pub fn client_secret_credential(options: ClientOptions) -> ClientSecretCredential {
+    leaks::arm();
+    ClientSecretCredential::new(
+        DEFAULT_TENANT_ID,
+        DEFAULT_CLIENT_ID,
+        Secret::new(DEFAULT_CLIENT_SECRET),
+        ClientSecretCredentialOptions {
+            client_options: options,
+            ..Default::default()
+        },
+    )
+    .expect("valid configuration")
 }
 
 pub fn quick_retries() -> RetryOptions {
