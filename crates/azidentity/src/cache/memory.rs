@@ -27,6 +27,9 @@ struct SlotState {
     /// Bumped whenever a token replaces the entry outside single flight (a claims challenge):
     /// a fetch that started earlier must not overwrite that newer token when it finishes.
     generation: u64,
+    /// The cache's epoch when this entry was made: `clear()` starts a new one, and a fetch that
+    /// began in an older epoch returns its token without storing it.
+    epoch: u64,
 }
 
 impl SlotState {
@@ -58,6 +61,8 @@ struct Slots {
     /// Entries in all buckets.
     len: usize,
     sweep_at: usize,
+    /// Bumped by `clear()`.
+    epoch: u64,
 }
 
 impl Slots {
@@ -98,6 +103,7 @@ enum Step {
         /// The still-valid token being refreshed, returned if the refresh fails.
         cached: Option<AccessToken>,
         generation: u64,
+        epoch: u64,
     },
 }
 
@@ -124,6 +130,7 @@ impl TokenCache {
                 buckets: Buckets::default(),
                 len: 0,
                 sweep_at: FIRST_SWEEP_AT,
+                epoch: 0,
             }),
             clock,
             #[cfg(test)]
@@ -149,7 +156,11 @@ impl TokenCache {
             Some(index) => index,
             None => {
                 slots.len += 1;
-                bucket.push((StoredKey::new(key), SlotState::default()));
+                let state = SlotState {
+                    epoch: slots.epoch,
+                    ..SlotState::default()
+                };
+                bucket.push((StoredKey::new(key), state));
                 bucket.len() - 1
             }
         };
@@ -198,16 +209,20 @@ impl TokenCache {
         Fut: Future<Output = Result<AccessToken, Error>>,
     {
         if bypass {
+            let epoch = self.epoch();
             let token = fetch().await?;
             let now = self.clock.now_unix_ms();
             self.update(&key, |state| {
+                if state.epoch != epoch {
+                    return;
+                }
                 state.token = Some((token.clone(), Deadlines::of(&token)));
                 state.last_attempt_ms = Some(now);
                 state.generation = state.generation.wrapping_add(1);
             });
             return Ok(token);
         }
-        let (sender, cached, generation) = loop {
+        let (sender, cached, generation, epoch) = loop {
             let now = self.clock.now_unix_ms();
             let step = self.update(&key, |state| {
                 let deadlines = state.token.as_ref().map(|(_, d)| *d);
@@ -225,6 +240,7 @@ impl TokenCache {
                             sender,
                             cached: cached.filter(|_| freshness == Freshness::RefreshRecommended),
                             generation: state.generation,
+                            epoch: state.epoch,
                         }
                     }
                 }
@@ -249,7 +265,8 @@ impl TokenCache {
                     sender,
                     cached,
                     generation,
-                } => break (sender, cached, generation),
+                    epoch,
+                } => break (sender, cached, generation, epoch),
             }
         };
         let mut guard = LeaderGuard {
@@ -260,7 +277,10 @@ impl TokenCache {
         let result = fetch().await;
         let result = self.update(&key, |state| {
             state.in_flight = None;
-            if state.generation != generation {
+            if state.epoch != epoch {
+                // The cache was cleared while this fetch ran: the caller gets its token, the
+                // cache keeps nothing of the time before.
+            } else if state.generation != generation {
                 // A claims challenge stored a token while this fetch ran; it is the newer one.
                 if let Some((token, _)) = &state.token {
                     return Ok(token.clone());
@@ -290,12 +310,20 @@ impl TokenCache {
     }
 
     /// Forgets every entry. Fetches under way still finish and hand their token to their
-    /// callers; they find no entry to store it in and start a new one.
+    /// callers, but store nothing: they began in an older epoch.
     pub(crate) fn clear(&self) {
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         slots.buckets.clear();
         slots.len = 0;
         slots.sweep_at = FIRST_SWEEP_AT;
+        slots.epoch = slots.epoch.wrapping_add(1);
+    }
+
+    fn epoch(&self) -> u64 {
+        self.slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .epoch
     }
 
     /// How many callers have waited on another caller's fetch so far.
@@ -541,6 +569,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cached.token.secret(), "claims");
+    }
+
+    /// `clear()` wins over fetches under way, a refresh and a claims fetch alike: they return
+    /// their tokens to their callers, and the cache holds nothing from before the clear.
+    #[tokio::test]
+    async fn a_fetch_under_way_does_not_refill_a_cleared_cache() {
+        let clock = Arc::new(ManualClock::new(start()));
+        let cache = Arc::new(TokenCache::new(clock.clone()));
+        let later = start() + time::Duration::hours(1);
+        for bypass in [false, true] {
+            let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+            let (release, gate) = tokio::sync::oneshot::channel::<()>();
+            let fetch = {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    let scopes = ["s"];
+                    cache
+                        .get_or_fetch(key(&scopes), bypass, || async move {
+                            started_tx.send(()).ok();
+                            gate.await.ok();
+                            Ok(token("before the clear", later))
+                        })
+                        .await
+                })
+            };
+            started.await.unwrap();
+            cache.clear();
+            release.send(()).unwrap();
+            let fetched = fetch.await.unwrap().unwrap();
+            assert_eq!(fetched.token.secret(), "before the clear");
+            assert!(cache.fresh(&key(&["s"])).is_none(), "bypass: {bypass}");
+            assert_eq!(cache.len(), 0, "bypass: {bypass}");
+        }
+        // After the clear, fetches store as usual.
+        cache
+            .get_or_fetch(key(&["s"]), false, || async { Ok(token("after", later)) })
+            .await
+            .unwrap();
+        assert_eq!(cache.fresh(&key(&["s"])).unwrap().token.secret(), "after");
     }
 
     #[tokio::test]
