@@ -69,17 +69,21 @@ pub(crate) fn freshness(
 /// `refresh_on` for a new token, Python's and MSAL's rule: now + `refresh_in` when the service
 /// sent it, else half the lifetime when the lifetime is two hours or more, else none.
 ///
-/// `refresh_in` is taken as sent, whatever it says: [`freshness`] checks expiry before
-/// `refresh_on`, so a refresh time at or past expiry changes nothing, and one already past only
-/// asks for a refresh, at most one attempt per [`RETRY_DELAY_MS`] while the token is valid.
-/// The one value not taken is a sum past the last representable date (a broken service's
-/// `i64::MAX`), which counts as not sent rather than panicking.
+/// One difference: a `refresh_in` that lands after expiry (or past the last representable date)
+/// counts as not sent. Our own [`freshness`] would ignore it (it checks expiry first), but
+/// `refresh_on` is public on [`AccessToken`](crate::AccessToken) and reaches other code (the
+/// `azure_core` adapter, applications): a refresh time after expiry there would invite keeping
+/// an expired token. A refresh time already past is kept: it only asks for a refresh, at most
+/// one attempt per [`RETRY_DELAY_MS`] while the token is valid.
 pub(crate) fn refresh_on(
     now: OffsetDateTime,
     expires_on: OffsetDateTime,
     refresh_in: Option<i64>,
 ) -> Option<OffsetDateTime> {
-    if let Some(on) = refresh_in.and_then(|seconds| now.checked_add(Duration::seconds(seconds))) {
+    if let Some(on) = refresh_in
+        .and_then(|seconds| now.checked_add(Duration::seconds(seconds)))
+        .filter(|on| *on <= expires_on)
+    {
         return Some(on);
     }
     let lifetime = expires_on - now;
@@ -144,18 +148,23 @@ mod tests {
         );
     }
 
-    /// `refresh_in` is used as sent, as Python and MSAL use it; only an unrepresentable sum is
-    /// dropped, without a panic.
+    /// `refresh_in` is used as sent, as Python and MSAL use it, unless it lands after expiry or
+    /// past the last representable date (then the lifetime rule applies), without a panic.
     #[test]
     fn refresh_in_is_taken_as_sent() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let day = now + Duration::hours(24);
-        for seconds in [86_399, 86_400, 90_000, 0, -5] {
+        for seconds in [86_399, 86_400, 0, -5] {
             assert_eq!(
                 refresh_on(now, day, Some(seconds)),
                 Some(now + Duration::seconds(seconds))
             );
         }
+        assert_eq!(
+            refresh_on(now, day, Some(90_000)),
+            Some(now + Duration::hours(12))
+        );
+        assert_eq!(refresh_on(now, now, Some(808)), None);
         for huge in [400_000_000_000, i64::MAX] {
             assert_eq!(
                 refresh_on(now, day, Some(huge)),
