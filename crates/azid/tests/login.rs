@@ -343,7 +343,11 @@ async fn browser_login_in_headless_chromium() {
     let out = finished(login, |command| command.output()).await;
     if let Ok(pid) = std::fs::read_to_string(&pid_file) {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        if let Ok(pid) = pid.trim().parse() {
+            chromium::wait_until_gone(pid);
+        }
     }
+    chromium::remove_profile(&profile);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let account: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(account["username"], DEFAULT_USERNAME);

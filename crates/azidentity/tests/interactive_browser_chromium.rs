@@ -48,6 +48,21 @@ impl std::fmt::Debug for HeadlessChromium {
     }
 }
 
+impl Drop for HeadlessChromium {
+    /// Kills the browsers and removes the profile only once they are gone, so that nothing is
+    /// left in the temporary directory.
+    fn drop(&mut self) {
+        let children = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for mut child in children {
+            let _ = child.start_kill();
+            if let Some(pid) = child.id() {
+                chromium::wait_until_gone(pid);
+            }
+        }
+        chromium::remove_profile(self.profile.path());
+    }
+}
+
 impl BrowserLauncher for HeadlessChromium {
     fn open<'a>(&'a self, url: &'a str, _env: &'a Env) -> BrowserFuture<'a> {
         Box::pin(async move {
@@ -93,7 +108,10 @@ async fn headless_chromium_signs_in_through_the_emulator() {
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    browser.running.lock().unwrap().clear();
+    let children = std::mem::take(&mut *browser.running.lock().unwrap());
+    for mut child in children {
+        child.kill().await.ok();
+    }
     let claims = emu.verify_token(token.token.secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     let page = emu

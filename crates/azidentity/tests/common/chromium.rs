@@ -21,3 +21,40 @@ pub const HEADLESS_CHROMIUM_FLAGS: &[&str] = &[
     // The emulator's CA is made at start; trusting it system-wide is not an option for a test.
     "--ignore-certificate-errors",
 ];
+
+/// Waits (up to 10 s) until the process `pid` has gone; a browser that was only signalled may
+/// still be writing to its profile for a moment.
+pub fn wait_until_gone(pid: u32) {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    for _ in 0..100 {
+        let zombie = std::fs::read_to_string(proc.join("stat"))
+            .map(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if zombie {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Removes a browser profile directory once its helper processes have let go of it: removing
+/// while one still writes fails (a directory not empty) and would leave the profile behind in
+/// the temporary directory. Tries for up to 10 s.
+pub fn remove_profile(dir: &std::path::Path) {
+    for _ in 0..100 {
+        if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+            // A helper that was still exiting may have written one last file.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if !dir.exists() {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
