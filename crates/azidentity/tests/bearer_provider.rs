@@ -5,10 +5,8 @@ mod common;
 use std::sync::Arc;
 
 use azidentity::{
-    ClientOptions, ClientSecretCredential, ClientSecretCredentialOptions, ErrorKind, Secret,
-    get_bearer_token_provider,
+    ClientOptions, ClientSecretCredential, ErrorKind, Secret, get_bearer_token_provider,
 };
-use azidentity_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
 
 #[tokio::test]
 async fn header_values_come_from_the_cache() {
@@ -17,16 +15,7 @@ async fn header_values_come_from_the_cache() {
         disable_instance_discovery: true,
         ..common::client_options(&emu)
     };
-    let credential = ClientSecretCredential::new(
-        DEFAULT_TENANT_ID,
-        DEFAULT_CLIENT_ID,
-        Secret::new(DEFAULT_CLIENT_SECRET),
-        ClientSecretCredentialOptions {
-            client_options: options,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let credential = common::client_secret_credential(options);
     let provider =
         get_bearer_token_provider(Arc::new(credential), &["https://vault.azure.net/.default"]);
     let header = provider.authorization_header().await.unwrap();

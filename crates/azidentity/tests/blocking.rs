@@ -5,11 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use azidentity::blocking::BlockingCredential;
-use azidentity::{
-    ClientOptions, ClientSecretCredential, ClientSecretCredentialOptions, ErrorKind, Secret,
-    TokenRequestOptions,
-};
-use azidentity_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use azidentity::{ClientOptions, ErrorKind, TokenRequestOptions};
 
 #[test]
 fn threads_share_one_credential_and_cache() {
@@ -20,16 +16,7 @@ fn threads_share_one_credential_and_cache() {
         disable_instance_discovery: true,
         ..common::client_options(&emu)
     };
-    let credential = ClientSecretCredential::new(
-        DEFAULT_TENANT_ID,
-        DEFAULT_CLIENT_ID,
-        Secret::new(DEFAULT_CLIENT_SECRET),
-        ClientSecretCredentialOptions {
-            client_options: options,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let credential = common::client_secret_credential(options);
     let blocking = Arc::new(BlockingCredential::new(credential).unwrap());
     let threads: Vec<_> = (0..8)
         .map(|_| {

@@ -7,13 +7,12 @@ mod common;
 use std::net::SocketAddr;
 
 use azidentity::{
-    ClientOptions, ClientSecretCredential, ClientSecretCredentialOptions, HttpOptions, Platform,
-    Secret, TokenCredential, TokenRequestOptions, UsernamePasswordCredential,
-    UsernamePasswordCredentialOptions,
+    ClientOptions, HttpOptions, Platform, Secret, TokenCredential, TokenRequestOptions,
+    UsernamePasswordCredential, UsernamePasswordCredentialOptions,
 };
 use azidentity_emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_PUBLIC_CLIENT_ID,
-    DEFAULT_TENANT_ID, DEFAULT_USERNAME, Emulator, RunningEmulator,
+    DEFAULT_PASSWORD, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_TENANT_ID, DEFAULT_USERNAME, Emulator,
+    RunningEmulator,
 };
 use common::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -52,19 +51,6 @@ fn options(emu: &RunningEmulator, platform: Platform, region: Option<&str>) -> C
     }
 }
 
-fn secret_credential(options: ClientOptions) -> ClientSecretCredential {
-    ClientSecretCredential::new(
-        DEFAULT_TENANT_ID,
-        DEFAULT_CLIENT_ID,
-        Secret::new(DEFAULT_CLIENT_SECRET),
-        ClientSecretCredentialOptions {
-            client_options: options,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
 fn host_of_last_request(emu: &RunningEmulator) -> String {
     emu.token_requests()
         .pop()
@@ -83,7 +69,7 @@ async fn a_configured_region_sends_client_credentials_to_the_regional_host() {
         &["westus2"],
         &[("AZURE_REGIONAL_AUTHORITY_NAME", "westus2")],
     );
-    let cred = secret_credential(options(&emu, platform, None));
+    let cred = common::client_secret_credential(options(&emu, platform, None));
     let token = cred
         .get_token(&[SCOPE], &TokenRequestOptions::default())
         .await
@@ -127,7 +113,7 @@ async fn user_flows_stay_on_the_global_host() {
 async fn tryautodetect_reads_region_name() {
     let emu = emulator_for(&["eastus"]).await;
     let platform = mapped_platform(&emu, &["eastus"], &[("REGION_NAME", "eastus")]);
-    let cred = secret_credential(options(&emu, platform, Some("tryautodetect")));
+    let cred = common::client_secret_credential(options(&emu, platform, Some("tryautodetect")));
     cred.get_token(&[SCOPE], &TokenRequestOptions::default())
         .await
         .unwrap();
@@ -169,7 +155,7 @@ async fn tryautodetect_asks_imds_for_the_location() {
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds),
         ],
     );
-    let cred = secret_credential(options(&emu, platform, None));
+    let cred = common::client_secret_credential(options(&emu, platform, None));
     cred.get_token(&[SCOPE], &TokenRequestOptions::default())
         .await
         .unwrap();
@@ -197,7 +183,7 @@ async fn no_detected_region_means_the_global_host() {
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9"),
         ],
     );
-    let cred = secret_credential(options(&emu, platform, None));
+    let cred = common::client_secret_credential(options(&emu, platform, None));
     cred.get_token(&[SCOPE], &TokenRequestOptions::default())
         .await
         .unwrap();
