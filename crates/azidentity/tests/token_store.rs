@@ -546,34 +546,39 @@ async fn impossible_expiries_and_oversized_values_are_skipped() {
             entry["expires_on"] = expiry.into();
         }
         let text = serde_json::to_vec(&json).unwrap();
-        map.values
-            .lock()
-            .unwrap()
-            .insert(key.clone(), (text, Duration::from_secs(60)));
-        let before = emu.stats().token_requests;
-        let fresh = CacheStore::new(ArcStore(map.clone()));
-        secret_credential(&emu, &home, Some(custom(&fresh)))
-            .get_token(&[ARM], &none())
-            .await
-            .unwrap_or_else(|e| panic!("expires_on {expiry}: {e}"));
-        assert_eq!(emu.stats().token_requests, before + 1, "{expiry}");
+        let requests = requests_with_stored(&emu, &home, &map, &key, text, expiry).await;
+        assert_eq!(requests, 1, "{expiry}");
     }
     // A valid document padded beyond the cap: not read.
     let (_, json) = stored_json(&map);
     let mut padded = serde_json::to_vec(&json).unwrap();
     padded.resize(2 * 1024 * 1024, b' ');
+    let requests = requests_with_stored(&emu, &home, &map, &key, padded, "padded").await;
+    assert_eq!(requests, 1);
+    assert!(map.values.lock().unwrap()[&key].0.len() < 1024 * 1024);
+}
+
+/// Puts `value` under `key`, then a new credential over a fresh `CacheStore` of `map` gets a
+/// token: how many token requests that took.
+async fn requests_with_stored(
+    emu: &RunningEmulator,
+    home: &TempDir,
+    map: &Arc<MapStore>,
+    key: &str,
+    value: Vec<u8>,
+    case: &str,
+) -> u64 {
     map.values
         .lock()
         .unwrap()
-        .insert(key.clone(), (padded, Duration::from_secs(60)));
+        .insert(key.to_owned(), (value, Duration::from_secs(60)));
     let before = emu.stats().token_requests;
     let fresh = CacheStore::new(ArcStore(map.clone()));
-    secret_credential(&emu, &home, Some(custom(&fresh)))
+    secret_credential(emu, home, Some(custom(&fresh)))
         .get_token(&[ARM], &none())
         .await
-        .unwrap();
-    assert_eq!(emu.stats().token_requests, before + 1);
-    assert!(map.values.lock().unwrap()[&key].0.len() < 1024 * 1024);
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
+    emu.stats().token_requests - before
 }
 
 /// Lifetimes too large for a date saturate instead of panicking.
