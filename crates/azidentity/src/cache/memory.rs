@@ -526,6 +526,33 @@ mod tests {
         assert_eq!(waiter.unwrap_err().message(), "refresh failed");
     }
 
+    /// A fetch of key `s` that has started and waits until the returned sender is used, then
+    /// yields `fetched`.
+    async fn gated_fetch(
+        cache: &Arc<TokenCache>,
+        bypass: bool,
+        fetched: AccessToken,
+    ) -> (
+        tokio::task::JoinHandle<Result<AccessToken, Error>>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let (release, gate) = tokio::sync::oneshot::channel::<()>();
+        let cache = cache.clone();
+        let fetch = tokio::spawn(async move {
+            let scopes = ["s"];
+            cache
+                .get_or_fetch(key(&scopes), bypass, || async move {
+                    started_tx.send(()).ok();
+                    gate.await.ok();
+                    Ok(fetched)
+                })
+                .await
+        });
+        started.await.unwrap();
+        (fetch, release)
+    }
+
     /// A token fetched for a claims challenge while an older refresh was in flight is not
     /// overwritten when that refresh finishes.
     #[tokio::test]
@@ -539,23 +566,8 @@ mod tests {
             .await
             .unwrap();
         clock.advance(Duration::from_secs(60));
-        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-        let (release, gate) = tokio::sync::oneshot::channel::<()>();
         let later = start() + time::Duration::hours(1);
-        let refresh = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let scopes = ["s"];
-                cache
-                    .get_or_fetch(key(&scopes), false, || async move {
-                        started_tx.send(()).ok();
-                        gate.await.ok();
-                        Ok(token("stale", later))
-                    })
-                    .await
-            })
-        };
-        started.await.unwrap();
+        let (refresh, release) = gated_fetch(&cache, false, token("stale", later)).await;
         let claims = cache
             .get_or_fetch(key(&scopes), true, || async { Ok(token("claims", later)) })
             .await
@@ -579,22 +591,8 @@ mod tests {
         let cache = Arc::new(TokenCache::new(clock.clone()));
         let later = start() + time::Duration::hours(1);
         for bypass in [false, true] {
-            let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
-            let (release, gate) = tokio::sync::oneshot::channel::<()>();
-            let fetch = {
-                let cache = cache.clone();
-                tokio::spawn(async move {
-                    let scopes = ["s"];
-                    cache
-                        .get_or_fetch(key(&scopes), bypass, || async move {
-                            started_tx.send(()).ok();
-                            gate.await.ok();
-                            Ok(token("before the clear", later))
-                        })
-                        .await
-                })
-            };
-            started.await.unwrap();
+            let (fetch, release) =
+                gated_fetch(&cache, bypass, token("before the clear", later)).await;
             cache.clear();
             release.send(()).unwrap();
             let fetched = fetch.await.unwrap().unwrap();
