@@ -110,7 +110,7 @@ pub async fn run() -> Result<(), crate::flags::Failure> {
                     .await
                     .map_err(fail(label))?;
                 let elapsed = started.elapsed();
-                emulator.verify_token(token.token.secret()).map_err(|e| {
+                emulator.verify_token(token.token().secret()).map_err(|e| {
                     format!("azid demo: {label} got a token that does not verify: {e}")
                 })?;
                 rows.push(Row {

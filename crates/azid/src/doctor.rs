@@ -177,7 +177,7 @@ async fn examine(
     match outcome {
         Ok(token) => {
             report.status = Status::Token;
-            report.expires_on = token.expires_on.format(&Rfc3339).ok();
+            report.expires_on = token.expires_on().format(&Rfc3339).ok();
         }
         Err(error) => {
             report.status = if error.is_unavailable() {

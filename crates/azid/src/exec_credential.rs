@@ -34,7 +34,7 @@ pub fn api_version_from_env() -> Result<&'static str, String> {
 /// The ExecCredential JSON: `status.token` and `status.expirationTimestamp` (RFC 3339, UTC).
 pub fn render(token: &AccessToken, api_version: &str) -> String {
     let expires = token
-        .expires_on
+        .expires_on()
         .to_offset(time::UtcOffset::UTC)
         .replace_nanosecond(0)
         .ok()
@@ -46,7 +46,7 @@ pub fn render(token: &AccessToken, api_version: &str) -> String {
         "spec": { "interactive": false },
         "status": {
             "expirationTimestamp": expires,
-            "token": token.token.secret(),
+            "token": token.token().secret(),
         },
     });
     serde_json::to_string_pretty(&credential).unwrap_or_default()

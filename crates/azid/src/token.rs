@@ -102,22 +102,22 @@ fn explain_member(member: Member, error: Error) -> String {
 }
 
 fn render(token: &AccessToken, credential: &str, output: Output, exec_version: &str) -> String {
-    let expires_on = token.expires_on.format(&Rfc3339).unwrap_or_default();
+    let expires_on = token.expires_on().format(&Rfc3339).unwrap_or_default();
     match output {
         Output::Json => serde_json::to_string_pretty(&serde_json::json!({
-            "accessToken": token.token.secret(),
+            "accessToken": token.token().secret(),
             "expiresOn": expires_on,
-            "expires_on": token.expires_on.unix_timestamp(),
-            "tokenType": &*token.token_type,
+            "expires_on": token.expires_on().unix_timestamp(),
+            "tokenType": token.token_type(),
             "credential": credential,
         }))
         .unwrap_or_default(),
         Output::Tsv => format!(
             "{}\t{}\t{}\t{}\t{}",
-            token.token.secret(),
+            token.token().secret(),
             expires_on,
-            token.expires_on.unix_timestamp(),
-            token.token_type,
+            token.expires_on().unix_timestamp(),
+            token.token_type(),
             credential
         ),
         Output::ExecCredential => crate::exec_credential::render(token, exec_version),

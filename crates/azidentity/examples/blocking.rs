@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!(
         "EnvironmentCredential (blocking): token expires {}",
-        token.expires_on
+        token.expires_on()
     );
     Ok(())
 }

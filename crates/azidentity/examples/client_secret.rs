@@ -32,6 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     // Never print the token itself.
-    println!("ClientSecretCredential: token expires {}", token.expires_on);
+    println!(
+        "ClientSecretCredential: token expires {}",
+        token.expires_on()
+    );
     Ok(())
 }

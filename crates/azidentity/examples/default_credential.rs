@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         credential
             .successful_credential()
             .map_or("?", |member| member.name()),
-        token.expires_on
+        token.expires_on()
     );
     Ok(())
 }

@@ -14,6 +14,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             &TokenRequestOptions::default(),
         )
         .await?;
-    println!("AzureCliCredential: token expires {}", token.expires_on);
+    println!("AzureCliCredential: token expires {}", token.expires_on());
     Ok(())
 }

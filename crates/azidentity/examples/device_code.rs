@@ -33,6 +33,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = credential
         .get_token(&[SCOPE], &TokenRequestOptions::default())
         .await?;
-    println!("DeviceCodeCredential: token expires {}", token.expires_on);
+    println!("DeviceCodeCredential: token expires {}", token.expires_on());
     Ok(())
 }

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "InteractiveBrowserCredential: token expires {}",
-        token.expires_on
+        token.expires_on()
     );
     Ok(())
 }

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "ManagedIdentityCredential: token expires {}",
-        token.expires_on
+        token.expires_on()
     );
     Ok(())
 }

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "WorkloadIdentityCredential: token expires {}",
-        token.expires_on
+        token.expires_on()
     );
     Ok(())
 }

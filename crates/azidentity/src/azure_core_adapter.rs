@@ -132,7 +132,7 @@ pub mod private {
         let token = credential
             .get_token(scopes, &TokenRequestOptions::default())
             .await?;
-        Ok((token.token.secret().to_owned(), token.expires_on))
+        Ok((token.token().secret().to_owned(), token.expires_on()))
     }
 
     /// A configuration error is no credential failure for the SDK's retry and error handling.
@@ -175,7 +175,7 @@ mod stable {
 
     impl From<AccessToken> for core::AccessToken {
         fn from(token: AccessToken) -> Self {
-            core::AccessToken::new(token.token.secret().to_owned(), token.expires_on)
+            core::AccessToken::new(token.token().secret().to_owned(), token.expires_on())
         }
     }
 

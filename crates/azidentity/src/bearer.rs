@@ -33,7 +33,7 @@ impl BearerTokenProvider {
             .credential
             .get_token(&scopes, &TokenRequestOptions::default())
             .await?;
-        Ok(token.token)
+        Ok(token.token().clone())
     }
 
     /// `Bearer <token>`, the value of an `Authorization` header.

@@ -20,40 +20,46 @@ pub struct TokenFuture<'a>(Inner<'a>);
 
 type BoxedTokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
 
-/// A ready error is boxed so that the future stays the size of a token: a cached hit moves the
-/// future and its output several times, and `Error` is twice the size of `AccessToken`.
+/// Two words, so a cached hit hands the future back in registers: the token is one pointer, an
+/// error is boxed, and a pending future is boxed once more (a thin pointer; one small allocation
+/// beside a network round trip).
 enum Inner<'a> {
-    /// `None` once taken: polling a completed future again is a caller bug, as for any future.
-    Ready(Option<Result<AccessToken, Box<Error>>>),
-    Pending(BoxedTokenFuture<'a>),
+    Token(AccessToken),
+    Failed(Box<Error>),
+    Pending(Box<BoxedTokenFuture<'a>>),
+    /// Taken: polling a completed future again is a caller bug, as for any future.
+    Done,
 }
 
 impl<'a> TokenFuture<'a> {
     /// A future that is complete already.
     #[inline]
     pub fn ready(result: Result<AccessToken, Error>) -> Self {
-        TokenFuture(Inner::Ready(Some(result.map_err(Box::new))))
+        TokenFuture(match result {
+            Ok(token) => Inner::Token(token),
+            Err(error) => Inner::Failed(Box::new(error)),
+        })
     }
 
     /// A future that runs `future` (boxed here).
     pub fn new(future: impl Future<Output = Result<AccessToken, Error>> + Send + 'a) -> Self {
-        TokenFuture(Inner::Pending(Box::pin(future)))
+        TokenFuture(Inner::Pending(Box::new(Box::pin(future))))
     }
 
     /// The same future with its error changed by `f` (a wrapping credential naming itself); a
     /// ready result stays ready, without allocating.
     pub fn map_err(self, f: impl FnOnce(Error) -> Error + Send + 'a) -> Self {
         match self.0 {
-            Inner::Ready(Some(result)) => TokenFuture::ready(result.map_err(|e| f(*e))),
-            Inner::Ready(None) => self,
+            Inner::Failed(error) => TokenFuture::ready(Err(f(*error))),
             Inner::Pending(future) => TokenFuture::new(async move { future.await.map_err(f) }),
+            Inner::Token(_) | Inner::Done => self,
         }
     }
 
     /// Whether the result is there without waiting (a cached token, or an error found before
     /// any I/O).
     pub fn is_ready(&self) -> bool {
-        matches!(self.0, Inner::Ready(Some(_)))
+        matches!(self.0, Inner::Token(_) | Inner::Failed(_))
     }
 }
 
@@ -62,12 +68,14 @@ impl Future for TokenFuture<'_> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().0 {
-            Inner::Ready(result) => match result.take() {
-                Some(result) => Poll::Ready(result.map_err(|e| *e)),
-                None => panic!("TokenFuture polled after completion"),
-            },
-            Inner::Pending(future) => future.as_mut().poll(cx),
+        let inner = &mut self.get_mut().0;
+        if let Inner::Pending(future) = inner {
+            return Pin::as_mut(future).poll(cx);
+        }
+        match std::mem::replace(inner, Inner::Done) {
+            Inner::Token(token) => Poll::Ready(Ok(token)),
+            Inner::Failed(error) => Poll::Ready(Err(*error)),
+            Inner::Pending(_) | Inner::Done => panic!("TokenFuture polled after completion"),
         }
     }
 }
@@ -75,8 +83,8 @@ impl Future for TokenFuture<'_> {
 impl fmt::Debug for TokenFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.0 {
-            Inner::Ready(Some(_)) => "ready",
-            Inner::Ready(None) => "done",
+            Inner::Token(_) | Inner::Failed(_) => "ready",
+            Inner::Done => "done",
             Inner::Pending(_) => "pending",
         };
         write!(f, "TokenFuture({state})")
@@ -113,21 +121,19 @@ pub struct TokenRequestOptions {
 
 /// An access token and when it stops being usable.
 ///
-/// Fields may be added in later versions: build one with [`AccessToken::new`] and the `with_`
-/// methods.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct AccessToken {
-    /// The token itself.
-    pub token: Secret,
-    /// When the token expires.
-    pub expires_on: OffsetDateTime,
-    /// When the token should be refreshed (the service's `refresh_in`, or half the lifetime of a
-    /// long-lived token).
-    pub refresh_on: Option<OffsetDateTime>,
-    /// The token type, normally `Bearer` (borrowed, so handing out a cached token does not
-    /// copy it).
-    pub token_type: Cow<'static, str>,
+/// One shared allocation: cloning a token (what a cached `get_token` does) costs a reference
+/// count, and the handle is a pointer's size, so the futures and results that carry it stay
+/// small. Build one with [`AccessToken::new`] and the `with_` methods; read it through its
+/// methods, so fields can be added later.
+#[derive(Clone)]
+pub struct AccessToken(Arc<Parts>);
+
+#[derive(Clone)]
+struct Parts {
+    token: Secret,
+    expires_on: OffsetDateTime,
+    refresh_on: Option<OffsetDateTime>,
+    token_type: Cow<'static, str>,
 }
 
 /// The token type of nearly every token.
@@ -136,24 +142,56 @@ pub(crate) const BEARER: &str = "Bearer";
 impl AccessToken {
     /// A bearer token expiring at `expires_on`.
     pub fn new(token: impl Into<Secret>, expires_on: OffsetDateTime) -> Self {
-        AccessToken {
+        AccessToken(Arc::new(Parts {
             token: token.into(),
             expires_on,
             refresh_on: None,
             token_type: Cow::Borrowed(BEARER),
-        }
+        }))
     }
 
     /// The same token, to be refreshed from `refresh_on`.
     pub fn with_refresh_on(mut self, refresh_on: Option<OffsetDateTime>) -> Self {
-        self.refresh_on = refresh_on;
+        Arc::make_mut(&mut self.0).refresh_on = refresh_on;
         self
     }
 
     /// The same token with another type (`Bearer` is kept borrowed, whatever its case).
     pub fn with_token_type(mut self, token_type: impl Into<Cow<'static, str>>) -> Self {
-        self.token_type = token_type_of(token_type.into());
+        Arc::make_mut(&mut self.0).token_type = token_type_of(token_type.into());
         self
+    }
+
+    /// The token itself.
+    pub fn token(&self) -> &Secret {
+        &self.0.token
+    }
+
+    /// When the token expires.
+    pub fn expires_on(&self) -> OffsetDateTime {
+        self.0.expires_on
+    }
+
+    /// When the token should be refreshed (the service's `refresh_in`, or half the lifetime of a
+    /// long-lived token).
+    pub fn refresh_on(&self) -> Option<OffsetDateTime> {
+        self.0.refresh_on
+    }
+
+    /// The token type, normally `Bearer`.
+    pub fn token_type(&self) -> &str {
+        &self.0.token_type
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &self.0.token)
+            .field("expires_on", &self.0.expires_on)
+            .field("refresh_on", &self.0.refresh_on)
+            .field("token_type", &self.0.token_type)
+            .finish()
     }
 }
 
@@ -198,15 +236,11 @@ impl<T: TokenCredential + ?Sized> TokenCredential for Box<T> {
 mod tests {
     use super::*;
 
-    /// A cached hit moves the future a few times: it stays about the size of a token (a boxed
-    /// error), not of an `Error`.
+    /// A cached hit returns the future and the token in registers: two words and one.
     #[test]
-    fn a_ready_future_is_the_size_of_a_token() {
-        let future = std::mem::size_of::<TokenFuture<'_>>();
-        let token = std::mem::size_of::<AccessToken>();
-        assert!(
-            future <= token + 8,
-            "TokenFuture is {future} bytes, AccessToken {token}"
-        );
+    fn a_ready_future_fits_in_two_registers() {
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<TokenFuture<'_>>(), 2 * word);
+        assert_eq!(std::mem::size_of::<AccessToken>(), word);
     }
 }

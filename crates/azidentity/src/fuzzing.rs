@@ -81,8 +81,8 @@ pub fn token_response(data: &[u8]) {
         assert!(
             response
                 .token
-                .refresh_on
-                .is_none_or(|r| r <= response.token.expires_on)
+                .refresh_on()
+                .is_none_or(|r| r <= response.token.expires_on())
         );
     }
     let headers = http::HeaderMap::new();

@@ -25,7 +25,7 @@
 //! let token = credential
 //!     .get_token(&["https://management.azure.com/.default"], &TokenRequestOptions::default())
 //!     .await?;
-//! println!("expires {}", token.expires_on);
+//! println!("expires {}", token.expires_on());
 //! # Ok(()) }
 //! ```
 

@@ -80,19 +80,19 @@ async fn redeem_once_then_cache_then_refresh_token() {
     let cred = credential(&emu, &code, REDIRECT, None);
     let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     assert_eq!(
-        cred.get_token(&[GRAPH], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[GRAPH], &none()).await.unwrap().token(),
+        token.token()
     );
     let vault = cred
         .get_token(&["https://vault.azure.net/.default"], &none())
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(vault.token.secret()).unwrap()["upn"],
+        emu.verify_token(vault.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
 
@@ -227,7 +227,7 @@ async fn concurrent_first_calls_for_different_scopes_share_one_redemption() {
     for task in tasks {
         let token = task.await.unwrap().unwrap();
         assert_eq!(
-            emu.verify_token(token.token.secret()).unwrap()["upn"],
+            emu.verify_token(token.token().secret()).unwrap()["upn"],
             DEFAULT_USERNAME
         );
     }
@@ -273,7 +273,7 @@ async fn the_code_survives_a_redemption_that_never_reached_entra() {
     assert_eq!(err.http().map(|h| h.status), Some(503), "{err}");
     let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     let last = emu.token_requests().pop().unwrap();

@@ -27,7 +27,7 @@ fn threads_share_one_credential_and_cache() {
                         &["https://vault.azure.net/.default"],
                         &TokenRequestOptions::default(),
                     )
-                    .map(|t| t.token)
+                    .map(|t| t.token().clone())
             })
         })
         .collect();

@@ -45,12 +45,12 @@ async fn revoke_and_recover(
     };
     let token = cred.get_token(&[scope], &cae).await.unwrap();
     assert!(matches!(
-        emu.call_resource(token.token.secret()),
+        emu.call_resource(token.token().secret()),
         ResourceAnswer::Accepted(_)
     ));
 
     emu.revoke_tokens(subject);
-    let ResourceAnswer::Rejected(challenge) = emu.call_resource(token.token.secret()) else {
+    let ResourceAnswer::Rejected(challenge) = emu.call_resource(token.token().secret()) else {
         panic!("a revoked CAE token must be refused");
     };
     assert!(
@@ -62,8 +62,8 @@ async fn revoke_and_recover(
 
     // Without the challenge the cache still holds the revoked token.
     assert_eq!(
-        cred.get_token(&[scope], &cae).await.unwrap().token,
-        token.token
+        cred.get_token(&[scope], &cae).await.unwrap().token(),
+        token.token()
     );
     let with_claims = TokenRequestOptions {
         claims: Some(claims.clone()),
@@ -71,9 +71,9 @@ async fn revoke_and_recover(
         ..Default::default()
     };
     let fresh = cred.get_token(&[scope], &with_claims).await.unwrap();
-    assert_ne!(fresh.token, token.token);
+    assert_ne!(fresh.token(), token.token());
     assert!(matches!(
-        emu.call_resource(fresh.token.secret()),
+        emu.call_resource(fresh.token().secret()),
         ResourceAnswer::Accepted(_)
     ));
     let sent = emu.token_requests().pop().unwrap();
@@ -83,8 +83,8 @@ async fn revoke_and_recover(
     assert_eq!(merged["access_token"]["xms_cc"]["values"][0], "CP1");
     // The fresh token replaced the revoked one in the cache.
     assert_eq!(
-        cred.get_token(&[scope], &cae).await.unwrap().token,
-        fresh.token
+        cred.get_token(&[scope], &cae).await.unwrap().token(),
+        fresh.token()
     );
 }
 
@@ -165,7 +165,7 @@ async fn a_revoked_non_cae_token_is_refused_without_a_challenge() {
         .await
         .unwrap();
     emu.revoke_tokens(DEFAULT_CLIENT_ID);
-    let ResourceAnswer::Rejected(answer) = emu.call_resource(token.token.secret()) else {
+    let ResourceAnswer::Rejected(answer) = emu.call_resource(token.token().secret()) else {
         panic!("revoked");
     };
     assert!(

@@ -83,7 +83,7 @@ async fn a_pem_certificate_gets_a_token_with_an_assertion_entra_accepts() {
     )
     .unwrap();
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["appid"], APP);
     assert_eq!(claims["aud"], "https://vault.azure.net");
 
@@ -158,7 +158,7 @@ async fn pkcs12_modern_legacy_and_unprotected_and_encrypted_pem_all_work() {
             .get_token(&[SCOPE], &none())
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        emu.verify_token(token.token.secret()).unwrap();
+        emu.verify_token(token.token().secret()).unwrap();
     }
     assert_eq!(emu.stats().tokens_issued, 4);
 }
@@ -326,22 +326,22 @@ async fn claims_bypass_the_cache_and_cae_tokens_are_cached_apart() {
         ..none()
     };
     let cae_token = cred.get_token(&[SCOPE], &cae).await.unwrap();
-    assert_ne!(plain.token, cae_token.token);
-    let claims = emu.verify_token(cae_token.token.secret()).unwrap();
+    assert_ne!(plain.token(), cae_token.token());
+    let claims = emu.verify_token(cae_token.token().secret()).unwrap();
     assert_eq!(claims["xms_cc"][0], "CP1");
     assert!(
-        emu.verify_token(plain.token.secret())
+        emu.verify_token(plain.token().secret())
             .unwrap()
             .get("xms_cc")
             .is_none()
     );
     assert_eq!(
-        cred.get_token(&[SCOPE], &cae).await.unwrap().token,
-        cae_token.token
+        cred.get_token(&[SCOPE], &cae).await.unwrap().token(),
+        cae_token.token()
     );
     assert_eq!(
-        cred.get_token(&[SCOPE], &none()).await.unwrap().token,
-        plain.token
+        cred.get_token(&[SCOPE], &none()).await.unwrap().token(),
+        plain.token()
     );
     assert_eq!(emu.token_requests().len(), 2);
 
@@ -350,7 +350,7 @@ async fn claims_bypass_the_cache_and_cae_tokens_are_cached_apart() {
         ..none()
     };
     let fresh = cred.get_token(&[SCOPE], &challenge).await.unwrap();
-    assert_ne!(fresh.token, plain.token);
+    assert_ne!(fresh.token(), plain.token());
     let requests = emu.token_requests();
     assert_eq!(requests.len(), 3);
     assert_eq!(

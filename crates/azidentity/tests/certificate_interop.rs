@@ -80,7 +80,7 @@ async fn python_and_rust_certificate_credentials_with_pem_and_pkcs12() {
             .get_token(&[SCOPE], &Default::default())
             .await
             .unwrap();
-        interop::verify_with_jwks(&emu, DEFAULT_TENANT_ID, token.token.secret()).await;
+        interop::verify_with_jwks(&emu, DEFAULT_TENANT_ID, token.token().secret()).await;
     }
     // Python's sync stack (MSAL) signs RS256 with x5t, its async stack PS256 with x5t#S256:
     // the emulator accepted both.

@@ -88,7 +88,7 @@ async fn unavailable_members_are_skipped_and_the_first_token_wins() {
         .get_token(&["s/.default"], &TokenRequestOptions::default())
         .await
         .unwrap();
-    assert_eq!(token.token.secret(), "token-from-B");
+    assert_eq!(token.token().secret(), "token-from-B");
     assert_eq!((a.calls(), b.calls(), c.calls()), (1, 1, 0));
     // Not sticky: the next call walks from the start again.
     chain

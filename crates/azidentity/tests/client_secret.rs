@@ -40,15 +40,15 @@ async fn gets_a_signed_token_and_sends_what_entra_expects() {
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
 
     let claims = emu
-        .verify_token(token.token.secret())
+        .verify_token(token.token().secret())
         .expect("emulator-signed JWT");
     assert_eq!(claims["aud"], "https://vault.azure.net");
     assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
     assert_eq!(claims["tid"], DEFAULT_TENANT_ID);
-    assert_eq!(token.token_type, "Bearer");
+    assert_eq!(token.token_type(), "Bearer");
     assert_eq!(
         claims["exp"].as_i64().unwrap(),
-        token.expires_on.unix_timestamp()
+        token.expires_on().unix_timestamp()
     );
 
     let requests = emu.token_requests();
@@ -87,12 +87,12 @@ async fn cached_until_refresh_is_due_and_scopes_are_a_set() {
     let cred = credential_with(client_options(&emu), DEFAULT_CLIENT_SECRET);
     let first = cred.get_token(&[SCOPE], &none()).await.unwrap();
     let second = cred.get_token(&[SCOPE], &none()).await.unwrap();
-    assert_eq!(first.token, second.token);
+    assert_eq!(first.token(), second.token());
     let upper = cred
         .get_token(&["HTTPS://VAULT.AZURE.NET/.default"], &none())
         .await
         .unwrap();
-    assert_eq!(first.token, upper.token);
+    assert_eq!(first.token(), upper.token());
     assert_eq!(emu.token_requests().len(), 1);
     cred.get_token(&["https://storage.azure.com/.default"], &none())
         .await
@@ -220,7 +220,7 @@ async fn concurrent_cold_callers_share_one_request() {
         .collect();
     let mut tokens = Vec::new();
     for task in tasks {
-        tokens.push(task.await.unwrap().unwrap().token);
+        tokens.push(task.await.unwrap().unwrap().token().clone());
     }
     assert!(tokens.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(emu.token_requests().len(), 1);
@@ -371,8 +371,8 @@ async fn huge_refresh_in_and_retry_after_do_not_panic() {
         r#"{"access_token":"x","expires_in":3600,"refresh_in":400000000000,"token_type":"Bearer"}"#,
     ));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
-    assert_eq!(token.token.secret(), "x");
-    assert_eq!(token.refresh_on, None);
+    assert_eq!(token.token().secret(), "x");
+    assert_eq!(token.refresh_on(), None);
 
     emu.reset();
     emu.add_fault(
@@ -545,7 +545,7 @@ async fn other_tenants_only_when_allowed() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["tid"],
+        emu.verify_token(token.token().secret()).unwrap()["tid"],
         other_tenant
     );
     assert_eq!(
@@ -613,7 +613,7 @@ async fn secrets_never_reach_logs_errors_or_debug() {
     for secret in [
         DEFAULT_CLIENT_SECRET,
         "bad-secret-value-314",
-        token.token.secret(),
+        token.token().secret(),
     ] {
         assert!(
             !everything.contains(secret),

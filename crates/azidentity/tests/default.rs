@@ -58,7 +58,7 @@ async fn walks_to_the_azure_cli_and_then_sticks_to_it() {
     let tools = Tools::new(&["az", "azd"]);
     let credential = DefaultAzureCredential::new(options(&emu, &tools, &[])).unwrap();
     let token = credential.get_token(&[ARM], &none()).await.unwrap();
-    emu.verify_token(token.token.secret()).unwrap();
+    emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(credential.successful_credential(), Some(Member::AzureCli));
 
     // Later calls go to the Azure CLI only, whatever the scope.
@@ -183,7 +183,7 @@ async fn a_slow_higher_member_still_wins_over_a_fast_lower_one() {
         options.sequential = sequential;
         let credential = DefaultAzureCredential::new(options).unwrap();
         let token = credential.get_token(&[ARM], &none()).await.unwrap();
-        assert_eq!(token.token.secret(), "imds-token");
+        assert_eq!(token.token().secret(), "imds-token");
         assert_eq!(
             credential.successful_credential(),
             Some(Member::ManagedIdentity),
@@ -331,7 +331,7 @@ async fn the_environment_credential_comes_first() {
     let credential =
         DefaultAzureCredential::new(options(&emu, &tools, &service_principal())).unwrap();
     let token = credential.get_token(&[ARM], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
     assert_eq!(
         credential.successful_credential(),
@@ -365,7 +365,7 @@ async fn managed_identity_in_the_chain_uses_azure_client_id_and_the_emulators_im
         credential.successful_credential(),
         Some(Member::ManagedIdentity)
     );
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["oid"], USER_ASSIGNED_OBJECT_ID);
 
     // managed_identity_client_id = "" forces the system-assigned identity.
@@ -373,7 +373,7 @@ async fn managed_identity_in_the_chain_uses_azure_client_id_and_the_emulators_im
     forced.managed_identity_client_id = Some(String::new());
     let credential = DefaultAzureCredential::new(forced).unwrap();
     let token = credential.get_token(&[VAULT], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["oid"], SYSTEM_ASSIGNED_OBJECT_ID);
     // The endpoint is configured: managed identity is the intended credential, az never ran.
     assert_eq!(tools.count("az"), 0);
@@ -398,5 +398,5 @@ async fn no_secret_or_token_reaches_logs_or_errors() {
     assert!(everything.contains("acquired a token from AzureCliCredential"));
     assert!(!everything.contains("dac-wrong-secret-value-77"));
     assert!(!everything.contains(DEFAULT_CLIENT_SECRET));
-    assert!(!everything.contains(token.token.secret()));
+    assert!(!everything.contains(token.token().secret()));
 }

@@ -58,9 +58,9 @@ async fn azure_cli_runs_az_without_a_shell_and_caches_its_token() {
     let tools = Tools::new(&["az"]);
     let credential = az(&tools, &emu, "ok");
     let token = credential.get_token(&[ARM], &no_options()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["aud"], "https://management.azure.com");
-    let left = token.expires_on - time::OffsetDateTime::now_utc();
+    let left = token.expires_on() - time::OffsetDateTime::now_utc();
     assert!(left > time::Duration::minutes(55), "{left}");
 
     let calls = tools.invocations();
@@ -85,7 +85,7 @@ async fn azure_cli_runs_az_without_a_shell_and_caches_its_token() {
 
     // Beyond Python: the second call is served from memory.
     let again = credential.get_token(&[ARM], &no_options()).await.unwrap();
-    assert_eq!(again.token.secret(), token.token.secret());
+    assert_eq!(again.token().secret(), token.token().secret());
     assert_eq!(tools.count("az"), 1);
 
     // A requested tenant goes to az as --tenant.
@@ -107,7 +107,7 @@ async fn azure_cli_reads_old_local_time_expiry() {
         .get_token(&[ARM], &no_options())
         .await
         .unwrap();
-    let left = token.expires_on - time::OffsetDateTime::now_utc();
+    let left = token.expires_on() - time::OffsetDateTime::now_utc();
     assert!(
         left > time::Duration::minutes(55) && left < time::Duration::minutes(61),
         "{left}"
@@ -307,9 +307,9 @@ async fn azure_developer_cli() {
         .get_token(&[ARM], &no_options())
         .await
         .unwrap();
-    emu.verify_token(token.token.secret()).unwrap();
+    emu.verify_token(token.token().secret()).unwrap();
     // Read as UTC (Python would shift it by the local offset).
-    let left = token.expires_on - time::OffsetDateTime::now_utc();
+    let left = token.expires_on() - time::OffsetDateTime::now_utc();
     assert!(
         left > time::Duration::minutes(55) && left < time::Duration::minutes(61),
         "{left}"
@@ -367,7 +367,7 @@ async fn azure_powershell() {
         .get_token(&["https://vault.azure.net/.default"], &no_options())
         .await
         .unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["aud"], "https://vault.azure.net");
     let call = &tools.invocations()[0];
     assert_eq!(call["args"][0], "-NoProfile");
@@ -437,7 +437,7 @@ async fn tokens_stay_out_of_logs_and_errors() {
         .get_token(&[ARM], &no_options())
         .await
         .unwrap();
-    let secret = token.token.secret().to_owned();
+    let secret = token.token().secret().to_owned();
     let claims = TokenRequestOptions {
         claims: Some("{\"access_token\":{}}".into()),
         ..Default::default()
@@ -453,7 +453,7 @@ async fn tokens_stay_out_of_logs_and_errors() {
     );
     assert!(text.contains("--claims <redacted>"), "{text}");
     assert!(!text.contains(&secret));
-    assert!(!text.contains(azd_token.token.secret()));
+    assert!(!text.contains(azd_token.token().secret()));
     assert!(!text.contains(azidentity_emulator::DEFAULT_CLIENT_SECRET));
     assert!(!format!("{token:?}").contains(&secret));
 }

@@ -60,7 +60,7 @@ async fn subscriptions_and_tenants_need_an_emulator_token() {
         )
         .await
         .unwrap();
-    let bearer = token.token.secret();
+    let bearer = token.token().secret();
     let (status, body, _) = get(&emu, "/subscriptions", Some(bearer)).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "MissingApiVersionParameter");

@@ -85,7 +85,7 @@ async fn ours(env: &Env, tool: &str) -> i64 {
         )
         .await
         .unwrap()
-        .expires_on
+        .expires_on()
         .unix_timestamp()
 }
 

@@ -153,15 +153,15 @@ async fn our_credentials_get_the_emulators_token_from_the_real_azure_cli() {
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["aud"], "https://management.azure.com");
     assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
     // az computes expires_on as its request time + expires_in: within a second or two of `exp`.
     let exp = claims["exp"].as_i64().unwrap();
     assert!(
-        (exp - token.expires_on.unix_timestamp()).abs() <= 2,
+        (exp - token.expires_on().unix_timestamp()).abs() <= 2,
         "{exp} vs {}",
-        token.expires_on
+        token.expires_on()
     );
 
     let dac = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
@@ -184,7 +184,7 @@ async fn our_credentials_get_the_emulators_token_from_the_real_azure_cli() {
         dac.successful_credential(),
         Some(azidentity::DefaultAzureCredentialMember::AzureCli)
     );
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["aud"], "https://vault.azure.net");
 }
 
@@ -231,6 +231,6 @@ async fn a_user_signed_in_with_a_password_and_a_signed_out_cli() {
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], "dev@contoso.example");
 }

@@ -81,7 +81,7 @@ async fn signs_in_with_a_device_code_then_uses_the_cache_and_the_refresh_token()
     let (cred, prompts, clock) = credential(&emu, 2, |_| {});
     let started = clock.now();
     let token = cred.get_token(&[ARM], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     assert_eq!(claims["aud"], "https://management.azure.com");
     assert_eq!(claims["appid"], DEFAULT_PUBLIC_CLIENT_ID);
@@ -132,13 +132,13 @@ async fn signs_in_with_a_device_code_then_uses_the_cache_and_the_refresh_token()
 
     // Cached, then another resource from the refresh token: no second prompt.
     assert_eq!(
-        cred.get_token(&[ARM], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[ARM], &none()).await.unwrap().token(),
+        token.token()
     );
     assert_eq!(emu.token_requests().len(), 3);
     let vault = cred.get_token(&[VAULT], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(vault.token.secret()).unwrap()["aud"],
+        emu.verify_token(vault.token().secret()).unwrap()["aud"],
         "https://vault.azure.net"
     );
     let last = emu.token_requests().pop().unwrap();
@@ -356,8 +356,8 @@ async fn secrets_stay_out_of_logs_errors_and_debug() {
         .to_owned();
     let text = format!("{}\n{cred:?}\n{token:?}", logs.text());
     for secret in [
-        token.token.secret(),
-        vault.token.secret(),
+        token.token().secret(),
+        vault.token().secret(),
         &device_code,
         &refresh_token,
     ] {
@@ -394,13 +394,14 @@ async fn a_persisted_sign_in_is_found_by_shared_token_cache_credential() {
     let before = emu.token_requests().len();
     let cached = shared.get_token(&[ARM], &none()).await.unwrap();
     assert_eq!(
-        cached.token, signed_in.token,
+        cached.token(),
+        signed_in.token(),
         "the access token from the cache"
     );
     assert_eq!(emu.token_requests().len(), before);
     let vault = shared.get_token(&[VAULT], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(vault.token.secret()).unwrap()["upn"],
+        emu.verify_token(vault.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     let refresh = emu.token_requests().pop().unwrap();
@@ -430,15 +431,15 @@ async fn cae_tokens_are_kept_in_their_own_persistent_cache() {
     let token = cred.get_token(&[ARM], &cae).await.unwrap();
     assert_eq!(prompts.lock().unwrap().len(), 2);
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["xms_cc"],
+        emu.verify_token(token.token().secret()).unwrap()["xms_cc"],
         serde_json::json!(["CP1"])
     );
     let last = emu.token_requests().pop().unwrap();
     assert!(last.form_value("claims").is_some_and(|c| c.contains("CP1")));
     let dir = home.path().join(".IdentityService");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    assert!(read("msal.cache.cae").contains(token.token.secret()));
-    assert!(!read("msal.cache.nocae").contains(token.token.secret()));
+    assert!(read("msal.cache.cae").contains(token.token().secret()));
+    assert!(!read("msal.cache.nocae").contains(token.token().secret()));
     // Each flavour now answers from its own cache.
     let before = emu.token_requests().len();
     cred.get_token(&[ARM], &cae).await.unwrap();
@@ -456,7 +457,7 @@ async fn concurrent_first_calls_share_one_sign_in() {
         cred.get_token(&[ARM], &options),
         cred.get_token(&[ARM], &options),
     );
-    assert_eq!(a.unwrap().token, b.unwrap().token);
+    assert_eq!(a.unwrap().token(), b.unwrap().token());
     c.unwrap();
     assert_eq!(prompts.lock().unwrap().len(), 1, "one code shown");
     let starts = emu
@@ -504,13 +505,13 @@ async fn an_unwritable_cache_is_logged_and_the_token_still_returned() {
     });
     let token = cred.get_token(&[ARM], &none()).await.unwrap();
     assert_eq!(
-        cred.get_token(&[ARM], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[ARM], &none()).await.unwrap().token(),
+        token.token()
     );
     let text = logs.text();
     assert!(
         text.contains("could not store tokens in the token cache"),
         "{text}"
     );
-    assert!(!text.contains(token.token.secret()));
+    assert!(!text.contains(token.token().secret()));
 }

@@ -120,7 +120,7 @@ async fn python_authenticates_silently_from_our_sign_in() {
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    assert_eq!(token.token.secret(), answer["token"].as_str().unwrap());
+    assert_eq!(token.token().secret(), answer["token"].as_str().unwrap());
     assert_eq!(emu.token_requests().len(), before + 1);
 }
 
@@ -148,7 +148,7 @@ async fn we_authenticate_silently_from_pythons_sign_in() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     let redeemed = &emu.token_requests()[before..];
@@ -169,7 +169,7 @@ async fn we_authenticate_silently_from_pythons_sign_in() {
         &["silent", &host_and_port(&emu), &record.serialize(), ARM],
     )
     .await;
-    assert_eq!(answer["token"].as_str(), Some(token.token.secret()));
+    assert_eq!(answer["token"].as_str(), Some(token.token().secret()));
     assert_eq!(
         emu.token_requests().len(),
         before + 1,

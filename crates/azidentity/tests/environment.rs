@@ -51,7 +51,7 @@ async fn client_secret_configuration() {
     );
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["appid"],
+        emu.verify_token(token.token().secret()).unwrap()["appid"],
         DEFAULT_CLIENT_ID
     );
 }
@@ -95,7 +95,7 @@ async fn certificate_configuration_with_password_and_chain() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["appid"],
+        emu.verify_token(token.token().secret()).unwrap()["appid"],
         CERT_APP
     );
 }
@@ -117,7 +117,7 @@ async fn username_password_configuration_with_the_deprecation_warning() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     // No tenant: the organizations endpoint finds the user's.

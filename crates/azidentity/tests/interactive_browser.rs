@@ -282,7 +282,7 @@ async fn signs_in_through_the_browser_with_pkce_state_and_nonce() {
     let browser = TestBrowser::new(&emu, Behaviour::Follow);
     let cred = credential(&emu, &browser, |_| {});
     let token = cred.get_token(&[ARM], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     assert_eq!(claims["aud"], "https://management.azure.com");
 
@@ -337,8 +337,8 @@ async fn signs_in_through_the_browser_with_pkce_state_and_nonce() {
     assert!(answers[0].starts_with("HTTP/1.1 200 OK"), "{answers:?}");
     assert!(answers[0].contains("Authentication complete. You can close this window."));
     assert_eq!(
-        cred.get_token(&[ARM], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[ARM], &none()).await.unwrap().token(),
+        token.token()
     );
     cred.get_token(&[VAULT], &none()).await.unwrap();
     assert_eq!(browser.opened.lock().unwrap().len(), 1, "no second sign-in");
@@ -358,7 +358,7 @@ async fn the_sign_in_form_and_query_responses_work_too() {
     let cred = credential(&emu, &browser, |_| {});
     let token = cred.get_token(&[ARM], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     let answers = browser.answers.lock().unwrap().clone();
@@ -532,7 +532,7 @@ async fn codes_verifiers_and_tokens_stay_out_of_logs() {
     let verifier = requests[0].form_value("code_verifier").unwrap().to_owned();
     let refresh = requests[1].form_value("refresh_token").unwrap().to_owned();
     let text = format!("{}\n{cred:?}", logs.text());
-    for secret in [token.token.secret(), &code, &verifier, &refresh] {
+    for secret in [token.token().secret(), &code, &verifier, &refresh] {
         assert!(!text.contains(secret), "a secret leaked: {text}");
     }
 }

@@ -112,7 +112,7 @@ async fn headless_chromium_signs_in_through_the_emulator() {
     for mut child in children {
         child.kill().await.ok();
     }
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     let page = emu
         .requests()

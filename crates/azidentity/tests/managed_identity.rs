@@ -111,24 +111,24 @@ async fn imds_system_assigned_token_is_signed_cached_and_refreshes_at_half_life(
     assert_eq!(cred.source(), Some(ManagedIdentitySource::Imds));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     let claims = emu
-        .verify_token(token.token.secret())
+        .verify_token(token.token().secret())
         .expect("signed by the emulator");
     assert_eq!(claims["aud"], RESOURCE);
     assert_eq!(claims["oid"], SYSTEM_ASSIGNED_OBJECT_ID);
     assert_eq!(claims["appid"], SYSTEM_ASSIGNED_CLIENT_ID);
     assert_eq!(
         claims["exp"].as_i64().unwrap(),
-        token.expires_on.unix_timestamp()
+        token.expires_on().unix_timestamp()
     );
     // 24-hour tokens refresh at half-life.
-    let refresh_on = token.refresh_on.expect("half-life refresh");
+    let refresh_on = token.refresh_on().expect("half-life refresh");
     let now = OffsetDateTime::now_utc();
-    let half: time::Duration = (token.expires_on - now) / 2;
+    let half: time::Duration = (token.expires_on() - now) / 2;
     let off: time::Duration = refresh_on - now - half;
     assert!(off.abs() < time::Duration::seconds(5), "{off}");
 
     let again = cred.get_token(&[SCOPE], &none()).await.unwrap();
-    assert_eq!(again.token, token.token);
+    assert_eq!(again.token(), token.token());
     let requests = emu.token_requests();
     assert_eq!(
         requests.len(),
@@ -152,7 +152,7 @@ async fn imds_user_assigned_selectors() {
             .get_token(&[SCOPE], &none())
             .await
             .unwrap_or_else(|e| panic!("{id}: {e}"));
-        let claims = emu.verify_token(token.token.secret()).unwrap();
+        let claims = emu.verify_token(token.token().secret()).unwrap();
         assert_eq!(claims["oid"], USER_ASSIGNED_OBJECT_ID, "{id}");
         assert_eq!(claims["xms_mirid"], USER_ASSIGNED_RESOURCE_ID, "{id}");
     }
@@ -344,7 +344,7 @@ async fn app_service_end_to_end_with_selectors() {
     assert_eq!(cred.source(), Some(ManagedIdentitySource::AppService));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["oid"],
+        emu.verify_token(token.token().secret()).unwrap()["oid"],
         SYSTEM_ASSIGNED_OBJECT_ID
     );
     for (id, _) in ids() {
@@ -353,7 +353,7 @@ async fn app_service_end_to_end_with_selectors() {
             .await
             .unwrap();
         assert_eq!(
-            emu.verify_token(token.token.secret()).unwrap()["oid"],
+            emu.verify_token(token.token().secret()).unwrap()["oid"],
             USER_ASSIGNED_OBJECT_ID,
             "{id}"
         );
@@ -470,7 +470,7 @@ async fn azure_arc_challenge_and_key_file() {
     assert_eq!(cred.source(), Some(ManagedIdentitySource::AzureArc));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["oid"],
+        emu.verify_token(token.token().secret()).unwrap()["oid"],
         SYSTEM_ASSIGNED_OBJECT_ID
     );
     let requests = emu.token_requests();
@@ -498,7 +498,7 @@ async fn azure_arc_challenge_and_key_file() {
             .await
             .unwrap();
         assert_eq!(
-            emu.verify_token(token.token.secret()).unwrap()["oid"],
+            emu.verify_token(token.token().secret()).unwrap()["oid"],
             USER_ASSIGNED_OBJECT_ID,
             "{echo}"
         );
@@ -583,7 +583,7 @@ async fn service_fabric_pins_the_certificate() {
     assert_eq!(cred.source(), Some(ManagedIdentitySource::ServiceFabric));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["aud"],
+        emu.verify_token(token.token().secret()).unwrap()["aud"],
         RESOURCE
     );
     let r = &emu.token_requests()[0];
@@ -643,7 +643,7 @@ async fn cloud_shell_posts_a_form_and_refuses_user_assigned_ids() {
     assert_eq!(cred.source(), Some(ManagedIdentitySource::CloudShell));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["aud"],
+        emu.verify_token(token.token().secret()).unwrap()["aud"],
         RESOURCE
     );
     let r = &emu.token_requests()[0];
@@ -674,10 +674,10 @@ async fn azure_ml_dates_and_clientid() {
         );
         assert_eq!(cred.source(), Some(ManagedIdentitySource::AzureMl));
         let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
-        let claims = emu.verify_token(token.token.secret()).unwrap();
+        let claims = emu.verify_token(token.token().secret()).unwrap();
         assert_eq!(
             claims["exp"].as_i64().unwrap(),
-            token.expires_on.unix_timestamp()
+            token.expires_on().unix_timestamp()
         );
         assert_eq!(claims["oid"], USER_ASSIGNED_OBJECT_ID);
     }
@@ -734,7 +734,7 @@ async fn identities_never_share_a_token_and_concurrent_callers_share_one_request
             tokio::spawn(async move {
                 cred.get_token(&[SCOPE], &TokenRequestOptions::default())
                     .await
-                    .map(|t| t.token)
+                    .map(|t| t.token().clone())
             })
         })
         .collect();
@@ -750,7 +750,7 @@ async fn identities_never_share_a_token_and_concurrent_callers_share_one_request
         ManagedIdentityId::ClientId(USER_ASSIGNED_CLIENT_ID.into()),
     );
     let other = user.get_token(&[SCOPE], &none()).await.unwrap();
-    assert_ne!(other.token, tokens[0]);
+    assert_ne!(other.token(), &tokens[0]);
     // A claims challenge skips the cache.
     let claims = TokenRequestOptions {
         claims: Some(r#"{"access_token":{"nbf":{"essential":true}}}"#.into()),

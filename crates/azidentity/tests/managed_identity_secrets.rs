@@ -68,7 +68,7 @@ async fn exercise(
         .get_token(&[SCOPE], &none)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    secrets.push(token.token.secret().to_owned());
+    secrets.push(token.token().secret().to_owned());
     seen.push(format!("{token:?} {cred:?}"));
     // A claims challenge forces a new request, which the fault turns into an error.
     let claims = TokenRequestOptions {

@@ -75,11 +75,11 @@ async fn an_allowed_tenant_gets_its_own_token_and_assertion_audience() {
             .await
             .unwrap();
         assert_eq!(
-            emu.verify_token(home.token.secret()).unwrap()["tid"],
+            emu.verify_token(home.token().secret()).unwrap()["tid"],
             DEFAULT_TENANT_ID
         );
         assert_eq!(
-            emu.verify_token(other.token.secret()).unwrap()["tid"],
+            emu.verify_token(other.token().secret()).unwrap()["tid"],
             OTHER_TENANT
         );
         let requests = emu.token_requests();
@@ -149,7 +149,7 @@ async fn disabling_multitenant_auth_pins_the_configured_tenant() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["tid"],
+        emu.verify_token(token.token().secret()).unwrap()["tid"],
         DEFAULT_TENANT_ID
     );
 }
@@ -225,10 +225,10 @@ async fn a_user_flow_redeems_its_refresh_token_in_an_allowed_tenant() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(home.token.secret()).unwrap()["tid"],
+        emu.verify_token(home.token().secret()).unwrap()["tid"],
         DEFAULT_TENANT_ID
     );
-    let claims = emu.verify_token(other.token.secret()).unwrap();
+    let claims = emu.verify_token(other.token().secret()).unwrap();
     assert_eq!(claims["tid"], OTHER_TENANT);
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     let last = emu.token_requests().pop().unwrap();

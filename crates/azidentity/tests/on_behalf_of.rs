@@ -65,7 +65,7 @@ async fn exchanges_the_user_assertion_and_caches_per_assertion() {
     )
     .unwrap();
     let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
@@ -84,19 +84,19 @@ async fn exchanges_the_user_assertion_and_caches_per_assertion() {
         .for_user_assertion(Secret::new(grace_assertion))
         .unwrap();
     let grace_token = grace.get_token(&[GRAPH], &none()).await.unwrap();
-    assert_ne!(grace_token.token, token.token);
+    assert_ne!(grace_token.token(), token.token());
     assert_eq!(
-        emu.verify_token(grace_token.token.secret()).unwrap()["upn"],
+        emu.verify_token(grace_token.token().secret()).unwrap()["upn"],
         "grace@azidentity-emulator.example"
     );
     // Both cached now.
     assert_eq!(
-        cred.get_token(&[GRAPH], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[GRAPH], &none()).await.unwrap().token(),
+        token.token()
     );
     assert_eq!(
-        grace.get_token(&[GRAPH], &none()).await.unwrap().token,
-        grace_token.token
+        grace.get_token(&[GRAPH], &none()).await.unwrap().token(),
+        grace_token.token()
     );
     assert_eq!(emu.token_requests().len(), 2);
     // A new resource for Ada goes through her refresh token, not the assertion.

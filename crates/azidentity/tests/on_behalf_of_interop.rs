@@ -59,5 +59,5 @@ async fn python_and_rust_on_behalf_of() {
     )
     .unwrap();
     let token = ours.get_token(&[SCOPE], &Default::default()).await.unwrap();
-    interop::verify_with_jwks(&emu, DEFAULT_TENANT_ID, token.token.secret()).await;
+    interop::verify_with_jwks(&emu, DEFAULT_TENANT_ID, token.token().secret()).await;
 }

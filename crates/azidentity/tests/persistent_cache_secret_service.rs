@@ -408,7 +408,7 @@ async fn an_encrypted_sign_in_serves_the_shared_cache_and_python() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["upn"],
+        emu.verify_token(token.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
 

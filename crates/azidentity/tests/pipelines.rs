@@ -74,7 +74,7 @@ async fn oidc_token_is_exchanged_for_an_entra_token() {
     );
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["appid"],
+        emu.verify_token(token.token().secret()).unwrap()["appid"],
         DEFAULT_CLIENT_ID
     );
     let requests = emu.token_requests();

@@ -74,7 +74,7 @@ async fn a_configured_region_sends_client_credentials_to_the_regional_host() {
         .get_token(&[SCOPE], &TokenRequestOptions::default())
         .await
         .unwrap();
-    emu.verify_token(token.token.secret()).unwrap();
+    emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(
         host_of_last_request(&emu),
         format!("westus2.{HOST}:{}", emu.port())

@@ -66,7 +66,7 @@ async fn secrets_stay_out_of_errors_debug_output_and_logs() {
         async |cred: &dyn TokenCredential, scopes: &[&str], record: &mut dyn FnMut(String)| {
             record(format!("{cred:?}"));
             match cred.get_token(scopes, &none).await {
-                Ok(token) => Some(token.token.secret().to_owned()),
+                Ok(token) => Some(token.token().secret().to_owned()),
                 Err(error) => {
                     record(format!("{error} {error:?}"));
                     None

@@ -293,7 +293,7 @@ async fn a_cached_access_token_needs_no_request_and_a_refresh_token_is_redeemed(
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    assert_eq!(token.token.secret(), "cached-at-secret");
+    assert_eq!(token.token().secret(), "cached-at-secret");
     assert_eq!(emu.stats().token_requests, 0);
 
     // An access token with less than five minutes left is not used: the refresh token is.
@@ -313,7 +313,7 @@ async fn a_cached_access_token_needs_no_request_and_a_refresh_token_is_redeemed(
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["aud"], "https://management.azure.com");
     let requests = emu.token_requests();
     assert_eq!(requests.len(), 1);
@@ -422,7 +422,7 @@ async fn refreshed_tokens_are_written_back() {
         .get_token(&[ARM], &TokenRequestOptions::default())
         .await
         .unwrap();
-    assert_eq!(second.token.secret(), first.token.secret());
+    assert_eq!(second.token().secret(), first.token().secret());
     assert_eq!(emu.token_requests().len(), 1, "the written token was used");
     let text =
         std::fs::read_to_string(home.path().join(".IdentityService/msal.cache.nocae")).unwrap();

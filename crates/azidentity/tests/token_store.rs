@@ -72,7 +72,7 @@ async fn service_principal_tokens_persist() {
         .get_token(&[ARM], &none())
         .await
         .unwrap();
-    assert_eq!(second.token.secret(), first.token.secret());
+    assert_eq!(second.token().secret(), first.token().secret());
     assert_eq!(emu.stats().token_requests, 1);
     // CAE tokens live apart (`sp.cae`), another name is another cache.
     let cae = TokenRequestOptions {
@@ -183,9 +183,9 @@ async fn on_behalf_of_tokens_persist_per_assertion() {
             .get_token(&[GRAPH], &none())
             .await
             .unwrap()
-            .token
+            .token()
             .secret(),
-        first.token.secret()
+        first.token().secret()
     );
     assert_eq!(emu.stats().token_requests, 1);
     // Entries carry MSAL's user_assertion_hash (.NET, Go, node): unpadded base64url SHA-256.
@@ -214,7 +214,7 @@ async fn on_behalf_of_tokens_persist_per_assertion() {
         .get_token(&[GRAPH], &none())
         .await
         .unwrap();
-    assert_ne!(third.token.secret(), first.token.secret());
+    assert_ne!(third.token().secret(), first.token().secret());
     let requests = emu.token_requests();
     assert_eq!(
         requests[2].form_value("grant_type"),
@@ -295,7 +295,7 @@ async fn an_eviction_the_cache_cannot_write_does_not_fail_the_request() {
         .get_token(&[ARM], &none())
         .await;
     std::fs::remove_file(&lockfile).unwrap();
-    assert!(emu.verify_token(token.unwrap().token.secret()).is_ok());
+    assert!(emu.verify_token(token.unwrap().token().secret()).is_ok());
     let grants: Vec<_> = emu
         .token_requests()
         .iter()
@@ -342,7 +342,7 @@ async fn unwritable_cache_returns_tokens_and_warns_once() {
     let (logs, _guard) = common::LogCapture::install();
     for scope in [ARM, GRAPH, "https://vault.azure.net/.default"] {
         let token = cred.get_token(&[scope], &none()).await.unwrap();
-        assert!(emu.verify_token(token.token.secret()).is_ok());
+        assert!(emu.verify_token(token.token().secret()).is_ok());
     }
     let text = logs.text();
     let warnings = text
@@ -379,7 +379,7 @@ async fn an_applications_store_is_used_and_its_failures_are_not_fatal() {
             .get(&key)
             .unwrap_or_else(|| panic!("{key}: {values:?}"));
         let text = String::from_utf8_lossy(value);
-        assert!(text.contains(first.token.secret()));
+        assert!(text.contains(first.token().secret()));
         assert!(!text.contains(DEFAULT_CLIENT_SECRET));
         assert!(
             *ttl > Duration::ZERO && *ttl <= Duration::from_secs(3600),
@@ -393,9 +393,9 @@ async fn an_applications_store_is_used_and_its_failures_are_not_fatal() {
             .get_token(&[ARM], &none())
             .await
             .unwrap()
-            .token
+            .token()
             .secret(),
-        first.token.secret()
+        first.token().secret()
     );
     assert_eq!(emu.stats().token_requests, 1);
     // Down: tokens from Entra all the same.
@@ -467,7 +467,7 @@ async fn a_store_needs_a_key_or_permission_for_plain_text() {
     assert!(!values.is_empty());
     for (value, _) in values.values() {
         assert!(value.starts_with(b"azidentity-aes256gcm-v1:"));
-        assert!(!String::from_utf8_lossy(value).contains(token.token.secret()));
+        assert!(!String::from_utf8_lossy(value).contains(token.token().secret()));
     }
 }
 
@@ -522,7 +522,7 @@ async fn a_store_outage_serves_from_memory_and_merges_later() {
     );
     let (_, json) = stored_json(&map);
     assert!(
-        json.to_string().contains(during.token.secret()),
+        json.to_string().contains(during.token().secret()),
         "the token fetched during the outage was merged into the store"
     );
 }
@@ -717,9 +717,9 @@ async fn tenants_of_one_client_never_share_a_partition() {
         .get_token(&[ARM], &none())
         .await
         .unwrap();
-    assert_ne!(home.token.secret(), other.token.secret());
+    assert_ne!(home.token().secret(), other.token().secret());
     assert_eq!(emu.stats().token_requests, 2);
-    let claims = emu.verify_token(other.token.secret()).unwrap();
+    let claims = emu.verify_token(other.token().secret()).unwrap();
     assert_eq!(claims["tid"], OTHER_TENANT);
     let mut keys: Vec<String> = map.values.lock().unwrap().keys().cloned().collect();
     keys.sort();
@@ -836,12 +836,12 @@ mod redis {
             .get_token(&[ARM], &none())
             .await
             .unwrap();
-        assert_eq!(from_redis.token.secret(), first.token.secret());
+        assert_eq!(from_redis.token().secret(), first.token().secret());
         assert_eq!(emu.stats().token_requests, 1);
         let key = format!(
             "azidentity:killed.nocae/app/{DEFAULT_CLIENT_ID}_{DEFAULT_TENANT_ID}_AppTokenCache"
         );
-        assert!(cli(port, &["GET", &key]).contains(first.token.secret()));
+        assert!(cli(port, &["GET", &key]).contains(first.token().secret()));
         server.stop();
         // Down: new credentials (a restarted handler) get the token from memory.
         for _ in 0..3 {
@@ -849,14 +849,14 @@ mod redis {
                 .get_token(&[ARM], &none())
                 .await
                 .unwrap();
-            assert_eq!(during.token.secret(), first.token.secret());
+            assert_eq!(during.token().secret(), first.token().secret());
         }
         assert_eq!(emu.stats().token_requests, 1, "served from memory");
         let graph = secret_credential(&emu, &home, Some(options()))
             .get_token(&[GRAPH], &none())
             .await
             .unwrap();
-        assert!(emu.verify_token(graph.token.secret()).is_ok());
+        assert!(emu.verify_token(graph.token().secret()).is_ok());
         assert_eq!(emu.stats().token_requests, 2);
         // Back (empty): past the pause, what memory holds is written back at the next access
         // (the client may need a few attempts to reconnect).
@@ -874,7 +874,7 @@ mod redis {
             }
         }
         for token in [&first, &graph] {
-            assert!(stored.contains(token.token.secret()), "{stored}");
+            assert!(stored.contains(token.token().secret()), "{stored}");
         }
         assert_eq!(emu.stats().token_requests, 2);
         let vault = secret_credential(&emu, &home, Some(options()))
@@ -883,7 +883,7 @@ mod redis {
             .unwrap();
         let stored = cli(port, &["GET", &key]);
         for token in [&first, &graph, &vault] {
-            assert!(stored.contains(token.token.secret()), "{stored}");
+            assert!(stored.contains(token.token().secret()), "{stored}");
         }
         let ttl: i64 = cli(port, &["PTTL", &key]).parse().unwrap();
         assert!(ttl > 0, "{ttl}");
@@ -908,7 +908,7 @@ mod redis {
             .await
             .unwrap();
         assert_eq!(cli(port, &["TYPE", &key]), "string");
-        assert!(cli(port, &["GET", &key]).contains(token.token.secret()));
+        assert!(cli(port, &["GET", &key]).contains(token.token().secret()));
         // A valid cache padded beyond any real size: not read (a token request), replaced.
         let script = "return redis.call('append', KEYS[1], string.rep(' ', 3 * 1024 * 1024))";
         cli(port, &["EVAL", script, "1", &key]);

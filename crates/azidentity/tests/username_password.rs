@@ -46,7 +46,7 @@ async fn password_then_cache_then_refresh_token() {
     )
     .unwrap();
     let token = cred.get_token(&[GRAPH], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["upn"], DEFAULT_USERNAME);
     assert_eq!(claims["tid"], DEFAULT_TENANT_ID);
     assert_eq!(claims["scp"], "User.Read");
@@ -66,12 +66,12 @@ async fn password_then_cache_then_refresh_token() {
 
     // Cached for the same scope; another resource uses the refresh token, not the password.
     assert_eq!(
-        cred.get_token(&[GRAPH], &none()).await.unwrap().token,
-        token.token
+        cred.get_token(&[GRAPH], &none()).await.unwrap().token(),
+        token.token()
     );
     let vault = cred.get_token(&[VAULT], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(vault.token.secret()).unwrap()["upn"],
+        emu.verify_token(vault.token().secret()).unwrap()["upn"],
         DEFAULT_USERNAME
     );
     let requests = emu.token_requests();

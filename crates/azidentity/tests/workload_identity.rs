@@ -70,7 +70,7 @@ async fn token_file_is_exchanged_for_a_token() {
     })
     .expect("configured from the environment");
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
-    let claims = emu.verify_token(token.token.secret()).unwrap();
+    let claims = emu.verify_token(token.token().secret()).unwrap();
     assert_eq!(claims["appid"], DEFAULT_CLIENT_ID);
     assert_eq!(claims["tid"], DEFAULT_TENANT_ID);
 
@@ -198,7 +198,7 @@ async fn managed_identity_uses_workload_identity_when_the_webhook_set_it_up() {
     assert_eq!(cred.source(), Some(ManagedIdentitySource::WorkloadIdentity));
     let token = cred.get_token(&[SCOPE], &none()).await.unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["appid"],
+        emu.verify_token(token.token().secret()).unwrap()["appid"],
         DEFAULT_CLIENT_ID
     );
     let err = cred

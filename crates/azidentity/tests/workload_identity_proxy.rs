@@ -87,7 +87,7 @@ async fn requests_go_through_the_proxy_with_its_sni_and_ca() {
         .await
         .unwrap();
     assert_eq!(
-        emu.verify_token(token.token.secret()).unwrap()["appid"],
+        emu.verify_token(token.token().secret()).unwrap()["appid"],
         DEFAULT_CLIENT_ID
     );
     let r = &emu.token_requests()[0];

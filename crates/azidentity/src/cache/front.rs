@@ -252,7 +252,7 @@ mod tests {
         partition: &str,
     ) -> Result<String, Error> {
         let token = front.get_token(scopes, options, partition, &()).await?;
-        Ok(token.token.secret().to_owned())
+        Ok(token.token().secret().to_owned())
     }
 
     #[tokio::test]
@@ -264,7 +264,7 @@ mod tests {
         first.await.unwrap();
         let hit = front.get_token(&["S"], &options, "", &());
         assert!(hit.is_ready(), "a cached token needs no future to be built");
-        assert_eq!(hit.await.unwrap().token.secret(), "home|s|false|||1");
+        assert_eq!(hit.await.unwrap().token().secret(), "home|s|false|||1");
         assert_eq!(front.engine().calls.load(Ordering::SeqCst), 1);
     }
 

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::key::{KeyRef, PassThrough, StoredKey, hash_key};
 use super::policy::{self, Deadlines, Freshness};
-use crate::platform::Clock;
+use crate::platform::{Clock, SystemClock};
 use crate::{AccessToken, Error};
 
 type Outcome = Option<Result<AccessToken, Error>>;
@@ -65,7 +65,28 @@ struct Slots {
     epoch: u64,
 }
 
+/// Up to this many entries, a lookup compares the key with each instead of hashing it: most
+/// credentials hold one to three keys, and comparing one costs less than hashing it.
+const SCAN_UP_TO: usize = 4;
+
 impl Slots {
+    /// The entry for `key`, if any. Keys are unique, so scanning finds what hashing would.
+    #[inline(always)]
+    fn find(&self, key: &KeyRef<'_>) -> Option<&SlotState> {
+        let found = if self.len <= SCAN_UP_TO {
+            self.buckets
+                .values()
+                .flatten()
+                .find(|(k, _)| k.matches(key))
+        } else {
+            self.buckets
+                .get(&hash_key(key))?
+                .iter()
+                .find(|(k, _)| k.matches(key))
+        };
+        found.map(|(_, state)| state)
+    }
+
     fn sweep(&mut self, now_ms: i64) {
         self.buckets.retain(|_, bucket| {
             bucket.retain(|(_, state)| !state.is_stale(now_ms));
@@ -84,6 +105,8 @@ impl Slots {
 pub(crate) struct TokenCache {
     slots: RwLock<Slots>,
     clock: Arc<dyn Clock>,
+    /// `clock` is the system clock: read it directly (the hot path saves a virtual call).
+    system_clock: bool,
     /// How many callers waited on another caller's fetch; lets tests prove a hand-over.
     #[cfg(test)]
     waits: std::sync::atomic::AtomicUsize,
@@ -132,9 +155,19 @@ impl TokenCache {
                 sweep_at: FIRST_SWEEP_AT,
                 epoch: 0,
             }),
+            system_clock: clock.is_system_clock(),
             clock,
             #[cfg(test)]
             waits: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    #[inline(always)]
+    fn now_ms(&self) -> i64 {
+        if self.system_clock {
+            SystemClock.now_unix_ms()
+        } else {
+            self.clock.now_unix_ms()
         }
     }
 
@@ -149,7 +182,7 @@ impl TokenCache {
             .get(&hash)
             .and_then(|bucket| bucket.iter().position(|(k, _)| k.matches(key)));
         if existing.is_none() && slots.len >= slots.sweep_at {
-            slots.sweep(self.clock.now_unix_ms());
+            slots.sweep(self.now_ms());
         }
         let bucket = slots.buckets.entry(hash).or_default();
         let index = match existing {
@@ -179,14 +212,9 @@ impl TokenCache {
     /// skip building the (much larger) fetching future.
     #[inline]
     pub(crate) fn fresh(&self, key: &KeyRef<'_>) -> Option<AccessToken> {
-        let hash = hash_key(key);
-        let now = self.clock.now_unix_ms();
+        let now = self.now_ms();
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-        let (_, state) = slots
-            .buckets
-            .get(&hash)?
-            .iter()
-            .find(|(k, _)| k.matches(key))?;
+        let state = slots.find(key)?;
         let (token, deadlines) = state.token.as_ref()?;
         match policy::freshness(Some(*deadlines), state.last_attempt_ms, now) {
             Freshness::Fresh => Some(token.clone()),
@@ -211,7 +239,7 @@ impl TokenCache {
         if bypass {
             let epoch = self.epoch();
             let token = fetch().await?;
-            let now = self.clock.now_unix_ms();
+            let now = self.now_ms();
             self.update(&key, |state| {
                 if state.epoch != epoch {
                     return;
@@ -223,7 +251,7 @@ impl TokenCache {
             return Ok(token);
         }
         let (sender, cached, generation, epoch) = loop {
-            let now = self.clock.now_unix_ms();
+            let now = self.now_ms();
             let step = self.update(&key, |state| {
                 let deadlines = state.token.as_ref().map(|(_, d)| *d);
                 let freshness = policy::freshness(deadlines, state.last_attempt_ms, now);
@@ -293,7 +321,7 @@ impl TokenCache {
         // Waiters get exactly what this caller gets: in particular never the old token once it
         // has expired (they only wait when it has).
         let outcome = match (result, cached) {
-            (Err(error), Some(old)) if self.clock.now() < old.expires_on => {
+            (Err(error), Some(old)) if self.clock.now() < old.expires_on() => {
                 tracing::warn!(
                     credential = error.credential(),
                     error = %error,
@@ -376,14 +404,14 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(first.token.secret(), "one");
+        assert_eq!(first.token().secret(), "one");
         // Within 30 s of the last attempt the short-lived token is served from the cache.
         clock.advance(Duration::from_secs(10));
         let again = cache
             .get_or_fetch(key(&scopes), false, || async { unreachable!("throttled") })
             .await
             .unwrap();
-        assert_eq!(again.token.secret(), "one");
+        assert_eq!(again.token().secret(), "one");
         // Later a refresh is recommended; its failure returns the still-valid token.
         clock.advance(Duration::from_secs(30));
         let kept = cache
@@ -393,7 +421,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(kept.token.secret(), "one");
+        assert_eq!(kept.token().secret(), "one");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // Once expired, a failure is the caller's error.
         clock.advance(Duration::from_secs(200));
@@ -467,14 +495,14 @@ mod tests {
             .expect("the waiter took over")
             .unwrap()
             .unwrap();
-        assert_eq!(token.token.secret(), "two");
+        assert_eq!(token.token().secret(), "two");
         assert_eq!(fetched.load(Ordering::SeqCst), 1);
         let scopes = ["s"];
         let cached = cache
             .get_or_fetch(key(&scopes), false, || async { unreachable!() })
             .await
             .unwrap();
-        assert_eq!(cached.token.secret(), "two");
+        assert_eq!(cached.token().secret(), "two");
     }
 
     /// A refresh that started while the token was valid and failed after it expired: the caller
@@ -572,15 +600,15 @@ mod tests {
             .get_or_fetch(key(&scopes), true, || async { Ok(token("claims", later)) })
             .await
             .unwrap();
-        assert_eq!(claims.token.secret(), "claims");
+        assert_eq!(claims.token().secret(), "claims");
         release.send(()).unwrap();
         let refreshed = refresh.await.unwrap().unwrap();
-        assert_eq!(refreshed.token.secret(), "claims");
+        assert_eq!(refreshed.token().secret(), "claims");
         let cached = cache
             .get_or_fetch(key(&scopes), false, || async { unreachable!("cached") })
             .await
             .unwrap();
-        assert_eq!(cached.token.secret(), "claims");
+        assert_eq!(cached.token().secret(), "claims");
     }
 
     /// `clear()` wins over fetches under way, a refresh and a claims fetch alike: they return
@@ -596,7 +624,7 @@ mod tests {
             cache.clear();
             release.send(()).unwrap();
             let fetched = fetch.await.unwrap().unwrap();
-            assert_eq!(fetched.token.secret(), "before the clear");
+            assert_eq!(fetched.token().secret(), "before the clear");
             assert!(cache.fresh(&key(&["s"])).is_none(), "bypass: {bypass}");
             assert_eq!(cache.len(), 0, "bypass: {bypass}");
         }
@@ -605,7 +633,7 @@ mod tests {
             .get_or_fetch(key(&["s"]), false, || async { Ok(token("after", later)) })
             .await
             .unwrap();
-        assert_eq!(cache.fresh(&key(&["s"])).unwrap().token.secret(), "after");
+        assert_eq!(cache.fresh(&key(&["s"])).unwrap().token().secret(), "after");
     }
 
     #[tokio::test]
@@ -638,5 +666,56 @@ mod tests {
         }
         assert!(cache.len() <= 2 * 600 + FIRST_SWEEP_AT, "{}", cache.len());
         assert!(cache.len() >= 600);
+    }
+
+    /// A lookup compares keys one by one while the cache is small and hashes once it grows: both
+    /// find each key's own token, and only it, on either side of the switch. The keys differ
+    /// in one part each (a scope's case does not count).
+    #[tokio::test]
+    async fn lookups_find_each_key_whether_scanning_or_hashing() {
+        let cache = TokenCache::new(Arc::new(ManualClock::new(start())));
+        let scopes: Vec<String> = (0..2 * SCAN_UP_TO)
+            .map(|i| format!("https://resource-{i}.example/.default"))
+            .collect();
+        let one_scope: Vec<[&str; 1]> = scopes.iter().map(|s| [s.as_str()]).collect();
+        let keys: Vec<KeyRef<'_>> = one_scope
+            .iter()
+            .map(|s| key(s))
+            .chain([
+                KeyRef {
+                    tenant: "other",
+                    ..key(&["s"])
+                },
+                KeyRef {
+                    partition: "p",
+                    ..key(&["s"])
+                },
+                KeyRef {
+                    cae: true,
+                    ..key(&["s"])
+                },
+                key(&["s", "t"]),
+                key(&["s"]),
+            ])
+            .collect();
+        let expires = start() + time::Duration::hours(1);
+        for (n, stored) in keys.iter().enumerate() {
+            cache
+                .get_or_fetch(*stored, false, || async move {
+                    Ok(token(&format!("token-{n}"), expires))
+                })
+                .await
+                .unwrap();
+            for (i, wanted) in keys.iter().enumerate() {
+                let found = cache.fresh(wanted).map(|t| t.token().secret().to_owned());
+                let expected = (i <= n).then(|| format!("token-{i}"));
+                assert_eq!(found, expected, "key {i} with {} keys stored", n + 1);
+            }
+        }
+        let upper = ["HTTPS://RESOURCE-0.EXAMPLE/.DEFAULT"];
+        assert_eq!(
+            cache.fresh(&key(&upper)).unwrap().token().secret(),
+            "token-0"
+        );
     }
 }

@@ -32,8 +32,8 @@ pub(crate) struct Deadlines {
 impl Deadlines {
     pub(crate) fn of(token: &crate::AccessToken) -> Self {
         Deadlines {
-            expires_ms: unix_ms(token.expires_on),
-            refresh_ms: token.refresh_on.map(unix_ms),
+            expires_ms: unix_ms(token.expires_on()),
+            refresh_ms: token.refresh_on().map(unix_ms),
         }
     }
 }

@@ -556,6 +556,6 @@ mod tests {
             "home_account_id": "uid.utid", "target": "s", "secret": "ok", "expires_on": "1800003600",
         }}});
         let token = cached_access_token(fresh.as_object().unwrap(), &account, &["s"], now).unwrap();
-        assert_eq!(token.token.secret(), "ok");
+        assert_eq!(token.token().secret(), "ok");
     }
 }

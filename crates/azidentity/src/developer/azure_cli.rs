@@ -198,16 +198,16 @@ mod tests {
             &p,
         )
         .unwrap();
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_000_000);
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_000_000);
         let t = parse(r#"{"accessToken":"tok","expires_on":"1800000001"}"#, &p).unwrap();
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_000_001);
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_000_001);
         let t = parse(
             r#"{"accessToken":"tok","expiresOn":"2027-01-15 10:00:00.123456"}"#,
             &p,
         )
         .unwrap();
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_007_200);
-        assert_eq!(t.expires_on.nanosecond(), 123_456_000);
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_007_200);
+        assert_eq!(t.expires_on().nanosecond(), 123_456_000);
         assert!(parse(r#"{"accessToken":"","expires_on":1}"#, &p).is_none());
         assert!(parse(r#"{"expires_on":1}"#, &p).is_none());
         assert!(parse("<html>", &p).is_none());

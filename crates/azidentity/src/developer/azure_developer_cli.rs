@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn expires_on_is_utc() {
         let t = parse(r#"{"token":"tok","expiresOn":"2027-01-15T10:00:00Z"}"#).unwrap();
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_007_200);
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_007_200);
         assert!(parse(r#"{"token":"tok","expiresOn":"2027-01-15 10:00:00"}"#).is_none());
         assert!(parse(r#"{"accessToken":"tok","expiresOn":"2027-01-15T10:00:00Z"}"#).is_none());
     }

@@ -200,8 +200,8 @@ mod tests {
     #[test]
     fn output_and_failures() {
         let t = parse("WARNING: x\n\nazsdk%tok.en%1800000000\n\n").unwrap();
-        assert_eq!(t.token.secret(), "tok.en");
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_000_000);
+        assert_eq!(t.token().secret(), "tok.en");
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_000_000);
         assert!(parse("azsdk%tok%soon").is_none());
         assert!(parse("azsdk%%1").is_none());
         assert!(parse("nothing").is_none());

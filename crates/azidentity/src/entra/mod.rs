@@ -200,7 +200,7 @@ impl EntraClient {
             response::parse_token(self.credential, SERVICE, response.body(), requested_at)?;
         tracing::info!(
             credential = self.credential,
-            expires_on = %parsed.token.expires_on,
+            expires_on = %parsed.token.expires_on(),
             "acquired a token from Microsoft Entra ID"
         );
         Ok(parsed)

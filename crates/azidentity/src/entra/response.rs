@@ -162,12 +162,9 @@ pub(crate) fn parse_token(
         _ => None,
     };
     Ok(TokenResponse {
-        token: AccessToken {
-            token: access_token,
-            expires_on,
-            refresh_on,
-            token_type,
-        },
+        token: AccessToken::new(access_token, expires_on)
+            .with_refresh_on(refresh_on)
+            .with_token_type(token_type),
         refresh_token,
         account: account(&map),
         raw: RawResponse(map),
@@ -256,20 +253,20 @@ mod tests {
         let body =
             Bytes::from(r#"{"access_token":"tok","expires_in":"3600","token_type":"Bearer"}"#);
         let r = parse_token("X", "S", &body, now()).unwrap();
-        assert_eq!(r.token.expires_on, now() + Duration::seconds(3600));
-        assert_eq!(r.token.refresh_on, None);
+        assert_eq!(r.token.expires_on(), now() + Duration::seconds(3600));
+        assert_eq!(r.token.refresh_on(), None);
         let body = Bytes::from(r#"{"access_token":"tok","expires_on":1800000100,"expires_in":5}"#);
         assert_eq!(
             parse_token("X", "S", &body, now())
                 .unwrap()
                 .token
-                .expires_on
+                .expires_on()
                 .unix_timestamp(),
             1_800_000_100
         );
         let body = Bytes::from(r#"{"access_token":"tok","expires_in":86400}"#);
         let r = parse_token("X", "S", &body, now()).unwrap();
-        assert_eq!(r.token.refresh_on, Some(now() + Duration::hours(12)));
+        assert_eq!(r.token.refresh_on(), Some(now() + Duration::hours(12)));
     }
 
     #[test]
@@ -284,7 +281,7 @@ mod tests {
             let body =
                 format!(r#"{{"access_token":"t","expires_in":3600,"refresh_in":{refresh_in}}}"#);
             let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
-            assert_eq!(r.token.refresh_on, None, "{refresh_in}");
+            assert_eq!(r.token.refresh_on(), None, "{refresh_in}");
         }
     }
 

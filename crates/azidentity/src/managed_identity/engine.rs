@@ -128,7 +128,7 @@ impl MiEngine {
         tracing::info!(
             credential = NAME,
             source = self.source.kind().tag(),
-            expires_on = %token.expires_on,
+            expires_on = %token.expires_on(),
             "acquired a managed identity token"
         );
         Ok(token)

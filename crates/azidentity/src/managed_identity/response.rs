@@ -154,12 +154,9 @@ pub(crate) fn token(
         .map_or(Cow::Borrowed(crate::credential::BEARER), |t| {
             crate::credential::token_type_of(Cow::Owned(t.to_owned()))
         });
-    Ok(AccessToken {
-        token: access_token,
-        expires_on: expiry,
-        refresh_on: policy::refresh_on(requested_at, expiry, refresh_in),
-        token_type,
-    })
+    Ok(AccessToken::new(access_token, expiry)
+        .with_refresh_on(policy::refresh_on(requested_at, expiry, refresh_in))
+        .with_token_type(token_type))
 }
 
 /// What a host said when it refused: the IMDS/Arc shape `{"error", "error_description"}`, Service
@@ -235,7 +232,7 @@ mod tests {
             epoch,
         )
         .unwrap();
-        assert_eq!(t.expires_on.unix_timestamp(), 1_800_000_600);
+        assert_eq!(t.expires_on().unix_timestamp(), 1_800_000_600);
         let t = token(
             &map(r#"{"access_token":"a","expires_in":86400}"#),
             now(),
@@ -243,8 +240,8 @@ mod tests {
             epoch,
         )
         .unwrap();
-        assert_eq!(t.expires_on, now() + Duration::days(1));
-        assert_eq!(t.refresh_on, Some(now() + Duration::hours(12)));
+        assert_eq!(t.expires_on(), now() + Duration::days(1));
+        assert_eq!(t.refresh_on(), Some(now() + Duration::hours(12)));
         let t = token(
             &map(r#"{"access_token":"a","expires_in":86400,"refresh_in":60}"#),
             now(),
@@ -252,14 +249,14 @@ mod tests {
             epoch,
         )
         .unwrap();
-        assert_eq!(t.refresh_on, Some(now() + Duration::minutes(1)));
-        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.refresh_on(), Some(now() + Duration::minutes(1)));
+        assert_eq!(t.token_type(), "Bearer");
         for refresh_in in ["4e11", "1e30", "\"1e30\"", "9223372036854775807"] {
             let body =
                 format!(r#"{{"access_token":"a","expires_in":86400,"refresh_in":{refresh_in}}}"#);
             let t = token(&map(&body), now(), now(), epoch).unwrap();
             assert_eq!(
-                t.refresh_on,
+                t.refresh_on(),
                 Some(now() + Duration::hours(12)),
                 "{refresh_in}"
             );

@@ -145,7 +145,7 @@ async fn probe_once_then_real_request() {
         mode(true, true),
     );
     let t = fetch(&client, "https://r/.default").await.unwrap();
-    assert_eq!(t.token.secret(), "tok-3600");
+    assert_eq!(t.token().secret(), "tok-3600");
     // Cached: no request.
     fetch(&client, "https://r/.default").await.unwrap();
     // Another resource: no second probe.
@@ -393,12 +393,15 @@ async fn long_tokens_refresh_at_half_life_and_failures_keep_the_old_one() {
     );
     let none = TokenRequestOptions::default();
     let first = client.get_token(&["https://r"], &none).await.unwrap();
-    assert_eq!(first.refresh_on, Some(start() + time::Duration::hours(12)));
+    assert_eq!(
+        first.refresh_on(),
+        Some(start() + time::Duration::hours(12))
+    );
     clock.advance(Duration::from_secs(12 * 3600 + 1));
     // The refresh fails after the retries (App Service: the client's retry options, 3 retries,
     // but the script has one 500 then a token, so the retry succeeds).
     let second = client.get_token(&["https://r"], &none).await.unwrap();
-    assert_eq!(second.token.secret(), "tok-86400");
+    assert_eq!(second.token().secret(), "tok-86400");
     assert_eq!(http.seen().len(), 3);
 }
 
