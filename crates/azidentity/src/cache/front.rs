@@ -104,19 +104,41 @@ impl<E: Engine> CacheFront<E> {
     ) -> TokenFuture<'a> {
         let claims = claims_of(options);
         if claims.is_none()
-            && let Ok(tenant) = self.engine.tenant(options)
+            && let Ok(key) = self.key(scopes, options, partition)
+            && let Some(token) = self.cache.fresh(&key)
         {
-            let key = KeyRef {
-                tenant,
-                scopes,
-                cae: self.engine.cae(options),
-                partition,
-            };
-            if let Some(token) = self.cache.fresh(&key) {
-                return TokenFuture::ready(Ok(token));
-            }
+            return TokenFuture::ready(Ok(token));
         }
         TokenFuture::new(self.fetch(scopes, options, partition, claims, context))
+    }
+
+    /// The in-memory cache's key for a request. The engine's own tenant (a request naming no
+    /// tenant, or naming that one) is keyed as "", so the common lookup neither resolves nor
+    /// compares a tenant id; an engine's own tenant never changes (it is configuration).
+    #[inline]
+    fn key<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        options: &'a TokenRequestOptions,
+        partition: &'a str,
+    ) -> Result<KeyRef<'a>, Error> {
+        let tenant = match options.tenant_id {
+            None => "",
+            Some(_) => {
+                let tenant = self.engine.tenant(options)?;
+                let own = self
+                    .engine
+                    .tenant(&TokenRequestOptions::default())
+                    .is_ok_and(|own| own == tenant);
+                if own { "" } else { tenant }
+            }
+        };
+        Ok(KeyRef {
+            tenant,
+            scopes,
+            cae: self.engine.cae(options),
+            partition,
+        })
     }
 
     async fn fetch<'a>(
@@ -129,12 +151,7 @@ impl<E: Engine> CacheFront<E> {
     ) -> Result<AccessToken, Error> {
         self.engine.validate(scopes, options)?;
         let tenant = self.engine.tenant(options)?;
-        let key = KeyRef {
-            tenant,
-            scopes,
-            cae: self.engine.cae(options),
-            partition,
-        };
+        let key = self.key(scopes, options, partition)?;
         let request = Request {
             scopes,
             tenant,
@@ -158,13 +175,7 @@ impl<E: Engine> CacheFront<E> {
         partition: &str,
         token: AccessToken,
     ) -> Result<(), Error> {
-        let tenant = self.engine.tenant(options)?;
-        let key = KeyRef {
-            tenant,
-            scopes,
-            cae: self.engine.cae(options),
-            partition,
-        };
+        let key = self.key(scopes, options, partition)?;
         self.cache
             .get_or_fetch(key, true, || std::future::ready(Ok(token)))
             .await
@@ -295,6 +306,31 @@ mod tests {
         assert_eq!(get(&front, &["s"], &cae, "").await.unwrap(), c);
         assert_eq!(get(&front, &["s"], &plain, "user-1").await.unwrap(), d);
         assert_eq!(front.engine().calls.load(Ordering::SeqCst), 4);
+    }
+
+    /// The engine's own tenant is one key whether the caller names it or not; another tenant
+    /// is another key, and an invalid one never reaches the cache.
+    #[tokio::test]
+    async fn naming_the_own_tenant_shares_its_token() {
+        let (front, _) = front(3600);
+        let named = |t: &str| TokenRequestOptions {
+            tenant_id: Some(t.into()),
+            ..Default::default()
+        };
+        let plain = TokenRequestOptions::default();
+        let own = get(&front, &["s"], &plain, "").await.unwrap();
+        assert_eq!(own, "home|s|false|||1");
+        assert!(front.get_token(&["s"], &named("home"), "", &()).is_ready());
+        assert_eq!(get(&front, &["s"], &named("home"), "").await.unwrap(), own);
+        let other = get(&front, &["s"], &named("other"), "").await.unwrap();
+        assert_eq!(other, "other|s|false|||2");
+        assert_eq!(
+            get(&front, &["s"], &named("other"), "").await.unwrap(),
+            other
+        );
+        assert_eq!(get(&front, &["s"], &plain, "").await.unwrap(), own);
+        assert!(get(&front, &["s"], &named("forbidden"), "").await.is_err());
+        assert_eq!(front.engine().calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
