@@ -76,7 +76,15 @@ pub fn retry_after(data: &[u8]) {
 /// A token endpoint's answer, success or error, with its ID token and client info.
 pub fn token_response(data: &[u8]) {
     let body = Bytes::copy_from_slice(data);
-    if let Ok(response) = crate::entra::response::parse_token("Fuzz", "fuzz", &body, now()) {
+    let known = ["s3cret"];
+    let parsed = crate::entra::response::parse_token("Fuzz", "fuzz", &body, now(), &known);
+    if let Err(error) = &parsed {
+        assert!(
+            !format!("{error} {error:?}").contains(known[0]),
+            "{error:?}"
+        );
+    }
+    if let Ok(response) = parsed {
         let _ = response.raw.id_token_claims();
         assert!(
             response
@@ -86,8 +94,11 @@ pub fn token_response(data: &[u8]) {
         );
     }
     let headers = http::HeaderMap::new();
-    let error = crate::entra::response::parse_error("Fuzz", "fuzz", 400, &headers, &body);
-    let _ = (error.to_string(), format!("{error:?}"));
+    let error = crate::entra::response::parse_error("Fuzz", "fuzz", 400, &headers, &body, &known);
+    assert!(
+        !format!("{error} {error:?}").contains(known[0]),
+        "{error:?}"
+    );
 }
 
 /// A managed identity host's answer through the shared parser, with every host's way of

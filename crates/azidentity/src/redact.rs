@@ -71,6 +71,37 @@ const OPAQUE_MIN: usize = 32;
 
 const MASK: &str = "***";
 
+/// The values of a request form's credential fields (a client secret, an assertion, a
+/// password, a refresh token, a code): what an answer that echoes the request must not show.
+pub(crate) fn form_secrets<'a>(form: &[(&str, &'a str)]) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(name, value)| !value.is_empty() && FORM_NAMES.contains(name))
+        .map(|(_, value)| *value)
+        .collect()
+}
+
+/// `text` with every occurrence of the `known` values masked (longest first, so a value inside
+/// another leaves no part of the longer one): an answer may echo what the request sent anywhere,
+/// in shapes the other rules do not recognise.
+pub(crate) fn without_known(text: &str, known: &[&str]) -> String {
+    let mut known: Vec<&str> = known.iter().copied().filter(|k| !k.is_empty()).collect();
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    known
+        .iter()
+        .fold(text.to_owned(), |text, value| text.replace(value, MASK))
+}
+
+/// [`body`] of an answer to a request that sent the `known` values: they are masked in the
+/// bytes before anything is parsed and again in what is shown (a JSON escape hides them from the
+/// first pass).
+pub(crate) fn body_without_known(bytes: &[u8], known: &[&str]) -> String {
+    if known.is_empty() {
+        return body(bytes);
+    }
+    let scrubbed = without_known(&String::from_utf8_lossy(bytes), known);
+    without_known(&body(scrubbed.as_bytes()), known)
+}
+
 /// A response body for messages and `HttpErrorDetails`: JSON with credential members masked, or
 /// text with credential pairs and JWTs masked; at most [`BODY_LIMIT`] characters.
 pub(crate) fn body(bytes: &[u8]) -> String {

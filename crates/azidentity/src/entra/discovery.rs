@@ -177,6 +177,7 @@ impl Endpoints {
                 response.status().as_u16(),
                 response.headers(),
                 response.body(),
+                &[],
             ));
         }
         let metadata_url = body
@@ -221,6 +222,7 @@ async fn get_json(
             response.status().as_u16(),
             response.headers(),
             response.body(),
+            &[],
         ));
     }
     serde_json::from_slice(response.body()).map_err(|_| {

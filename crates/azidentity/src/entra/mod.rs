@@ -155,6 +155,7 @@ impl EntraClient {
             .pipeline
             .send(self.credential, &Outgoing::form_post(endpoint, form))
             .await?;
+        let known = crate::redact::form_secrets(form);
         if !response.status().is_success() {
             return Err(response::parse_error(
                 self.credential,
@@ -162,6 +163,7 @@ impl EntraClient {
                 response.status().as_u16(),
                 response.headers(),
                 response.body(),
+                &known,
             ));
         }
         serde_json::from_slice(response.body()).map_err(|_| {
@@ -169,7 +171,7 @@ impl EntraClient {
                 self.credential,
                 format!(
                     "unexpected response from {SERVICE}: the body is not JSON: {}",
-                    crate::redact::body(response.body())
+                    crate::redact::body_without_known(response.body(), &known)
                 ),
             )
         })
@@ -187,6 +189,7 @@ impl EntraClient {
             .send(self.credential, &Outgoing::form_post(endpoint, form))
             .await?;
         const SERVICE: &str = "Microsoft Entra ID";
+        let known = crate::redact::form_secrets(form);
         if !response.status().is_success() {
             return Err(response::parse_error(
                 self.credential,
@@ -194,10 +197,16 @@ impl EntraClient {
                 response.status().as_u16(),
                 response.headers(),
                 response.body(),
+                &known,
             ));
         }
-        let parsed =
-            response::parse_token(self.credential, SERVICE, response.body(), requested_at)?;
+        let parsed = response::parse_token(
+            self.credential,
+            SERVICE,
+            response.body(),
+            requested_at,
+            &known,
+        )?;
         tracing::info!(
             credential = self.credential,
             expires_on = %parsed.token.expires_on(),

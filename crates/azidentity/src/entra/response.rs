@@ -115,18 +115,20 @@ fn str_field(body: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// Parses a 2xx answer from a token endpoint. `requested_at` is when the request was sent:
 /// `expires_in` counts from then.
+/// `known`: the credential values the request sent, masked wherever an error quotes the body.
 pub(crate) fn parse_token(
     credential: &'static str,
     service: &str,
     body: &Bytes,
     requested_at: OffsetDateTime,
+    known: &[&str],
 ) -> Result<TokenResponse, Error> {
     let unexpected = |what: &str| {
         Error::failed(
             credential,
             format!(
                 "unexpected response from {service}: {what}. Body (secrets removed): {}",
-                redact::body(body)
+                redact::body_without_known(body, known)
             ),
         )
     };
@@ -172,13 +174,23 @@ pub(crate) fn parse_token(
 }
 
 /// Turns a non-2xx answer into an error naming the Entra error, its AADSTS code, and what to do.
+/// `known`: the credential values the request sent; an answer echoing them anywhere shows none
+/// (they are masked in the body before it is parsed, and in every field after).
 pub(crate) fn parse_error(
     credential: &'static str,
     service: &str,
     status: u16,
     headers: &http::HeaderMap,
-    body: &Bytes,
+    body: &[u8],
+    known: &[&str],
 ) -> Error {
+    let scrubbed;
+    let body = if known.is_empty() {
+        body
+    } else {
+        scrubbed = redact::without_known(&String::from_utf8_lossy(body), known);
+        scrubbed.as_bytes()
+    };
     let mut details = HttpErrorDetails {
         status,
         body: redact::body(body),
@@ -237,6 +249,14 @@ pub(crate) fn parse_error(
             )
         }
     };
+    if !known.is_empty() {
+        let clean = |text: &mut String| *text = redact::without_known(text, known);
+        clean(&mut details.body);
+        details.error.as_mut().map(clean);
+        details.description.as_mut().map(clean);
+        return Error::failed(credential, redact::without_known(&message, known))
+            .with_http(details);
+    }
     Error::failed(credential, message).with_http(details)
 }
 
@@ -252,12 +272,12 @@ mod tests {
     fn parses_expiry_forms() {
         let body =
             Bytes::from(r#"{"access_token":"tok","expires_in":"3600","token_type":"Bearer"}"#);
-        let r = parse_token("X", "S", &body, now()).unwrap();
+        let r = parse_token("X", "S", &body, now(), &[]).unwrap();
         assert_eq!(r.token.expires_on(), now() + Duration::seconds(3600));
         assert_eq!(r.token.refresh_on(), None);
         let body = Bytes::from(r#"{"access_token":"tok","expires_on":1800000100,"expires_in":5}"#);
         assert_eq!(
-            parse_token("X", "S", &body, now())
+            parse_token("X", "S", &body, now(), &[])
                 .unwrap()
                 .token
                 .expires_on()
@@ -265,7 +285,7 @@ mod tests {
             1_800_000_100
         );
         let body = Bytes::from(r#"{"access_token":"tok","expires_in":86400}"#);
-        let r = parse_token("X", "S", &body, now()).unwrap();
+        let r = parse_token("X", "S", &body, now(), &[]).unwrap();
         assert_eq!(r.token.refresh_on(), Some(now() + Duration::hours(12)));
     }
 
@@ -280,7 +300,7 @@ mod tests {
         ] {
             let body =
                 format!(r#"{{"access_token":"t","expires_in":3600,"refresh_in":{refresh_in}}}"#);
-            let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+            let r = parse_token("X", "S", &Bytes::from(body), now(), &[]).unwrap();
             assert_eq!(r.token.refresh_on(), None, "{refresh_in}");
         }
     }
@@ -298,13 +318,13 @@ mod tests {
             r#"{{"access_token":"a","expires_in":60,"refresh_token":"r-1","id_token":"{id_token}","client_info":"{}"}}"#,
             b64(r#"{"uid":"u-1","utid":"t-1"}"#)
         );
-        let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+        let r = parse_token("X", "S", &Bytes::from(body), now(), &[]).unwrap();
         assert_eq!(r.refresh_token.unwrap().secret(), "r-1");
         let account = r.account.unwrap();
         assert_eq!(account.home_account_id, "u-1.t-1");
         assert_eq!(account.username.as_deref(), Some("ada@x"));
         let body = format!(r#"{{"access_token":"a","expires_in":60,"id_token":"{id_token}"}}"#);
-        let r = parse_token("X", "S", &Bytes::from(body), now()).unwrap();
+        let r = parse_token("X", "S", &Bytes::from(body), now(), &[]).unwrap();
         assert_eq!(r.account.unwrap().home_account_id, "s-1");
         assert!(r.refresh_token.is_none());
     }
@@ -319,8 +339,36 @@ mod tests {
             "<html>",
             "",
         ] {
-            let e = parse_token("X", "S", &Bytes::from(body), now()).unwrap_err();
+            let e = parse_token("X", "S", &Bytes::from(body), now(), &[]).unwrap_err();
             assert!(!e.to_string().contains("sekrit-token"), "{e}");
+        }
+    }
+
+    /// An answer that echoes what the request sent (a gateway, a misbehaving proxy) shows none
+    /// of its credential values, wherever and however they appear.
+    #[test]
+    fn echoed_request_secrets_are_masked_everywhere() {
+        let known = ["s3cret-value", "assertion.jwt"];
+        let echoes = [
+            r#"{"error":"s3cret-value","error_description":"got s3cret-value","x":"assertion.jwt"}"#,
+            r#"{"odd_key": "s3cret-value", "y": "s3cret\u002dvalue"}"#,
+            "plain text with s3cret-value and assertion.jwt in it",
+        ];
+        for echo in echoes {
+            let error = parse_error(
+                "X",
+                "S",
+                400,
+                &http::HeaderMap::new(),
+                echo.as_bytes(),
+                &known,
+            );
+            let shown = format!("{error} {error:?}");
+            let unexpected = parse_token("X", "S", &Bytes::from(echo), now(), &known).unwrap_err();
+            let shown = format!("{shown} {unexpected} {unexpected:?}");
+            for secret in known {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
         }
     }
 
@@ -335,6 +383,7 @@ mod tests {
             401,
             &http::HeaderMap::new(),
             &body,
+            &[],
         );
         let http = e.http().unwrap();
         assert_eq!(http.aadsts().as_deref(), Some("AADSTS7000215"));
@@ -351,7 +400,8 @@ mod tests {
             "S",
             503,
             &http::HeaderMap::new(),
-            &Bytes::from("<html>busy</html>"),
+            b"<html>busy</html>",
+            &[],
         );
         assert!(html.to_string().contains("non-JSON"));
     }
