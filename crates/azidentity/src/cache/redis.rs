@@ -180,9 +180,8 @@ fn percent_decoded(text: &str) -> String {
 }
 
 fn scrub(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_owned(), |text, secret| {
-        text.replace(secret.as_str(), "***")
-    })
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    crate::redact::without_known(text, &secrets)
 }
 
 impl TokenCacheStore for RedisTokenStore {

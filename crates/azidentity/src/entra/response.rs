@@ -249,15 +249,11 @@ pub(crate) fn parse_error(
             )
         }
     };
-    if !known.is_empty() {
-        let clean = |text: &mut String| *text = redact::without_known(text, known);
-        clean(&mut details.body);
-        details.error.as_mut().map(clean);
-        details.description.as_mut().map(clean);
-        return Error::failed(credential, redact::without_known(&message, known))
-            .with_http(details);
-    }
-    Error::failed(credential, message).with_http(details)
+    let clean = |text: &mut String| *text = redact::without_known(text, known);
+    clean(&mut details.body);
+    details.error.as_mut().map(clean);
+    details.description.as_mut().map(clean);
+    Error::failed(credential, redact::without_known(&message, known)).with_http(details)
 }
 
 #[cfg(test)]
